@@ -1,0 +1,46 @@
+"""The click group every command hangs on, and what the commands share."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .._errors import Auth0OryMigrateError
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit status: everything worked.
+EXIT_OK = 0
+#: Exit status: the run finished but some users failed (each one is reported).
+EXIT_SOME_FAILED = 1
+#: Exit status: usage or configuration error (click uses 2 for usage errors too).
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="auth0-ory-migrate")
+def cli() -> None:
+    """Move user accounts from Auth0 to Ory (Ory Network or self-hosted Kratos).
+
+    Phases: `export` (Auth0 bulk export), `convert` (Auth0 records to Ory identities),
+    `import` / `migrate` (into Ory), `verify`, `undo`.
+    """
+
+
+def fail_on_library_errors(func: F) -> F:
+    """Turn the library's own exceptions into a one-line message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Auth0OryMigrateError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""``auth0-ory-migrate convert`` (placeholder until the core lands)."""

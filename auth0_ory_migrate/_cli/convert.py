@@ -1,1 +1,192 @@
-"""``auth0-ory-migrate convert`` (placeholder until the core lands)."""
+"""``auth0-ory-migrate convert``: Auth0 exports → Ory identities file + report.
+
+The input options and :func:`open_plan` are shared with ``migrate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .._errors import ConfigurationError
+from .._files import private_file
+from .._identities import dump_identity
+from .._mapping import MappingOptions, PlannedIdentity
+from .._mfa import index_mfa_secrets, read_mfa_secrets
+from .._password_hashes import index_password_hashes, read_password_hashes
+from .._plan import MigrationPlan, plan_migration
+from .._records import UnreadableRecord
+from .._report import MigrationReport, format_summary
+from .._users import Auth0User, read_users
+from ._app import cli, fail_on_library_errors
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_File = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _parse_providers(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in values:
+        connection, sep, provider = value.partition("=")
+        if not sep or not connection.strip() or not provider.strip():
+            msg = f"{value!r} is not CONNECTION=ORY_PROVIDER"
+            raise click.BadParameter(msg)
+        mapping[connection.strip()] = provider.strip()
+    return mapping
+
+
+def input_options(func: F) -> F:
+    """The options that say what to read and how to map it (``convert`` and ``migrate``)."""
+    options = [
+        click.option(
+            "--users",
+            "users_path",
+            type=_File,
+            required=True,
+            envvar="AUTH0_USERDATA",
+            show_envvar=True,
+            help="Auth0 user export (NDJSON, gzipped or not, JSON array or the job's CSV).",
+        ),
+        click.option(
+            "--password-hashes",
+            "hashes_path",
+            type=_File,
+            envvar="AUTH0_PWEXPORT",
+            show_envvar=True,
+            help="Password-hash export from Auth0 support (decrypted).",
+        ),
+        click.option(
+            "--mfa-secrets", "mfa_path", type=_File, help="MFA-secrets export (TOTP secrets)."
+        ),
+        click.option(
+            "--schema-id",
+            default="preset://email",
+            show_default=True,
+            help="Ory identity schema id.",
+        ),
+        click.option(
+            "--without-hash",
+            type=click.Choice(["hook", "none"]),
+            default="hook",
+            show_default=True,
+            help="Database users without a usable hash: Ory's password-migration hook, or no "
+            "password (users reset it).",
+        ),
+        click.option(
+            "--ignore-hashes",
+            is_flag=True,
+            envvar="RESERVE_ONLY",
+            show_envvar=True,
+            help="Use the password-migration hook for every database user, even with a hash.",
+        ),
+        click.option(
+            "--provider",
+            "providers",
+            multiple=True,
+            callback=_parse_providers,
+            metavar="CONNECTION=ORY_PROVIDER",
+            help="Map an Auth0 connection (or provider) to an Ory OIDC provider id; repeatable.",
+        ),
+        click.option(
+            "--totp-issuer",
+            default="Ory",
+            show_default=True,
+            help="Issuer of imported TOTP secrets.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Stop at the first unreadable record instead of reporting it.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@contextlib.contextmanager
+def open_plan(
+    *,
+    users_path: Path,
+    hashes_path: Path | None,
+    mfa_path: Path | None,
+    schema_id: str,
+    without_hash: str,
+    ignore_hashes: bool,
+    providers: dict[str, str],
+    totp_issuer: str,
+    strict: bool,
+) -> Iterator[MigrationPlan]:
+    """Read the side files and return the plan for the options of :func:`input_options`."""
+    if ignore_hashes and without_hash == "none":
+        msg = "--ignore-hashes (RESERVE_ONLY) needs --without-hash hook"
+        raise ConfigurationError(msg)
+    options = MappingOptions(
+        schema_id=schema_id,
+        without_hash="hook" if without_hash == "hook" else "none",
+        ignore_hashes=ignore_hashes,
+        totp_issuer=totp_issuer,
+    ).with_providers(providers)
+    hashes = None
+    if hashes_path is not None and not ignore_hashes:
+        with hashes_path.open("rb") as f:
+            hashes = index_password_hashes(read_password_hashes(f, strict=strict))
+    mfa = None
+    if mfa_path is not None:
+        with mfa_path.open("rb") as f:
+            mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
+
+    def users() -> Iterator[Auth0User | UnreadableRecord]:
+        with users_path.open("rb") as f:
+            yield from read_users(f, strict=strict)
+
+    yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options)
+
+
+def write_report(path: Path, report: MigrationReport) -> None:
+    """Write *report* as indented JSON (mode 0600: it names users)."""
+    with private_file(path) as f:
+        f.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
+
+
+@cli.command()
+@input_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="identities.ndjson",
+    show_default=True,
+    help="Identities file to write (mode 0600: it holds password hashes).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="report.json",
+    show_default=True,
+    help="Report of every user not imported as their own identity, and every unreadable record.",
+)
+@fail_on_library_errors
+def convert(out: Path, report_path: Path, **inputs: Any) -> None:
+    """Turn Auth0 exports into an Ory identities file (no network).
+
+    Every input user ends up an identity, merged into one, or skipped with a
+    reason in the report; unreadable records are reported by line number.
+    """
+    with open_plan(**inputs) as plan, private_file(out) as f:
+        for item in plan:
+            if isinstance(item, PlannedIdentity):
+                f.write(dump_identity(item.body))
+    report = plan.report
+    write_report(report_path, report)
+    click.echo(format_summary(report))
+    click.echo(f"wrote {out} ({report.identities:,} identities) and {report_path}")

@@ -1,0 +1,406 @@
+"""Map Auth0 users to Ory ``CreateIdentityBody`` dicts (pure).
+
+Every rule here is a default a caller can change through :class:`MappingOptions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias
+
+from attrs import evolve, field, frozen
+
+from ._hashes import ory_hash_problem
+from ._mfa import totp_url
+from ._password_hashes import to_epoch
+from ._users import PASSWORDLESS_PROVIDERS, Auth0User
+
+
+__all__ = [
+    "DEFAULT_PROVIDERS",
+    "DEFAULT_TRAITS",
+    "IdentityBody",
+    "MappingOptions",
+    "Note",
+    "PasswordSource",
+    "PlannedIdentity",
+    "Skipped",
+    "SkipReason",
+    "TraitMapping",
+    "map_user",
+]
+
+#: A JSON object in the shape of Ory's ``CreateIdentityBody``.
+IdentityBody: TypeAlias = dict[str, Any]
+
+#: A caller's trait mapping: a function of the user (``None``: the user has no
+#: traits for the schema), or a declarative map of trait path → Auth0 field path
+#: (dotted, e.g. ``{"email": "email", "name.first": "given_name"}``).
+TraitMapping: TypeAlias = Callable[[Auth0User], Mapping[str, Any] | None] | Mapping[str, str]
+
+#: The traits of ``preset://email``: exactly one, the email.
+DEFAULT_TRAITS: Mapping[str, str] = {"email": "email"}
+
+#: Auth0 social providers (or connection names) → Ory's provider ids.
+DEFAULT_PROVIDERS: Mapping[str, str] = {
+    "google-oauth2": "google",
+    "windowslive": "microsoft",
+    "github": "github",
+    "gitlab": "gitlab",
+    "facebook": "facebook",
+    "apple": "apple",
+    "linkedin": "linkedin",
+    "twitter": "x",
+    "discord": "discord",
+    "slack": "slack",
+    "spotify": "spotify",
+    "twitch": "twitch",
+    "amazon": "amazon",
+    "yandex": "yandex",
+    "vkontakte": "vk",
+    "dingtalk": "dingtalk",
+    "line": "line",
+    "patreon": "patreon",
+}
+
+#: How a user's password reaches Ory.
+PasswordSource = Literal["hash", "hook", "none"]
+
+#: Why an Auth0 user did not become an identity of its own.
+SkipReason = Literal[
+    "merged", "duplicate_email", "duplicate_user_id", "no_email", "invalid_email", "no_traits"
+]
+
+_MAX_EMAIL = 320
+_TOKEN_KEYS = frozenset({"access_token", "refresh_token", "access_token_secret"})
+_SECRET_KEYS = frozenset({"user_metadata", "custom_password_hash", "password_hash", "passwordHash"})
+
+
+@frozen
+class MappingOptions:
+    """How Auth0 users become Ory identities.
+
+    Attributes:
+        schema_id: The Ory identity schema (``preset://email`` by default).
+        traits: The trait mapping (see :data:`TraitMapping`).
+        address_trait: Dotted path of the trait that holds the email used for
+            verifiable and recovery addresses (``None``: import none).
+        without_hash: For database users without a usable hash: ``"hook"``
+            (Ory's password-migration hook) or ``"none"`` (no password: users reset it).
+        ignore_hashes: Use the hook for every database user, even with a hash
+            (``RESERVE_ONLY=true`` in Ory's guide).
+        providers: Auth0 connection or provider → Ory OIDC provider id; merged
+            over :data:`DEFAULT_PROVIDERS` by :meth:`with_providers`.
+        totp_issuer: Issuer shown in authenticator apps for imported TOTP secrets.
+
+    .. versionadded:: 0.1.0
+    """
+
+    schema_id: str = "preset://email"
+    traits: TraitMapping = field(default=DEFAULT_TRAITS)
+    address_trait: str | None = "email"
+    without_hash: Literal["hook", "none"] = "hook"
+    ignore_hashes: bool = False
+    providers: Mapping[str, str] = field(default=DEFAULT_PROVIDERS)
+    totp_issuer: str = "Ory"
+
+    def with_providers(self, extra: Mapping[str, str]) -> MappingOptions:
+        """A copy whose provider map adds (or overrides) *extra*."""
+        return evolve(self, providers={**self.providers, **extra})
+
+
+@frozen
+class Note:
+    """Something a user should know about one Auth0 user, who was still imported.
+
+    Attributes:
+        user_id: The Auth0 user id.
+        code: Stable machine-readable code (``stale_password_hash``,
+            ``invalid_password_hash``, ``enterprise_login_not_imported``, ...).
+        detail: A sentence for humans (never a secret).
+
+    .. versionadded:: 0.1.0
+    """
+
+    user_id: str
+    code: str
+    detail: str
+
+
+@frozen
+class PlannedIdentity:
+    """One Ory identity to create.
+
+    Attributes:
+        external_id: The Auth0 ``user_id`` (the idempotency key of the import).
+        line: Line of the primary user in the export.
+        body: The ``CreateIdentityBody`` (hidden from ``repr``: it may hold a hash).
+        merged_user_ids: Other Auth0 users merged into this identity.
+        password: Where the password comes from.
+        social_logins: OIDC credentials in the body.
+        notes: What the report should say about it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    external_id: str
+    line: int
+    body: IdentityBody = field(repr=False, eq=False, hash=False)
+    merged_user_ids: tuple[str, ...] = ()
+    password: PasswordSource = "none"
+    social_logins: int = 0
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the identity is imported as ``inactive``."""
+        return self.body.get("state") == "inactive"
+
+
+@frozen
+class Skipped:
+    """An Auth0 user that did not become an identity of its own.
+
+    Attributes:
+        user_id: The Auth0 user id.
+        line: Its line in the export.
+        reason: Why (see :data:`SkipReason`).
+        detail: A sentence for humans.
+        holder: For ``merged`` and ``duplicate_email``: the Auth0 user whose
+            identity has the email.
+
+    .. versionadded:: 0.1.0
+    """
+
+    user_id: str
+    line: int
+    reason: SkipReason
+    detail: str
+    holder: str | None = None
+    notes: tuple[Note, ...] = ()
+
+
+def _get_path(data: Mapping[str, Any], path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value
+
+
+def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
+    if callable(mapping):
+        return mapping(user)
+    traits: dict[str, Any] = {}
+    for trait_path, source_path in mapping.items():
+        value = user.email if source_path == "email" else _get_path(user.raw, source_path)
+        if value is not None and value != "":
+            _set_path(traits, trait_path, value)
+    return traits or None
+
+
+def _looks_like_email(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return (
+        bool(at and local and domain)
+        and len(value) <= _MAX_EMAIL
+        and not any(c.isspace() for c in value)
+    )
+
+
+def _admin_metadata(user: Auth0User) -> dict[str, Any]:
+    """The whole exported record but for what goes elsewhere or must not be stored."""
+    meta = {k: v for k, v in user.raw.items() if k not in _SECRET_KEYS}
+    identities = meta.get("identities")
+    if isinstance(identities, list) and any(
+        isinstance(i, Mapping) and not _TOKEN_KEYS.isdisjoint(i) for i in identities
+    ):
+        meta["identities"] = [
+            {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if isinstance(i, Mapping) else i
+            for i in identities
+        ]
+    return meta
+
+
+def _password(
+    user: Auth0User,
+    password_hash: tuple[str, float | None] | None,
+    options: MappingOptions,
+    notes: list[Note],
+) -> tuple[PasswordSource, dict[str, Any] | None]:
+    if not user.database_ids:
+        return "none", None
+    if password_hash is not None and not options.ignore_hashes:
+        value, set_at = password_hash
+        reset_at = to_epoch(user.last_password_reset)
+        problem = ory_hash_problem(value)
+        if reset_at is not None and set_at is not None and reset_at > set_at:
+            notes.append(
+                Note(
+                    user.user_id,
+                    "stale_password_hash",
+                    "the password was reset after the hash export was made; "
+                    "the hash is not imported",
+                )
+            )
+        elif problem is not None:
+            notes.append(Note(user.user_id, "invalid_password_hash", problem))
+        else:
+            return "hash", {"hashed_password": value}
+    if options.ignore_hashes or options.without_hash == "hook":
+        return "hook", {"use_password_migration_hook": True}
+    return "none", None
+
+
+def _oidc_providers(
+    users: Sequence[Auth0User], options: MappingOptions, notes: list[Note]
+) -> list[dict[str, str]]:
+    providers: dict[tuple[str, str], dict[str, str]] = {}
+    for user in users:
+        for ident in user.identities:
+            if ident.is_database or ident.provider in PASSWORDLESS_PROVIDERS:
+                continue
+            ory_provider = options.providers.get(ident.connection or "") or options.providers.get(
+                ident.provider
+            )
+            if ory_provider is None:
+                kind = "social" if ident.is_social else "enterprise"
+                notes.append(
+                    Note(
+                        user.user_id,
+                        f"{kind}_login_not_imported",
+                        f"no Ory provider is mapped for {kind} connection "
+                        f"{ident.connection or ident.provider!r} "
+                        "(use --provider CONNECTION=ORY_PROVIDER)",
+                    )
+                )
+                continue
+            key = (ory_provider, ident.user_id)
+            providers.setdefault(key, {"provider": ory_provider, "subject": ident.user_id})
+    return list(providers.values())
+
+
+def map_user(
+    user: Auth0User,
+    options: MappingOptions | None = None,
+    *,
+    password_hash: tuple[str, float | None] | None = None,
+    otp_secret: str | None = None,
+    recovery_codes: int = 0,
+    merge: Sequence[Auth0User] = (),
+) -> PlannedIdentity | Skipped:
+    """Build the Ory identity for one Auth0 user.
+
+    Args:
+        user: The Auth0 user (the primary one when merging).
+        options: The mapping rules (defaults: ``preset://email``, hook without hash).
+        password_hash: The user's ``(hash, set date in epoch seconds)`` from
+            :meth:`PasswordHashIndex.lookup`, if any.
+        otp_secret: The user's TOTP secret (base32), if any.
+        recovery_codes: How many hashed MFA recovery codes the user has (not importable).
+        merge: Other Auth0 users with the same verified email whose social
+            logins join this identity.
+
+    Returns:
+        The planned identity, or why the user cannot become one.
+
+    .. versionadded:: 0.1.0
+    """
+    options = options or MappingOptions()
+    notes: list[Note] = []
+    try:
+        traits = _traits(user, options.traits)
+    except Exception as e:
+        return Skipped(user.user_id, user.line, "no_traits", f"trait mapping failed: {e!r}")
+    if not traits:
+        reason: SkipReason = "no_email" if options.traits is DEFAULT_TRAITS else "no_traits"
+        return Skipped(
+            user.user_id,
+            user.line,
+            reason,
+            "no email address: preset://email needs one (map the user with a custom schema)"
+            if reason == "no_email"
+            else "the trait mapping returned no traits",
+        )
+    address = _get_path(traits, options.address_trait) if options.address_trait else None
+    if isinstance(address, str) and not _looks_like_email(address):
+        return Skipped(user.user_id, user.line, "invalid_email", "the email address is malformed")
+
+    body: IdentityBody = {
+        "schema_id": options.schema_id,
+        "external_id": user.user_id,
+        "traits": dict(traits),
+        "state": "inactive" if user.blocked else "active",
+    }
+    if isinstance(address, str):
+        verified = user.email_verified and all(m.email_verified for m in merge)
+        body["verifiable_addresses"] = [
+            {
+                "value": address,
+                "verified": verified,
+                "via": "email",
+                "status": "completed" if verified else "pending",
+            }
+        ]
+        body["recovery_addresses"] = [{"value": address, "via": "email"}]
+
+    user_metadata = user.raw.get("user_metadata")
+    if isinstance(user_metadata, Mapping) and user_metadata:
+        body["metadata_public"] = dict(user_metadata)
+    admin = _admin_metadata(user)
+    if merge:
+        admin["merged_user_ids"] = [m.user_id for m in merge]
+        admin["merged_users"] = [
+            {**_admin_metadata(m), "user_metadata": m.raw.get("user_metadata")} for m in merge
+        ]
+    body["metadata_admin"] = {"auth0": admin}
+
+    credentials: dict[str, Any] = {}
+    source, config = _password(user, password_hash, options, notes)
+    if config is not None:
+        credentials["password"] = {"config": config}
+    notes.extend(
+        Note(
+            m.user_id,
+            "password_not_merged",
+            f"its password is not kept: {user.user_id} holds the identity",
+        )
+        for m in merge
+        if m.database_ids
+    )
+    oidc = _oidc_providers([user, *merge], options, notes)
+    if oidc:
+        credentials["oidc"] = {"config": {"providers": oidc}}
+    if otp_secret:
+        account = address if isinstance(address, str) else user.user_id
+        credentials["totp"] = {
+            "config": {"totp_url": totp_url(otp_secret, account, options.totp_issuer)}
+        }
+    if recovery_codes:
+        notes.append(
+            Note(
+                user.user_id,
+                "mfa_recovery_codes_not_imported",
+                f"{recovery_codes} hashed recovery code(s) cannot be imported into Ory",
+            )
+        )
+    if credentials:
+        body["credentials"] = credentials
+
+    return PlannedIdentity(
+        external_id=user.user_id,
+        line=user.line,
+        body=body,
+        merged_user_ids=tuple(m.user_id for m in merge),
+        password=source,
+        social_logins=len(oidc),
+        notes=tuple(notes),
+    )

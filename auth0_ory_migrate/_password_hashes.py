@@ -1,0 +1,244 @@
+"""The password-hash export Auth0 support sends, and the index that joins it to users (pure).
+
+The format is not published by Auth0; we accept every variant seen in the
+wild: ``_id``/``_ID`` as ``{"$oid": ...}`` or a plain string, ``alt_id``,
+``password_set_date`` as ``{"$date": ...}`` or a string, the email at the root
+or in ``identifiers[]``, one object per line or one JSON array.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any
+
+from attrs import field, frozen
+
+from ._read import iter_raw_records
+from ._records import UnreadableRecord
+from ._users import NormalizedEmail, normalize_email
+
+
+__all__ = [
+    "PasswordHashIndex",
+    "PasswordHashRecord",
+    "index_password_hashes",
+    "parse_password_hash",
+    "read_password_hashes",
+    "to_epoch",
+]
+
+
+def _masked(_: object) -> str:
+    return "'***'"
+
+
+@frozen
+class PasswordHashRecord:
+    """One line of Auth0's password-hash export.
+
+    Attributes:
+        line: Where the record is in its file.
+        ids: The database user ids it belongs to (``_id``'s ``$oid``, then ``alt_id``).
+        email: The email on the record, if any (used only for records without an id).
+        password_hash: The hash (hidden from ``repr``).
+        password_set_date: When the password was set (ISO 8601), if known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    line: int
+    ids: tuple[str, ...]
+    email: str | None
+    password_hash: str = field(repr=_masked)
+    password_set_date: str | None = None
+
+
+def to_epoch(value: str | None) -> float | None:
+    """Seconds since the epoch for an ISO 8601 timestamp, or ``None`` when unreadable.
+
+    .. versionadded:: 0.1.0
+    """
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def _extended_str(value: Any, key: str) -> str | None:
+    """``{"$oid": "x"}`` / ``{"$date": "x"}`` / ``"x"`` → ``"x"``."""
+    if isinstance(value, Mapping):
+        value = value.get(key)
+        if isinstance(value, Mapping) and "$numberLong" in value:  # {"$date": {"$numberLong": ms}}
+            value = int(value["$numberLong"])
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and key == "$date":
+        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _record_email(raw: Mapping[str, Any]) -> str | None:
+    email = raw.get("email")
+    if isinstance(email, str) and email.strip():
+        return email.strip()
+    for ident in raw.get("identifiers") or ():
+        if isinstance(ident, str) and "@" in ident:
+            return ident.strip()
+        if isinstance(ident, Mapping):
+            value = ident.get("value") or ident.get("email")
+            if isinstance(value, str) and "@" in value and ident.get("type", "email") == "email":
+                return value.strip()
+    return None
+
+
+def parse_password_hash(
+    raw: Mapping[str, Any], line: int = 0
+) -> PasswordHashRecord | UnreadableRecord:
+    """Validate one record of the password-hash export.
+
+    .. versionadded:: 0.1.0
+    """
+    ids: list[str] = []
+    for key, value in raw.items():
+        if key.lower() == "_id":
+            oid = _extended_str(value, "$oid")
+            if oid:
+                ids.append(oid)
+    alt_id = _extended_str(raw.get("alt_id"), "$oid")
+    if alt_id:
+        ids.append(alt_id)
+    email = _record_email(raw)
+    user_hint = f"auth0|{ids[0]}" if ids else None
+    password_hash = raw.get("passwordHash", raw.get("password_hash"))
+    if not isinstance(password_hash, str) or not password_hash.strip():
+        return UnreadableRecord("password_hashes", line, user_hint, "no passwordHash")
+    if not ids and not email:
+        return UnreadableRecord("password_hashes", line, None, "neither _id nor email")
+    return PasswordHashRecord(
+        line=line,
+        ids=tuple(dict.fromkeys(ids)),
+        email=email,
+        password_hash=password_hash.strip(),
+        password_set_date=_extended_str(raw.get("password_set_date"), "$date"),
+    )
+
+
+def read_password_hashes(
+    f: IO[bytes], *, strict: bool = False
+) -> Iterator[PasswordHashRecord | UnreadableRecord]:
+    """Read Auth0's password-hash export, record by record.
+
+    Args:
+        f: The (decrypted) export, opened in binary mode; gzip is undone.
+        strict: Raise on the first malformed record.
+
+    Raises:
+        InputFileError: The file is still PGP-encrypted, or not JSON.
+
+    .. versionadded:: 0.1.0
+    """
+    for item in iter_raw_records(f, "password_hashes"):
+        result = (
+            item if isinstance(item, UnreadableRecord) else parse_password_hash(item[1], item[0])
+        )
+        if strict and isinstance(result, UnreadableRecord):
+            raise result.to_error()
+        yield result
+
+
+#: What the index keeps per hash: the hash and when it was set (epoch seconds).
+_Entry = tuple[str, float | None]
+
+
+@frozen
+class PasswordHashIndex:
+    """Password hashes keyed by Auth0 database user id (and by email for id-less records).
+
+    Build it with :func:`index_password_hashes`. It keeps only the hash and its
+    date per user, so memory grows with the number of hashes and nothing else.
+
+    Attributes:
+        total: Records read (readable ones).
+        duplicates: Records for an id or email already seen (the newest hash wins).
+        unreadable: Records that could not be used.
+
+    .. versionadded:: 0.1.0
+    """
+
+    by_id: dict[str, _Entry] = field(repr=False)
+    by_email: dict[NormalizedEmail, _Entry] = field(repr=False)
+    total: int = 0
+    duplicates: int = 0
+    unreadable: tuple[UnreadableRecord, ...] = ()
+
+    @property
+    def distinct(self) -> int:
+        """How many different hashes the index holds (one per user it can match)."""
+        return len({id(entry) for entry in self.by_id.values()}) + len(self.by_email)
+
+    def lookup(self, database_ids: Iterable[str], email: NormalizedEmail | None) -> _Entry | None:
+        """Find the ``(hash, set date)`` of a user: by id first; by email only for id-less records.
+
+        The same entry object is returned whichever of a record's ids is used,
+        so callers can count distinct matched records by ``id(entry)``.
+        """
+        for user_id in database_ids:
+            entry = self.by_id.get(user_id)
+            if entry is not None:
+                return entry
+        if email is not None and self.by_email:
+            return self.by_email.get(email)
+        return None
+
+
+def _newer(new: _Entry, old: _Entry | None) -> bool:
+    return old is None or (new[1] or 0.0) >= (old[1] or 0.0)
+
+
+def index_password_hashes(
+    records: Iterable[PasswordHashRecord | UnreadableRecord],
+) -> PasswordHashIndex:
+    """Index password-hash records for the join.
+
+    Joining is by id (``$oid``/``alt_id`` = the part of ``user_id`` after
+    ``auth0|``); email is used only for records that carry no id.
+
+    .. versionadded:: 0.1.0
+    """
+    by_id: dict[str, _Entry] = {}
+    by_email: dict[NormalizedEmail, _Entry] = {}
+    unreadable: list[UnreadableRecord] = []
+    total = duplicates = 0
+    for record in records:
+        if isinstance(record, UnreadableRecord):
+            unreadable.append(record)
+            continue
+        total += 1
+        entry: _Entry = (record.password_hash, to_epoch(record.password_set_date))
+        if record.ids:
+            if record.ids[0] in by_id:
+                duplicates += 1
+            for key in record.ids:
+                if _newer(entry, by_id.get(key)):
+                    by_id[key] = entry
+        elif record.email:
+            key_email = normalize_email(record.email)
+            if key_email in by_email:
+                duplicates += 1
+            if _newer(entry, by_email.get(key_email)):
+                by_email[key_email] = entry
+    return PasswordHashIndex(
+        by_id=by_id,
+        by_email=by_email,
+        total=total,
+        duplicates=duplicates,
+        unreadable=tuple(unreadable),
+    )

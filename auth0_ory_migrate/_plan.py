@@ -1,0 +1,235 @@
+"""Plan a whole migration: users + hashes + MFA secrets → identities and outcomes (pure).
+
+Two passes over the users keep memory bounded: the first only counts email
+addresses (a machine word per user), the second maps users as they stream by,
+holding back only the users that share an email with another until their
+whole group has been seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeAlias
+
+from attrs import define, field
+
+from ._mapping import MappingOptions, PlannedIdentity, Skipped, map_user
+from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
+from ._password_hashes import PasswordHashIndex, PasswordHashRecord, index_password_hashes, to_epoch
+from ._records import UnreadableRecord
+from ._report import MigrationReport
+from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail
+
+
+__all__ = ["MigrationPlan", "PlanItem", "UserSource", "plan_migration"]
+
+#: What :func:`plan_migration` yields, in input order.
+PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
+
+#: Users to plan: a re-iterable collection, or a function returning a fresh
+#: iterator each time (e.g. ``lambda: read_users(open(path, "rb"))``).
+UserSource: TypeAlias = (
+    Iterable[Auth0User | UnreadableRecord] | Callable[[], Iterable[Auth0User | UnreadableRecord]]
+)
+
+
+def _oldest_key(user: Auth0User) -> tuple[float, int]:
+    created = to_epoch(user.created_at)
+    return (created if created is not None else float("inf"), user.line)
+
+
+@define
+class MigrationPlan:
+    """An iterable plan; iterate it once, then read :attr:`report`.
+
+    Create it with :func:`plan_migration`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    _users: UserSource
+    _hashes: PasswordHashIndex | None
+    _mfa: MfaIndex | None
+    options: MappingOptions
+    _report: MigrationReport | None = field(default=None, init=False)
+
+    @property
+    def report(self) -> MigrationReport:
+        """Every count and every user that did not become its own identity.
+
+        Raises:
+            RuntimeError: The plan has not been iterated to the end yet.
+        """
+        if self._report is None:
+            msg = "iterate the plan to the end before reading its report"
+            raise RuntimeError(msg)
+        return self._report
+
+    def _pass(self) -> Iterable[Auth0User | UnreadableRecord]:
+        return self._users() if callable(self._users) else self._users
+
+    def __iter__(self) -> Iterator[PlanItem]:
+        if not callable(self._users) and iter(self._users) is self._users:
+            # A one-shot iterator cannot be read twice: keep it (memory grows with it).
+            self._users = list(self._users)
+        builder = MigrationReport.builder()
+
+        # Pass 1: which emails are shared? (hash() collisions are resolved in pass 2.)
+        counts: Counter[int] = Counter(
+            hash(u.normalized_email)
+            for u in self._pass()
+            if isinstance(u, Auth0User) and u.email is not None
+        )
+        shared = {h: n for h, n in counts.items() if n > 1}
+        del counts
+
+        # Pass 2: map, holding back shared-email groups until complete.
+        groups: dict[int, list[Auth0User]] = {}
+        matched: set[int] = set()
+        for item in self._pass():
+            if isinstance(item, UnreadableRecord):
+                builder.add(item)
+                yield item
+                continue
+            email = item.normalized_email
+            key = hash(email) if email is not None else None
+            if key is None or key not in shared:
+                for out in self._map_group([item], matched):
+                    builder.add(out)
+                    yield out
+                continue
+            group = groups.setdefault(key, [])
+            group.append(item)
+            if len(group) == shared[key]:
+                del groups[key]
+                for out in self._map_group(group, matched):
+                    builder.add(out)
+                    yield out
+        for group in groups.values():  # only if the two passes saw different data
+            for out in self._map_group(group, matched):
+                builder.add(out)
+                yield out
+
+        self._report = builder.build(
+            hashes=self._hashes, matched_hashes=len(matched), mfa=self._mfa
+        )
+
+    def _map_one(
+        self, user: Auth0User, matched: set[int], merge: list[Auth0User] | None = None
+    ) -> PlannedIdentity | Skipped:
+        entry = None
+        if self._hashes is not None:
+            entry = self._hashes.lookup(user.database_ids, user.normalized_email)
+            if entry is not None:
+                matched.add(id(entry))
+        otp = recovery = None
+        if self._mfa is not None:
+            otp = self._mfa.otp.get(user.user_id)
+            recovery = self._mfa.recovery_codes.get(user.user_id)
+        return map_user(
+            user,
+            self.options,
+            password_hash=entry,
+            otp_secret=otp,
+            recovery_codes=recovery or 0,
+            merge=merge or (),
+        )
+
+    def _map_group(
+        self, group: list[Auth0User], matched: set[int]
+    ) -> Iterator[PlannedIdentity | Skipped]:
+        by_email: dict[NormalizedEmail | None, list[Auth0User]] = {}
+        for user in group:
+            by_email.setdefault(user.normalized_email, []).append(user)
+        for users in by_email.values():
+            if len(users) == 1:
+                yield self._map_one(users[0], matched)
+                continue
+            # Same user exported twice: keep the first.
+            unique: dict[str, Auth0User] = {}
+            for user in users:
+                if user.user_id in unique:
+                    yield Skipped(
+                        user.user_id,
+                        user.line,
+                        "duplicate_user_id",
+                        f"the same user_id appears earlier, on line {unique[user.user_id].line}",
+                    )
+                else:
+                    unique[user.user_id] = user
+            yield from self._resolve_shared_email(sorted(unique.values(), key=_oldest_key), matched)
+
+    def _resolve_shared_email(
+        self, users: list[Auth0User], matched: set[int]
+    ) -> Iterator[PlannedIdentity | Skipped]:
+        if len(users) == 1:
+            yield self._map_one(users[0], matched)
+            return
+        if all(u.email_verified for u in users):
+            primary = next((u for u in users if u.provider == DATABASE_PROVIDER), users[0])
+            others = [u for u in users if u is not primary]
+            planned = self._map_one(primary, matched, merge=others)
+            yield planned
+            if isinstance(planned, PlannedIdentity):
+                for other in others:
+                    yield Skipped(
+                        other.user_id,
+                        other.line,
+                        "merged",
+                        f"same verified email as {primary.user_id}: merged into its identity",
+                        holder=primary.user_id,
+                    )
+                return
+            for other in others:
+                yield Skipped(other.user_id, other.line, planned.reason, planned.detail)
+            return
+        holder = next((u for u in users if u.email_verified), users[0])
+        yield self._map_one(holder, matched)
+        for other in users:
+            if other is not holder:
+                yield Skipped(
+                    other.user_id,
+                    other.line,
+                    "duplicate_email",
+                    f"same email as {holder.user_id}, which is imported; not merged because not "
+                    "every account with this email has it verified",
+                    holder=holder.user_id,
+                )
+
+
+def plan_migration(
+    users: UserSource,
+    *,
+    password_hashes: PasswordHashIndex
+    | Iterable[PasswordHashRecord | UnreadableRecord]
+    | None = None,
+    mfa_secrets: MfaIndex | Iterable[MfaSecret | UnreadableRecord] | None = None,
+    options: MappingOptions | None = None,
+) -> MigrationPlan:
+    """Plan the migration of every Auth0 user.
+
+    Iterating the result yields, in input order, one item per input record:
+    a :class:`PlannedIdentity` to create, a :class:`Skipped` user (merged into
+    another identity, or why not importable) or an :class:`UnreadableRecord`.
+    After the iteration, :attr:`MigrationPlan.report` accounts for everyone:
+    users read = identities + merged + skipped.
+
+    Args:
+        users: The Auth0 users (see :data:`UserSource`); read twice.
+        password_hashes: Auth0's password-hash export (records or an index).
+        mfa_secrets: Auth0's MFA-secrets export (records or an index).
+        options: Mapping rules.
+
+    Example:
+        >>> plan = plan_migration(lambda: read_users(open(users_path, "rb")))  # doctest: +SKIP
+        >>> for item in plan:
+        ...     ...
+
+    .. versionadded:: 0.1.0
+    """
+    if password_hashes is not None and not isinstance(password_hashes, PasswordHashIndex):
+        password_hashes = index_password_hashes(password_hashes)
+    if mfa_secrets is not None and not isinstance(mfa_secrets, MfaIndex):
+        mfa_secrets = index_mfa_secrets(mfa_secrets)
+    return MigrationPlan(users, password_hashes, mfa_secrets, options or MappingOptions())

@@ -1,0 +1,253 @@
+"""The lenient first stage of every reader: bytes in, raw JSON objects out.
+
+Auth0 hands over files in several shapes: gzipped or plain, newline-delimited
+JSON or one JSON array, CSV from the export job, with or without a UTF-8 BOM
+and CRLF line ends. :func:`iter_raw_records` turns any of them into a stream
+of ``(line, dict)`` pairs, or :class:`UnreadableRecord` for a line that is not
+a JSON object, in bounded memory. It reads only the file object it is handed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import itertools
+import json
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any, cast
+
+from . import _json
+from ._errors import InputFileError
+from ._records import Source, UnreadableRecord
+
+
+__all__ = ["RawRecord", "iter_raw_records"]
+
+#: ``(line number, the record as parsed)``.
+RawRecord = tuple[int, dict[str, Any]]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = codecs.BOM_UTF8
+_CHUNK = 1 << 20
+_MAX_ARRAY_ITEM = 64 << 20
+
+_ENCRYPTED = (
+    "the file is OpenPGP-encrypted (Auth0 support encrypts password-hash exports): decrypt it "
+    "first, e.g. `gpg --output hashes.json --decrypt hashes.json.gpg`, and pass the decrypted file"
+)
+
+
+def _open_binary(f: IO[bytes], source: Source) -> io.BufferedReader:
+    """Undo gzip (recognised by its magic bytes, not the name) and check for encryption."""
+    buffered = cast("io.BufferedReader", f if hasattr(f, "peek") else io.BufferedReader(f))
+    head = buffered.peek(64)[:64]
+    if head.startswith(_GZIP_MAGIC):
+        buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
+        head = buffered.peek(64)[:64]
+    stripped = head.removeprefix(_BOM).lstrip()
+    if stripped.startswith(b"-----BEGIN PGP"):
+        raise InputFileError(source, _ENCRYPTED)
+    if head[:1] and head[0] >= 0x80 and not head.startswith(_BOM):
+        # An OpenPGP binary packet starts with a byte whose top bit is set; no JSON or CSV does.
+        raise InputFileError(source, _ENCRYPTED)
+    return buffered
+
+
+def iter_raw_records(
+    f: IO[bytes], source: Source, *, allow_csv: bool = False
+) -> Iterator[RawRecord | UnreadableRecord]:
+    """Yield each JSON object of *f* with its 1-based line number.
+
+    Args:
+        f: A binary file object (gzip, BOM, CRLF and blank lines are handled).
+        source: Which input this is, for error reports.
+        allow_csv: Read a file that is neither NDJSON nor a JSON array as the
+            CSV flavour of Auth0's export job.
+
+    Raises:
+        InputFileError: The file as a whole cannot be read (encrypted,
+            truncated gzip, not JSON).
+
+    .. versionadded:: 0.1.0
+    """
+    binary = _open_binary(f, source)
+    first = _first_significant_byte(binary)
+    try:
+        if first == b"[":
+            yield from _iter_json_array(binary, source)
+        elif first in (b"{", b""):
+            yield from _iter_ndjson(binary, source)
+        elif allow_csv:
+            yield from _iter_csv(binary)
+        else:
+            raise InputFileError(
+                source, "not newline-delimited JSON or a JSON array (first character is not { or [)"
+            )
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputFileError(source, f"the gzip stream is damaged or truncated ({e})") from e
+
+
+def _first_significant_byte(binary: io.BufferedReader) -> bytes:
+    head = binary.peek(4096)
+    return head.removeprefix(_BOM).lstrip()[:1]
+
+
+def _json_problem(e: ValueError) -> str:
+    # Never echo the offending text: it could hold a hash. Keep the position only.
+    msg = str(e)
+    where = msg[msg.find(": line ") + 2 :] if ": line " in msg else ""
+    return f"not valid JSON{f' ({where})' if where else ''}"
+
+
+def _iter_ndjson(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:
+    loads = _json.loads
+    for number, line in enumerate(binary, 1):
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = loads(line)
+        except ValueError as e:  # json.JSONDecodeError, orjson.JSONDecodeError, bad UTF-8
+            yield UnreadableRecord(source, number, None, _json_problem(e))
+            continue
+        if type(obj) is dict:
+            yield number, obj
+        else:
+            yield UnreadableRecord(source, number, None, "not a JSON object")
+
+
+def _iter_json_array(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:
+    """Stream the items of one big JSON array without loading it whole."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    decoder = json.JSONDecoder()
+    buf = text.read(_CHUNK)
+    pos = buf.index("[") + 1
+    line = 1 + buf.count("\n", 0, pos)
+    eof = False
+    while True:
+        # Skip white space and the comma between items, reading more as needed.
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n,":
+                if buf[pos] == "\n":
+                    line += 1
+                pos += 1
+            if pos < len(buf) or eof:
+                break
+            buf, pos = buf[pos:] + text.read(_CHUNK), 0
+            eof = len(buf) == 0
+        if pos >= len(buf):
+            yield UnreadableRecord(
+                source, line, None, "the JSON array is not closed (truncated file?)"
+            )
+            return
+        if buf[pos] == "]":
+            return
+        try:
+            obj, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError as e:
+            if not eof and len(buf) - pos < _MAX_ARRAY_ITEM:
+                more = text.read(_CHUNK)
+                eof = not more
+                buf, pos = buf[pos:] + more, 0
+                continue
+            yield UnreadableRecord(
+                source, line, None, f"{_json_problem(e)}; the rest of the array cannot be read"
+            )
+            return
+        if type(obj) is dict:
+            yield line, obj
+        else:
+            yield UnreadableRecord(source, line, None, "not a JSON object")
+        line += buf.count("\n", pos, end)
+        pos = end
+
+
+def _iter_csv(binary: IO[bytes]) -> Iterator[RawRecord | UnreadableRecord]:
+    """Read the CSV flavour of the export job into the same nested shape as JSON."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    paths = [_csv_path(name) for name in header]
+    start = reader.line_num + 1
+    for row in reader:
+        number, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield UnreadableRecord(
+                "users", number, None, f"has {len(row)} columns, the header has {len(header)}"
+            )
+            continue
+        record: dict[str, Any] = {}
+        for path, cell in zip(paths, row, strict=True):
+            value = _csv_value(path[-1], cell)
+            if value is not None:
+                _set_path(record, path, value)
+        yield number, record
+
+
+def _csv_path(name: str) -> list[str | int]:
+    """``identities[0].connection`` → ``["identities", 0, "connection"]``."""
+    path: list[str | int] = []
+    for part in name.strip().lstrip("'").split("."):
+        while "[" in part and part.endswith("]"):
+            key, _, rest = part.partition("[")
+            if key:
+                path.append(key)
+            index, _, part = rest.partition("]")
+            path.append(int(index) if index.isdigit() else index)
+            if not part:
+                break
+        if part:
+            path.append(part)
+    return path
+
+
+_CSV_BOOLEANS = frozenset({"email_verified", "phone_verified", "blocked", "isSocial"})
+_CSV_INTEGERS = frozenset({"logins_count"})
+_CSV_JSON = frozenset({"app_metadata", "user_metadata", "identities", "multifactor", "profileData"})
+
+
+def _csv_value(key: str | int, cell: str) -> Any:
+    """Undo the export job's CSV-injection quote and restore the JSON types of known fields."""
+    if cell.startswith("'"):
+        cell = cell[1:]
+    if cell == "":
+        return None
+    if key in _CSV_BOOLEANS and cell in ("true", "false"):
+        return cell == "true"
+    if key in _CSV_INTEGERS and cell.isdigit():
+        return int(cell)
+    if key in _CSV_JSON and cell[:1] in ("{", "["):
+        try:
+            return json.loads(cell)
+        except ValueError:
+            return cell
+    return cell
+
+
+def _set_path(record: dict[str, Any], path: list[str | int], value: Any) -> None:
+    node: Any = record
+    for key, nxt in itertools.pairwise(path):
+        if isinstance(key, int):
+            while len(node) <= key:
+                node.append(None)
+            if node[key] is None:
+                node[key] = [] if isinstance(nxt, int) else {}
+            node = node[key]
+        else:
+            node = node.setdefault(key, [] if isinstance(nxt, int) else {})
+    last = path[-1]
+    if isinstance(last, int):
+        while len(node) <= last:
+            node.append(None)
+        node[last] = value
+    else:
+        node[last] = value

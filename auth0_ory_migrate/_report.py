@@ -1,0 +1,220 @@
+"""The migration report: what happened to every Auth0 user (pure).
+
+Built incrementally while a plan streams by, then frozen. It names users by
+Auth0 user id and records by line; it never holds a hash or a secret.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from attrs import Factory, define, field, frozen
+
+from ._mapping import Note, PlannedIdentity, Skipped
+from ._records import UnreadableRecord
+
+
+if TYPE_CHECKING:
+    from ._mfa import MfaIndex
+    from ._password_hashes import PasswordHashIndex
+
+__all__ = ["MigrationReport", "format_summary"]
+
+
+@frozen
+class MigrationReport:
+    """Counts, every user that did not become its own identity, and every note.
+
+    The counts always add up: ``users_read == identities + merged + sum(skipped.values())``.
+
+    Attributes:
+        users_read: Readable Auth0 users.
+        identities: Identities planned (one per line of the identities file).
+        merged: Users merged into another user's identity (same verified email).
+        skipped: Users not imported, by reason.
+        with_password_hash: Identities with an imported password hash.
+        with_password_hook: Identities set to use Ory's password-migration hook.
+        without_password: Identities with no password credential.
+        social_logins: OIDC credentials (social and mapped enterprise logins).
+        blocked: Identities imported as ``inactive``.
+        totp: Identities with an imported TOTP secret.
+        unreadable: Unreadable records by input.
+        password_hashes_read: Readable records of the password-hash export.
+        unmatched_password_hashes: Hashes that matched no user.
+        notes_by_code: How many notes of each code.
+        users: Every user that did not become its own identity.
+        notes: Everything worth knowing about users that were imported.
+        unreadable_records: Every record that could not be read.
+
+    .. versionadded:: 0.1.0
+    """
+
+    users_read: int = 0
+    identities: int = 0
+    merged: int = 0
+    skipped: Mapping[str, int] = field(factory=dict)
+    with_password_hash: int = 0
+    with_password_hook: int = 0
+    without_password: int = 0
+    social_logins: int = 0
+    blocked: int = 0
+    totp: int = 0
+    unreadable: Mapping[str, int] = field(factory=dict)
+    password_hashes_read: int = 0
+    unmatched_password_hashes: int = 0
+    notes_by_code: Mapping[str, int] = field(factory=dict)
+    users: tuple[Skipped, ...] = field(default=(), repr=False)
+    notes: tuple[Note, ...] = field(default=(), repr=False)
+    unreadable_records: tuple[UnreadableRecord, ...] = field(default=(), repr=False)
+
+    @staticmethod
+    def builder() -> ReportBuilder:
+        """A mutable accumulator that :class:`MigrationPlan` feeds item by item."""
+        return ReportBuilder()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``convert --report`` writes)."""
+        return {
+            "summary": {
+                "users_read": self.users_read,
+                "identities": self.identities,
+                "merged": self.merged,
+                "skipped": dict(self.skipped),
+                "with_password_hash": self.with_password_hash,
+                "with_password_hook": self.with_password_hook,
+                "without_password": self.without_password,
+                "social_logins": self.social_logins,
+                "blocked": self.blocked,
+                "totp": self.totp,
+                "unreadable": dict(self.unreadable),
+                "password_hashes_read": self.password_hashes_read,
+                "unmatched_password_hashes": self.unmatched_password_hashes,
+                "notes": dict(self.notes_by_code),
+            },
+            "users": [
+                {
+                    "auth0_user_id": s.user_id,
+                    "line": s.line,
+                    "outcome": "merged" if s.reason == "merged" else "skipped",
+                    "reason": s.reason,
+                    "detail": s.detail,
+                    **({"holder": s.holder} if s.holder else {}),
+                }
+                for s in self.users
+            ],
+            "notes": [
+                {"auth0_user_id": n.user_id, "reason": n.code, "detail": n.detail}
+                for n in self.notes
+            ],
+            "unreadable": [r.to_dict() for r in self.unreadable_records],
+        }
+
+
+@define
+class ReportBuilder:
+    """Accumulates plan items into a :class:`MigrationReport`."""
+
+    counts: Counter[str] = Factory(Counter)
+    skipped: Counter[str] = Factory(Counter)
+    unreadable: Counter[str] = Factory(Counter)
+    users: list[Skipped] = Factory(list)
+    notes: list[Note] = Factory(list)
+    unreadable_records: list[UnreadableRecord] = Factory(list)
+
+    def add(self, item: PlannedIdentity | Skipped | UnreadableRecord) -> None:
+        """Count one plan item."""
+        c = self.counts
+        if isinstance(item, PlannedIdentity):
+            c["users_read"] += 1 + len(item.merged_user_ids)
+            c["identities"] += 1
+            c[f"password_{item.password}"] += 1
+            c["social_logins"] += item.social_logins
+            c["blocked"] += item.blocked
+            c["totp"] += "totp" in item.body.get("credentials", ())
+            self.notes.extend(item.notes)
+        elif isinstance(item, Skipped):
+            self.users.append(item)
+            self.notes.extend(item.notes)
+            if item.reason == "merged":
+                c["merged"] += 1  # already counted as read by the identity it joined
+            else:
+                c["users_read"] += 1
+                self.skipped[item.reason] += 1
+        else:
+            self.unreadable[item.source] += 1
+            self.unreadable_records.append(item)
+
+    def build(
+        self,
+        *,
+        hashes: PasswordHashIndex | None = None,
+        matched_hashes: int = 0,
+        mfa: MfaIndex | None = None,
+    ) -> MigrationReport:
+        """Freeze the counts, adding what the side inputs tell."""
+        unreadable = Counter(self.unreadable)
+        records = list(self.unreadable_records)
+        for side in (hashes, mfa):
+            if side is not None:
+                records.extend(side.unreadable)
+                unreadable.update(r.source for r in side.unreadable)
+        c = self.counts
+        return MigrationReport(
+            users_read=c["users_read"],
+            identities=c["identities"],
+            merged=c["merged"],
+            skipped=dict(sorted(self.skipped.items())),
+            with_password_hash=c["password_hash"],
+            with_password_hook=c["password_hook"],
+            without_password=c["password_none"],
+            social_logins=c["social_logins"],
+            blocked=c["blocked"],
+            totp=c["totp"],
+            unreadable=dict(sorted(unreadable.items())),
+            password_hashes_read=hashes.total if hashes is not None else 0,
+            unmatched_password_hashes=hashes.distinct - matched_hashes if hashes is not None else 0,
+            notes_by_code=dict(sorted(Counter(n.code for n in self.notes).items())),
+            users=tuple(self.users),
+            notes=tuple(self.notes),
+            unreadable_records=tuple(records),
+        )
+
+
+def format_summary(report: MigrationReport) -> str:
+    """A few human lines summing up *report* (what ``convert`` prints).
+
+    .. versionadded:: 0.1.0
+    """
+    skipped = sum(report.skipped.values())
+    lines = [
+        f"users read:          {report.users_read:>9,}",
+        f"identities written:  {report.identities:>9,}",
+        f"merged:              {report.merged:>9,}  (same verified email, joined another identity)",
+        f"skipped:             {skipped:>9,}"
+        + (f"  ({', '.join(f'{k}: {v:,}' for k, v in report.skipped.items())})" if skipped else ""),
+        f"with password hash:  {report.with_password_hash:>9,}",
+        f"password hook:       {report.with_password_hook:>9,}",
+        f"no password:         {report.without_password:>9,}",
+        f"social logins:       {report.social_logins:>9,}",
+        f"blocked (inactive):  {report.blocked:>9,}",
+        f"TOTP secrets:        {report.totp:>9,}",
+        f"unreadable records:  {sum(report.unreadable.values()):>9,}"
+        + (
+            f"  ({', '.join(f'{k}: {v:,}' for k, v in report.unreadable.items())})"
+            if report.unreadable
+            else ""
+        ),
+    ]
+    if report.password_hashes_read:
+        lines.append(
+            f"password hashes:     {report.password_hashes_read:>9,} read, "
+            f"{report.unmatched_password_hashes:,} matched no user"
+        )
+    if report.notes_by_code:
+        lines.append(
+            "notes:               "
+            + ", ".join(f"{k}: {v:,}" for k, v in report.notes_by_code.items())
+        )
+    return "\n".join(lines)

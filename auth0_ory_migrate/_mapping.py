@@ -5,6 +5,7 @@ Every rule here is a default a caller can change through :class:`MappingOptions`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -72,6 +73,7 @@ SkipReason = Literal[
 ]
 
 _MAX_EMAIL = 320
+_EMAIL = re.compile(r"[^\s@]+(?:@[^\s@]+)*@[^\s@]+")
 _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "access_token_secret"})
 _SECRET_KEYS = frozenset({"user_metadata", "custom_password_hash", "password_hash", "passwordHash"})
 
@@ -208,23 +210,18 @@ def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
 
 
 def _looks_like_email(value: str) -> bool:
-    local, at, domain = value.rpartition("@")
-    return (
-        bool(at and local and domain)
-        and len(value) <= _MAX_EMAIL
-        and not any(c.isspace() for c in value)
-    )
+    return len(value) <= _MAX_EMAIL and _EMAIL.fullmatch(value) is not None
 
 
 def _admin_metadata(user: Auth0User) -> dict[str, Any]:
     """The whole exported record but for what goes elsewhere or must not be stored."""
     meta = {k: v for k, v in user.raw.items() if k not in _SECRET_KEYS}
     identities = meta.get("identities")
-    if isinstance(identities, list) and any(
-        isinstance(i, Mapping) and not _TOKEN_KEYS.isdisjoint(i) for i in identities
+    if type(identities) is list and any(
+        type(i) is dict and not _TOKEN_KEYS.isdisjoint(i) for i in identities
     ):
         meta["identities"] = [
-            {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if isinstance(i, Mapping) else i
+            {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if type(i) is dict else i
             for i in identities
         ]
     return meta
@@ -268,9 +265,9 @@ def _oidc_providers(
         for ident in user.identities:
             if ident.is_database or ident.provider in PASSWORDLESS_PROVIDERS:
                 continue
-            ory_provider = options.providers.get(ident.connection or "") or options.providers.get(
-                ident.provider
-            )
+            ory_provider = options.providers.get(ident.connection or ident.provider)
+            if ory_provider is None:
+                ory_provider = options.providers.get(ident.provider)
             if ory_provider is None:
                 kind = "social" if ident.is_social else "enterprise"
                 notes.append(
@@ -283,8 +280,9 @@ def _oidc_providers(
                     )
                 )
                 continue
-            key = (ory_provider, ident.user_id)
-            providers.setdefault(key, {"provider": ory_provider, "subject": ident.user_id})
+            providers.setdefault(
+                (ory_provider, ident.user_id), {"provider": ory_provider, "subject": ident.user_id}
+            )
     return list(providers.values())
 
 

@@ -15,6 +15,7 @@ import gzip
 import io
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any, cast
@@ -97,9 +98,8 @@ def _first_significant_byte(binary: io.BufferedReader) -> bytes:
 
 def _json_problem(e: ValueError) -> str:
     # Never echo the offending text: it could hold a hash. Keep the position only.
-    msg = str(e)
-    where = msg[msg.find(": line ") + 2 :] if ": line " in msg else ""
-    return f"not valid JSON{f' ({where})' if where else ''}"
+    column = re.search(r"column (\d+)", str(e))
+    return f"not valid JSON (column {column.group(1)})" if column else "not valid JSON"
 
 
 def _iter_ndjson(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:

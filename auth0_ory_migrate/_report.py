@@ -210,7 +210,7 @@ def format_summary(report: MigrationReport) -> str:
     if report.password_hashes_read:
         lines.append(
             f"password hashes:     {report.password_hashes_read:>9,} read, "
-            f"{report.unmatched_password_hashes:,} matched no user"
+            f"{report.unmatched_password_hashes:,} not used (no such user, or not imported)"
         )
     if report.notes_by_code:
         lines.append(

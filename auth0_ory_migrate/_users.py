@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, NewType
@@ -64,20 +65,34 @@ class Auth0Identity:
         return self.provider == DATABASE_PROVIDER
 
 
+def _str(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
+    if type(value) is int:  # GitHub's numeric ids
+        return str(value)
+    return None
+
+
+def _bool(value: Any) -> bool:
+    return value is True or value == "true"
+
+
 @frozen
 class Auth0User:
     """A validated Auth0 user from the export job.
 
     Only ``user_id`` is required; every other field may be missing, since the
-    export job exports only the fields it was asked for.
+    export job exports only the fields it was asked for. Most properties read
+    :attr:`raw` on demand, so a user costs little until it is mapped. Build one
+    with :func:`parse_user`.
 
     Attributes:
         user_id: ``provider|id``, e.g. ``auth0|60425dc43519d90068f82973``.
         line: Where the record is in its file (1-based).
         provider: The part of ``user_id`` before the first ``|``.
-        identities: Primary and linked identities (the primary first when
-            the export has none, it is derived from ``user_id``).
         raw: The record exactly as exported, so that nothing is lost.
+        email: The email address, trimmed (``None`` when missing or empty).
+        normalized_email: The email as Ory compares identifiers.
 
     .. versionadded:: 0.1.0
     """
@@ -85,13 +100,50 @@ class Auth0User:
     user_id: str
     line: int
     provider: str
-    email: str | None = None
-    email_verified: bool = False
-    blocked: bool = False
-    created_at: str | None = None
-    last_password_reset: str | None = None
-    identities: tuple[Auth0Identity, ...] = ()
     raw: Mapping[str, Any] = field(factory=dict, repr=False, eq=False, hash=False)
+    email: str | None = None
+    normalized_email: NormalizedEmail | None = field(init=False, repr=False, eq=False)
+
+    @normalized_email.default
+    def _normalize(self) -> NormalizedEmail | None:
+        return normalize_email(self.email) if self.email else None
+
+    @property
+    def email_verified(self) -> bool:
+        """Auth0's ``email_verified``."""
+        return _bool(self.raw.get("email_verified"))
+
+    @property
+    def blocked(self) -> bool:
+        """Auth0's ``blocked``."""
+        return _bool(self.raw.get("blocked"))
+
+    @property
+    def created_at(self) -> str | None:
+        """When the user was created (ISO 8601)."""
+        return _str(self.raw.get("created_at"))
+
+    @property
+    def last_password_reset(self) -> str | None:
+        """When the password was last reset (ISO 8601)."""
+        return _str(self.raw.get("last_password_reset"))
+
+    @functools.cached_property
+    def identities(self) -> tuple[Auth0Identity, ...]:
+        """Primary and linked identities (the primary derived from ``user_id`` if missing)."""
+        identities = [
+            Auth0Identity(
+                provider=str(entry["provider"]),
+                user_id=str(entry["user_id"]),
+                connection=_str(entry.get("connection")),
+                is_social=_bool(entry.get("isSocial")),
+            )
+            for entry in self.raw.get("identities") or ()
+        ]
+        local = self.local_id
+        if not any(i.provider == self.provider and i.user_id == local for i in identities):
+            identities.insert(0, Auth0Identity(provider=self.provider, user_id=local))
+        return tuple(identities)
 
     @property
     def local_id(self) -> str:
@@ -105,29 +157,14 @@ class Auth0User:
 
     @property
     def database_ids(self) -> tuple[str, ...]:
-        """The ids of the user's database identities, the keys of the password-hash join."""
+        """The ids of the user's database identities: the keys of the password-hash join."""
         ids = [self.local_id] if self.provider == DATABASE_PROVIDER else []
-        ids.extend(i.user_id for i in self.identities if i.is_database)
-        return tuple(dict.fromkeys(ids))
-
-    @property
-    def normalized_email(self) -> NormalizedEmail | None:
-        """The email as Ory compares it, or ``None``."""
-        return normalize_email(self.email) if self.email else None
-
-
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str | int):
-        return str(value)
-    return None
-
-
-def _bool(value: Any) -> bool:
-    return value is True or value == "true"
+        for entry in self.raw.get("identities") or ():
+            if entry.get("provider") == DATABASE_PROVIDER:
+                local = _str(entry.get("user_id"))
+                if local is not None and local not in ids:
+                    ids.append(local)
+        return tuple(ids)
 
 
 def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableRecord:
@@ -143,53 +180,29 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
     .. versionadded:: 0.1.0
     """
     user_id = raw.get("user_id")
-    if not isinstance(user_id, str) or not user_id.strip():
+    if type(user_id) is not str or not user_id.strip():
         return UnreadableRecord("users", line, None, "no user_id")
     user_id = user_id.strip()
     provider, sep, local = user_id.partition("|")
     if not sep or not provider or not local:
         return UnreadableRecord("users", line, user_id, "user_id is not of the form provider|id")
-
     email = raw.get("email")
-    if email is not None and not isinstance(email, str):
+    if email is not None and type(email) is not str:
         return UnreadableRecord("users", line, user_id, "email is not a string")
-
-    identities: list[Auth0Identity] = []
-    raw_identities = raw.get("identities")
-    if raw_identities is not None and not isinstance(raw_identities, list):
-        return UnreadableRecord("users", line, user_id, "identities is not a list")
-    for entry in raw_identities or ():
-        if not isinstance(entry, Mapping):
-            return UnreadableRecord("users", line, user_id, "an identities entry is not an object")
-        i_provider, i_user_id = _str(entry.get("provider")), _str(entry.get("user_id"))
-        if i_provider is None or i_user_id is None:
-            return UnreadableRecord(
-                "users", line, user_id, "an identities entry lacks provider or user_id"
-            )
-        identities.append(
-            Auth0Identity(
-                provider=i_provider,
-                user_id=i_user_id,
-                connection=_str(entry.get("connection")),
-                is_social=_bool(entry.get("isSocial")),
-            )
-        )
-    if not any(i.provider == provider and i.user_id == local for i in identities):
-        # The export job may leave identities out: the user id still names the primary one.
-        identities.insert(0, Auth0Identity(provider=provider, user_id=local))
-
-    return Auth0User(
-        user_id=user_id,
-        line=line,
-        provider=provider,
-        email=email.strip() or None if email else None,
-        email_verified=_bool(raw.get("email_verified")),
-        blocked=_bool(raw.get("blocked")),
-        created_at=_str(raw.get("created_at")),
-        last_password_reset=_str(raw.get("last_password_reset")),
-        identities=tuple(identities),
-        raw=raw,
-    )
+    identities = raw.get("identities")
+    if identities is not None:
+        if type(identities) is not list:
+            return UnreadableRecord("users", line, user_id, "identities is not a list")
+        for entry in identities:
+            if type(entry) is not dict and not isinstance(entry, Mapping):
+                return UnreadableRecord(
+                    "users", line, user_id, "an identities entry is not an object"
+                )
+            if _str(entry.get("provider")) is None or _str(entry.get("user_id")) is None:
+                return UnreadableRecord(
+                    "users", line, user_id, "an identities entry lacks provider or user_id"
+                )
+    return Auth0User(user_id, line, provider, raw, email.strip() or None if email else None)
 
 
 def read_users(f: IO[bytes], *, strict: bool = False) -> Iterator[Auth0User | UnreadableRecord]:

@@ -1,0 +1,152 @@
+"""Benchmark ``convert`` on a realistic 1,000,000-user export (issue 2).
+
+    nox -s bench -- convert            # or: python benchmarks/bench_convert.py [N]
+
+Generates the export (gzipped NDJSON) and a password-hash file for most
+database users, then times, each in a fresh subprocess:
+
+- a bare loop that only ``json.loads`` each line and ``json.dumps`` a small dict;
+- ``auth0-ory-migrate convert`` on the same files.
+
+Prints users/s, the ratio convert/bare loop (target <= 2.5) and convert's peak
+RSS (target <= 512 MB).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.builders import auth0_users  # noqa: E402
+
+
+CHUNK = 10_000
+
+BARE_LOOP = """
+import gzip, json, sys
+n = 0
+with gzip.open(sys.argv[1], "rb") as f:
+    for line in f:
+        record = json.loads(line)
+        json.dumps({"id": record.get("user_id"), "n": n})
+        n += 1
+print(n)
+"""
+
+
+def _variant(record: dict[str, Any], k: int) -> dict[str, Any]:
+    """A copy of a template record with ids and emails made unique for chunk *k*."""
+    record = dict(record)
+    record["user_id"] = f"{record['user_id']}{k:05x}"
+    if "email" in record:
+        record["email"] = record["email"].replace("@", f"+{k}@")
+    if "identities" in record:
+        record["identities"] = [
+            {**i, "user_id": f"{i['user_id']}{k:05x}"} for i in record["identities"]
+        ]
+    return record
+
+
+def _hash_variant(record: dict[str, Any], k: int) -> dict[str, Any]:
+    record = dict(record)
+    for key in ("_id", "_ID"):
+        if key in record:
+            value = record[key]
+            record[key] = (
+                {"$oid": f"{value['$oid']}{k:05x}"}
+                if isinstance(value, dict)
+                else f"{value}{k:05x}"
+            )
+    if "email" in record:
+        record["email"] = record["email"].replace("@", f"+{k}@")
+    return record
+
+
+def generate(directory: Path, n: int) -> tuple[Path, Path]:
+    """Write *n* users (chunks of a 10,000-user template with unique ids) and their hashes."""
+    template = auth0_users(min(CHUNK, n), seed=1, real_hashes=False)
+    users_path = directory / "auth0-users.ndjson.gz"
+    hashes_path = directory / "auth0-password-hashes.json"
+    with gzip.open(users_path, "wt", compresslevel=1) as users, hashes_path.open("w") as hashes:
+        for k, start in enumerate(range(0, n, CHUNK)):
+            for user in template[: n - start]:
+                users.write(json.dumps(_variant(user.record, k)) + "\n")
+                if user.hash_record is not None:
+                    hashes.write(json.dumps(_hash_variant(user.hash_record, k)) + "\n")
+    return users_path, hashes_path
+
+
+def run(argv: list[str]) -> tuple[float, float, str]:
+    """Run *argv*; return wall seconds, peak RSS in MB, stdout."""
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "dt = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(dt, rss, p.returncode)\n"
+        "sys.stderr.write(p.stdout + p.stderr)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+    )
+    seconds, rss, returncode = out.stdout.split()
+    if returncode != "0":
+        raise SystemExit(f"{argv[0]} failed:\n{out.stderr}")
+    return float(seconds), float(rss), out.stderr
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        t = time.perf_counter()
+        users_path, hashes_path = generate(directory, n)
+        print(f"generated {n:,} users in {time.perf_counter() - t:.0f} s "
+              f"({users_path.stat().st_size / 1e6:.0f} MB gzipped, "
+              f"{hashes_path.stat().st_size / 1e6:.0f} MB of hashes)")  # fmt: skip
+
+        bare_s, _, _ = run([sys.executable, "-c", BARE_LOOP, str(users_path)])
+        convert_s, convert_rss, output = run(
+            [
+                sys.executable, "-m", "auth0_ory_migrate", "convert",
+                "--users", str(users_path), "--password-hashes", str(hashes_path),
+                "--out", str(directory / "identities.ndjson"),
+                "--report", str(directory / "report.json"),
+            ]
+        )  # fmt: skip
+        try:
+            import orjson  # noqa: F401
+
+            fast = "orjson installed"
+        except ImportError:
+            fast = "stdlib json"
+        ratio = convert_s / bare_s
+        print(output.strip())
+        print()
+        print(f"bare loop (json.loads + json.dumps): {bare_s:7.1f} s  {n / bare_s:10,.0f} users/s")
+        print(
+            f"convert ({fast}):{' ' * (19 - len(fast))}{convert_s:7.1f} s  {n / convert_s:10,.0f} users/s"
+        )
+        print(
+            f"ratio convert / bare loop: {ratio:.2f}   (target <= 2.5: {'met' if ratio <= 2.5 else 'NOT met'})"
+        )
+        print(
+            f"convert peak RSS: {convert_rss:.0f} MB   (target <= 512 MB: {'met' if convert_rss <= 512 else 'NOT met'})"
+        )
+        os.sync()
+
+
+if __name__ == "__main__":
+    main()

@@ -99,7 +99,8 @@ def hash_record(
 def _timestamp(rng: random.Random, year_from: int = 2018) -> str:
     return (
         f"{rng.randint(year_from, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}Z"
+        f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        f".{rng.randint(0, 999):03d}Z"
     )
 
 

@@ -43,7 +43,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation; any warning is an error."""
     session.install("-e", ".[testing]", *_group("docs"))
     session.run(
-        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html"
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )
 
 

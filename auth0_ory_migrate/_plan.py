@@ -75,17 +75,22 @@ class MigrationPlan:
             self._users = list(self._users)
         builder = MigrationReport.builder()
 
-        # Pass 1: which emails are shared? (hash() collisions are resolved in pass 2.)
-        counts: Counter[int] = Counter(
-            hash(u.normalized_email)
-            for u in self._pass()
-            if isinstance(u, Auth0User) and u.email is not None
-        )
-        shared = {h: n for h, n in counts.items() if n > 1}
-        del counts
+        # Pass 1: which emails and user ids occur more than once? A machine word per user
+        # (hash() collisions only cost a little extra work in pass 2, never a wrong result).
+        email_counts: Counter[int] = Counter()
+        id_counts: Counter[int] = Counter()
+        for u in self._pass():
+            if isinstance(u, Auth0User):
+                id_counts[hash(u.user_id)] += 1
+                if u.normalized_email is not None:
+                    email_counts[hash(u.normalized_email)] += 1
+        shared = {h: n for h, n in email_counts.items() if n > 1}
+        repeated_ids = {h for h, n in id_counts.items() if n > 1}
+        del email_counts, id_counts
 
         # Pass 2: map, holding back shared-email groups until complete.
         groups: dict[int, list[Auth0User]] = {}
+        first_line: dict[str, int] = {}
         matched: set[int] = set()
         for item in self._pass():
             if isinstance(item, UnreadableRecord):
@@ -94,18 +99,30 @@ class MigrationPlan:
                 continue
             email = item.normalized_email
             key = hash(email) if email is not None else None
-            if key is None or key not in shared:
-                for out in self._map_group([item], matched):
-                    builder.add(out)
-                    yield out
-                continue
-            group = groups.setdefault(key, [])
-            group.append(item)
-            if len(group) == shared[key]:
-                del groups[key]
-                for out in self._map_group(group, matched):
-                    builder.add(out)
-                    yield out
+            ready: list[Auth0User] = [item]
+            if hash(item.user_id) in repeated_ids:
+                seen = first_line.setdefault(item.user_id, item.line)
+                if seen != item.line:
+                    # The same user exported twice: keep the first.
+                    skipped = Skipped(
+                        item.user_id, item.line, "duplicate_user_id",
+                        f"the same user_id appears earlier, on line {seen}",
+                    )  # fmt: skip
+                    builder.add(skipped)
+                    yield skipped
+                    ready = []
+                    if key in shared:
+                        shared[key] -= 1  # its email group is one member smaller
+            if key is not None and key in shared:
+                group = groups.setdefault(key, [])
+                group.extend(ready)
+                if len(group) < shared[key]:
+                    continue
+                del groups[key], shared[key]
+                ready = group
+            for out in self._map_group(ready, matched):
+                builder.add(out)
+                yield out
         for group in groups.values():  # only if the two passes saw different data
             for out in self._map_group(group, matched):
                 builder.add(out)
@@ -146,19 +163,7 @@ class MigrationPlan:
             if len(users) == 1:
                 yield self._map_one(users[0], matched)
                 continue
-            # Same user exported twice: keep the first.
-            unique: dict[str, Auth0User] = {}
-            for user in users:
-                if user.user_id in unique:
-                    yield Skipped(
-                        user.user_id,
-                        user.line,
-                        "duplicate_user_id",
-                        f"the same user_id appears earlier, on line {unique[user.user_id].line}",
-                    )
-                else:
-                    unique[user.user_id] = user
-            yield from self._resolve_shared_email(sorted(unique.values(), key=_oldest_key), matched)
+            yield from self._resolve_shared_email(sorted(users, key=_oldest_key), matched)
 
     def _resolve_shared_email(
         self, users: list[Auth0User], matched: set[int]

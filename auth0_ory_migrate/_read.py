@@ -18,7 +18,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from . import _json
 from ._errors import InputFileError
@@ -41,12 +41,31 @@ _ENCRYPTED = (
 )
 
 
+class _Borrowed(io.RawIOBase):
+    """A raw view of the caller's file that never closes it.
+
+    Our buffering and text wrappers close what they wrap when they are closed or
+    collected; the caller's file object must stay open and the caller's.
+    """
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._f.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _open_binary(f: IO[bytes], source: Source) -> io.BufferedReader:
     """Undo gzip (recognised by its magic bytes, not the name) and check for encryption."""
-    buffered = cast("io.BufferedReader", f if hasattr(f, "peek") else io.BufferedReader(f))
+    buffered: io.BufferedReader = io.BufferedReader(_Borrowed(f), buffer_size=_CHUNK)
     head = buffered.peek(64)[:64]
     if head.startswith(_GZIP_MAGIC):
-        buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
+        buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=_CHUNK)
         head = buffered.peek(64)[:64]
     stripped = head.removeprefix(_BOM).lstrip()
     if stripped.startswith(b"-----BEGIN PGP"):
@@ -74,14 +93,14 @@ def iter_raw_records(
 
     .. versionadded:: 0.1.0
     """
-    binary = _open_binary(f, source)
-    first = _first_significant_byte(binary)
     try:
-        if first == b"[":
-            yield from _iter_json_array(binary, source)
-        elif first in (b"{", b""):
+        binary = _open_binary(f, source)
+        kind = _detect(binary, allow_csv=allow_csv)
+        if kind == "json":
+            yield from _iter_json_stream(binary, source)
+        elif kind == "ndjson":
             yield from _iter_ndjson(binary, source)
-        elif allow_csv:
+        elif kind == "csv":
             yield from _iter_csv(binary)
         else:
             raise InputFileError(
@@ -91,9 +110,18 @@ def iter_raw_records(
         raise InputFileError(source, f"the gzip stream is damaged or truncated ({e})") from e
 
 
-def _first_significant_byte(binary: io.BufferedReader) -> bytes:
-    head = binary.peek(4096)
-    return head.removeprefix(_BOM).lstrip()[:1]
+def _detect(binary: io.BufferedReader, *, allow_csv: bool) -> str:
+    """``json`` (array), ``ndjson``, ``csv`` or ``unknown``, from the first 64 KiB."""
+    head = binary.peek(1 << 16).removeprefix(_BOM)
+    first = head.lstrip()[:1]
+    if first == b"[":
+        return "json"
+    if first in (b"{", b""):
+        return "ndjson"
+    # A damaged first line must not turn NDJSON into CSV: look at the lines after it.
+    if any(line.lstrip()[:1] == b"{" for line in head.splitlines()[1:]):
+        return "ndjson"
+    return "csv" if allow_csv else "unknown"
 
 
 def _json_problem(e: ValueError) -> str:
@@ -121,16 +149,13 @@ def _iter_ndjson(binary: IO[bytes], source: Source) -> Iterator[RawRecord | Unre
             yield UnreadableRecord(source, number, None, "not a JSON object")
 
 
-def _iter_json_array(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:
-    """Stream the items of one big JSON array without loading it whole."""
+def _iter_json_stream(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:
+    """Stream the objects of JSON arrays (or bare objects) without loading them whole."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     decoder = json.JSONDecoder()
-    buf = text.read(_CHUNK)
-    pos = buf.index("[") + 1
-    line = 1 + buf.count("\n", 0, pos)
-    eof = False
+    buf, pos, line, eof, depth = "", 0, 1, False, 0
     while True:
-        # Skip white space and the comma between items, reading more as needed.
+        # Skip white space (and commas inside an array), reading more as needed.
         while True:
             while pos < len(buf) and buf[pos] in " \t\r\n,":
                 if buf[pos] == "\n":
@@ -138,25 +163,35 @@ def _iter_json_array(binary: IO[bytes], source: Source) -> Iterator[RawRecord | 
                 pos += 1
             if pos < len(buf) or eof:
                 break
-            buf, pos = buf[pos:] + text.read(_CHUNK), 0
-            eof = len(buf) == 0
+            more = text.read(_CHUNK)
+            buf, pos, eof = buf[pos:] + more, 0, not more
         if pos >= len(buf):
-            yield UnreadableRecord(
-                source, line, None, "the JSON array is not closed (truncated file?)"
-            )
+            if depth:
+                yield UnreadableRecord(
+                    source, line, None, "the JSON array is not closed (truncated?)"
+                )
             return
-        if buf[pos] == "]":
+        char = buf[pos]
+        if char == "[" and depth == 0:
+            depth, pos = 1, pos + 1
+            continue
+        if char == "]" and depth == 1:
+            depth, pos = 0, pos + 1
+            continue
+        if char != "{" and depth == 0:
+            yield UnreadableRecord(
+                source, line, None, "unexpected data in the JSON file; the rest cannot be read"
+            )
             return
         try:
             obj, end = decoder.raw_decode(buf, pos)
         except json.JSONDecodeError as e:
             if not eof and len(buf) - pos < _MAX_ARRAY_ITEM:
                 more = text.read(_CHUNK)
-                eof = not more
-                buf, pos = buf[pos:] + more, 0
+                buf, pos, eof = buf[pos:] + more, 0, not more
                 continue
             yield UnreadableRecord(
-                source, line, None, f"{_json_problem(e)}; the rest of the array cannot be read"
+                source, line, None, f"{_json_problem(e)}; the rest of the file cannot be read"
             )
             return
         if type(obj) is dict:

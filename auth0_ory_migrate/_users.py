@@ -131,15 +131,22 @@ class Auth0User:
     @functools.cached_property
     def identities(self) -> tuple[Auth0Identity, ...]:
         """Primary and linked identities (the primary derived from ``user_id`` if missing)."""
-        identities = [
-            Auth0Identity(
-                provider=str(entry["provider"]),
-                user_id=str(entry["user_id"]),
-                connection=_str(entry.get("connection")),
-                is_social=_bool(entry.get("isSocial")),
+        identities = []
+        for n, entry in enumerate(self.raw.get("identities") or ()):
+            provider, user_id = _str(entry.get("provider")), _str(entry.get("user_id"))
+            if provider is None or user_id is None:
+                if n:
+                    continue
+                # e.g. the job's CSV with only identities[0].connection: it is the primary one.
+                provider, user_id = self.provider, self.local_id
+            identities.append(
+                Auth0Identity(
+                    provider=provider,
+                    user_id=user_id,
+                    connection=_str(entry.get("connection")),
+                    is_social=_bool(entry.get("isSocial")),
+                )
             )
-            for entry in self.raw.get("identities") or ()
-        ]
         local = self.local_id
         if not any(i.provider == self.provider and i.user_id == local for i in identities):
             identities.insert(0, Auth0Identity(provider=self.provider, user_id=local))
@@ -198,7 +205,9 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry is not an object"
                 )
-            if _str(entry.get("provider")) is None or _str(entry.get("user_id")) is None:
+            # An entry with neither (the job's CSV exports only the asked-for columns, e.g.
+            # identities[0].connection) describes the primary identity; one of the two is a defect.
+            if (_str(entry.get("provider")) is None) != (_str(entry.get("user_id")) is None):
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry lacks provider or user_id"
                 )

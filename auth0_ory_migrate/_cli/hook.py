@@ -1,0 +1,174 @@
+"""``auth0-ory-migrate hook serve``: run the password-migration hook (small deployments, tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from .._hook import (
+    DEFAULT_SECRET_HEADER,
+    Auth0PasswordChecker,
+    HookSettings,
+    make_hook_app,
+    make_hook_server,
+    ory_hook_config,
+)
+from ._app import cli, fail_on_library_errors
+
+
+def _yaml(value: Any, indent: int = 0) -> list[str]:
+    """A tiny YAML rendering of nested dicts of JSON scalars (JSON strings are YAML strings)."""
+    lines: list[str] = []
+    pad = "  " * indent
+    for key, item in value.items():
+        if isinstance(item, Mapping):
+            lines.append(f"{pad}{key}:")
+            lines.extend(_yaml(item, indent + 1))
+        else:
+            lines.append(f"{pad}{key}: {json.dumps(item)}")
+    return lines
+
+
+def config_snippet(url: str, secret_header: str, secret: str | None) -> str:
+    """The Ory configuration to paste: YAML for kratos.yml and the `ory` CLI line."""
+    config = ory_hook_config(url, secret_header=secret_header, secret=secret)
+    hook = config["selfservice"]["methods"]["password"]["config"]["migrate_hook"]
+    patch = "/selfservice/methods/password/config/migrate_hook=" + json.dumps(
+        hook, separators=(",", ":")
+    )
+    quoted = "'" + patch.replace("'", "'\"'\"'") + "'"
+    return "\n".join(
+        [
+            "# Self-hosted Ory Kratos (kratos.yml):",
+            *_yaml(config),
+            "",
+            "# Ory Network:",
+            f'ory patch identity-config "$ORY_PROJECT_ID" --replace {quoted}',
+        ]
+    )
+
+
+@cli.group()
+def hook() -> None:
+    """The password-migration hook: Ory asks it, it asks Auth0."""
+
+
+@hook.command("serve")
+@click.option(
+    "--host", envvar="HOOK_HOST", show_envvar=True, default="127.0.0.1", show_default=True
+)
+@click.option(
+    "--port", envvar="HOOK_PORT", show_envvar=True, type=int, default=8085, show_default=True
+)
+@click.option(
+    "--auth0-domain",
+    envvar="AUTH0_DOMAIN",
+    show_envvar=True,
+    required=True,
+    help="Auth0 tenant domain (tenant.eu.auth0.com) or base URL.",
+)
+@click.option(
+    "--client-id",
+    envvar="AUTH0_CLIENT_ID",
+    show_envvar=True,
+    required=True,
+    help="Auth0 application with the Password grant enabled.",
+)
+@click.option(
+    "--client-secret",
+    envvar="AUTH0_CLIENT_SECRET",
+    show_envvar=True,
+    required=True,
+    help="Its client secret (prefer the environment variable).",
+)
+@click.option(
+    "--connection",
+    envvar="AUTH0_CONNECTION",
+    show_envvar=True,
+    default="Username-Password-Authentication",
+    show_default=True,
+    help="The Auth0 database connection (the password grant's realm).",
+)
+@click.option(
+    "--secret",
+    envvar="MIGRATION_HOOK_SECRET",
+    show_envvar=True,
+    required=True,
+    help="Shared secret Ory must send (16+ characters; prefer the environment variable).",
+)
+@click.option(
+    "--secret-header",
+    envvar="MIGRATION_HOOK_SECRET_HEADER",
+    show_envvar=True,
+    default=DEFAULT_SECRET_HEADER,
+    show_default=True,
+    help="Header carrying the shared secret.",
+)
+@click.option(
+    "--client-ip-header",
+    envvar="MIGRATION_HOOK_CLIENT_IP_HEADER",
+    show_envvar=True,
+    help="Header holding the end user's IP (set by your proxy), forwarded to Auth0.",
+)
+@click.option(
+    "--public-url",
+    envvar="MIGRATION_HOOK_PUBLIC_URL",
+    show_envvar=True,
+    help="The URL Ory calls (for the configuration snippet; default: http://HOST:PORT/).",
+)
+@click.option(
+    "--auth0-timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for Auth0."
+)
+@click.option(
+    "--show-secret", is_flag=True, help="Put the shared secret into the printed configuration."
+)
+@click.option("--print-config", is_flag=True, help="Print the Ory configuration and exit.")
+@fail_on_library_errors
+def serve(
+    *,
+    host: str,
+    port: int,
+    auth0_domain: str,
+    client_id: str,
+    client_secret: str,
+    connection: str,
+    secret: str,
+    secret_header: str,
+    client_ip_header: str | None,
+    public_url: str | None,
+    auth0_timeout: float,
+    show_secret: bool,
+    print_config: bool,
+) -> None:
+    """Serve the hook and print the Ory configuration that points at it.
+
+    The hook answers 200 {"status": "password_match"} when Auth0 accepts the password, 403
+    when Auth0 says it is wrong, and an error status for anything else.
+    """
+    settings = HookSettings(
+        secret=secret, secret_header=secret_header, client_ip_header=client_ip_header or None
+    )
+    checker = Auth0PasswordChecker.connect(
+        auth0_domain, client_id, client_secret, connection, timeout=auth0_timeout
+    )
+    if print_config:
+        url = public_url or f"http://{host}:{port}/"
+        click.echo(config_snippet(url, secret_header, secret if show_secret else None))
+        return
+    server = make_hook_server(make_hook_app(settings, checker), host, port)
+    url = public_url or f"http://{host}:{server.server_port}/"
+    click.echo(config_snippet(url, secret_header, secret if show_secret else None))
+    click.echo(
+        f"serving the password-migration hook on http://{host}:{server.server_port}/ "
+        "(Ctrl-C stops it)",
+        err=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,222 @@
+"""``auth0-ory-migrate schema``: the identity schema for migrated users (phase 2 of Ory's guide)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from .._ory_console import DEFAULT_CONSOLE_URL, OryConsole, apply_identity_schema
+from .._schema import (
+    SchemaError,
+    TraitName,
+    TraitsValidator,
+    build_identity_schema,
+    ory_patch_identity_config_command,
+)
+from ._app import cli, fail_on_library_errors
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TRAITS = ("email", "name", "username", "phone")
+
+
+def _schema_options(func: F) -> F:
+    """Options choosing the schema: built from traits, or read from a file."""
+    options = [
+        click.option(
+            "--trait",
+            "traits",
+            multiple=True,
+            type=click.Choice(_TRAITS),
+            help="A trait of the schema (repeat it). Default: email only, like preset://email.",
+        ),
+        click.option(
+            "--require",
+            "required",
+            multiple=True,
+            type=click.Choice(_TRAITS),
+            help="A trait every identity must have (default: the first identifier).",
+        ),
+        click.option(
+            "--code-login/--no-code-login",
+            default=False,
+            help="Also let users sign in with a one-time code sent by email.",
+        ),
+        click.option(
+            "--schema-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Use this identity schema (JSON) instead of building one.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load_schema(
+    traits: tuple[str, ...], required: tuple[str, ...], code_login: bool, schema_file: Path | None
+) -> dict[str, Any]:
+    if schema_file is not None:
+        if traits or required or code_login:
+            raise click.UsageError("--schema-file cannot be combined with --trait/--require")
+        try:
+            schema = json.loads(schema_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise SchemaError(f"{schema_file}: cannot read a JSON schema ({e})") from None
+        if not isinstance(schema, dict):
+            raise SchemaError(f"{schema_file}: an identity schema must be a JSON object")
+        TraitsValidator.from_schema(schema)  # is it an identity schema at all?
+        return schema
+    return build_identity_schema(
+        cast("tuple[TraitName, ...]", traits or ("email",)),
+        required=cast("tuple[TraitName, ...]", required) if required else None,
+        code_login=code_login,
+    )
+
+
+_SCHEMA_ID = click.option(
+    "--schema-id",
+    default="auth0-migration-v1",
+    show_default=True,
+    help="Id of the schema in the project (schemas are immutable: bump it to change one).",
+)
+_DEFAULT = click.option(
+    "--default/--no-default",
+    "make_default",
+    default=True,
+    show_default=True,
+    help="Make it the project's default schema.",
+)
+
+
+@cli.group()
+def schema() -> None:
+    """The Ory identity schema for the migrated traits (print, command, apply)."""
+
+
+@schema.command("print")
+@_schema_options
+@fail_on_library_errors
+def print_schema(
+    *,
+    traits: tuple[str, ...],
+    required: tuple[str, ...],
+    code_login: bool,
+    schema_file: Path | None,
+) -> None:
+    """Print the identity schema as JSON."""
+    built = _load_schema(traits, required, code_login, schema_file)
+    click.echo(json.dumps(built, indent=2, ensure_ascii=False))
+
+
+@schema.command("command")
+@click.option(
+    "--project",
+    envvar="ORY_PROJECT_ID",
+    show_envvar=True,
+    default="$ORY_PROJECT_ID",
+    help="Ory Network project id (default: the literal $ORY_PROJECT_ID, for a script).",
+)
+@_SCHEMA_ID
+@_DEFAULT
+@_schema_options
+@fail_on_library_errors
+def command(
+    *,
+    project: str,
+    schema_id: str,
+    make_default: bool,
+    traits: tuple[str, ...],
+    required: tuple[str, ...],
+    code_login: bool,
+    schema_file: Path | None,
+) -> None:
+    """Print the `ory patch identity-config` command of Ory's guide for the schema."""
+    built = _load_schema(traits, required, code_login, schema_file)
+    if project == "$ORY_PROJECT_ID":
+        line = ory_patch_identity_config_command(
+            "PROJECT", schema_id, built, make_default=make_default
+        )
+        line = line.replace("identity-config PROJECT", 'identity-config "$ORY_PROJECT_ID"', 1)
+    else:
+        line = ory_patch_identity_config_command(
+            project, schema_id, built, make_default=make_default
+        )
+    click.echo(
+        "note: --replace '/identity/schemas=[…]' replaces every schema of the project, as in "
+        "Ory's guide; `schema apply` adds this one and keeps the others.",
+        err=True,
+    )
+    click.echo(line)
+
+
+@schema.command("apply")
+@click.option(
+    "--project",
+    envvar="ORY_PROJECT_ID",
+    show_envvar=True,
+    required=True,
+    help="Ory Network project id.",
+)
+@click.option(
+    "--workspace",
+    envvar="ORY_WORKSPACE_ID",
+    show_envvar=True,
+    help="Ory Network workspace id; when given, the project must belong to it.",
+)
+@click.option(
+    "--workspace-api-key",
+    envvar="ORY_WORKSPACE_API_KEY",
+    show_envvar=True,
+    required=True,
+    help="Workspace API key (prefer the environment variable).",
+)
+@click.option(
+    "--console-url",
+    envvar="ORY_CONSOLE_URL",
+    show_envvar=True,
+    default=DEFAULT_CONSOLE_URL,
+    show_default=True,
+    help="Ory console API base URL.",
+)
+@_SCHEMA_ID
+@_DEFAULT
+@_schema_options
+@fail_on_library_errors
+def apply(
+    *,
+    project: str,
+    workspace: str | None,
+    workspace_api_key: str,
+    console_url: str,
+    schema_id: str,
+    make_default: bool,
+    traits: tuple[str, ...],
+    required: tuple[str, ...],
+    code_login: bool,
+    schema_file: Path | None,
+) -> None:
+    """Add the schema to an Ory Network project (through the console API)."""
+    built = _load_schema(traits, required, code_login, schema_file)
+    with OryConsole.connect(workspace_api_key, url=console_url) as console:
+        result = apply_identity_schema(
+            console,
+            project,
+            schema_id,
+            built,
+            workspace_id=workspace,
+            make_default=make_default,
+        )
+    if result.schema_added:
+        click.echo(f"added schema {schema_id!r} to project {project}")
+    else:
+        click.echo(f"schema {schema_id!r} is already in project {project}")
+    if result.default_changed:
+        click.echo(f"{schema_id!r} is now the project's default schema")
+    for warning in result.warnings:
+        click.echo(f"warning from Ory: {warning}", err=True)

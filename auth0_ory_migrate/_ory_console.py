@@ -1,0 +1,225 @@
+"""Applying the identity schema to an Ory Network project (adapter over ``ory_client.ProjectApi``).
+
+Project configuration lives behind Ory's console API and takes a *workspace* API key, a
+different key and host from the identity calls. :class:`OryConsole` converts the SDK's
+errors into :class:`OryConsoleError` at the boundary; :func:`apply_identity_schema`
+reads the project, plans the patch with the pure :func:`plan_schema_patch` and sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import ory_client
+import pydantic
+import urllib3
+from attrs import define, field, frozen
+from ory_client.exceptions import ApiException, OpenApiException
+
+from ._errors import Auth0OryMigrateError
+from ._schema import SchemaError, plan_schema_patch
+
+
+__all__ = [
+    "DEFAULT_CONSOLE_URL",
+    "OryConsole",
+    "OryConsoleError",
+    "ProjectInfo",
+    "SchemaApplyResult",
+    "apply_identity_schema",
+]
+
+#: Ory Network's console API (where ``ProjectApi`` lives).
+DEFAULT_CONSOLE_URL = "https://api.console.ory.sh"
+
+T = TypeVar("T")
+
+
+class OryConsoleError(Auth0OryMigrateError):
+    """The Ory console API refused or failed a call.
+
+    Attributes:
+        status: The HTTP status, or None when no answer came.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@frozen
+class ProjectInfo:
+    """What the schema step needs from a project.
+
+    Attributes:
+        id: The project id.
+        workspace_id: Its workspace, when the API says.
+        identity_config: ``services.identity.config`` (None when absent).
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    workspace_id: str | None
+    identity_config: Mapping[str, Any] | None = field(repr=False)
+
+
+@define
+class OryConsole:
+    """A thin adapter over ``ory_client.ProjectApi`` with a workspace API key.
+
+    Use :meth:`connect`; close it (or use it as a context manager) when done.
+
+    .. versionadded:: 0.1.0
+    """
+
+    api: ory_client.ProjectApi = field(repr=False)
+    url: str
+    timeout: float = 30.0
+
+    @classmethod
+    def connect(
+        cls, api_key: str, *, url: str = DEFAULT_CONSOLE_URL, timeout: float = 30.0
+    ) -> OryConsole:
+        """Make a client for the console API at *url* with a workspace API key.
+
+        .. versionadded:: 0.1.0
+        """
+        if not api_key:
+            raise OryConsoleError("a workspace API key is required (ORY_WORKSPACE_API_KEY)")
+        config = ory_client.Configuration(
+            host=url.rstrip("/"), access_token=api_key, ignore_operation_servers=True, retries=2
+        )
+        client = ory_client.ApiClient(config)
+        return cls(api=ory_client.ProjectApi(client), url=url.rstrip("/"), timeout=timeout)
+
+    def close(self) -> None:
+        """Release the HTTP connections.
+
+        .. versionadded:: 0.1.0
+        """
+        self.api.api_client.rest_client.pool_manager.clear()
+
+    def __enter__(self) -> OryConsole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, what: str, func: Callable[[], T]) -> T:
+        try:
+            return func()
+        except ApiException as e:
+            status = int(e.status) if e.status is not None else None
+            if status in (401, 403):
+                msg = f"{what}: the workspace API key was refused (HTTP {status})"
+            elif status == 404:
+                msg = f"{what}: not found (HTTP 404) — check the project id"
+            else:
+                msg = f"{what}: the Ory console API answered HTTP {status}"
+            raise OryConsoleError(msg, status) from e
+        except urllib3.exceptions.HTTPError as e:
+            raise OryConsoleError(f"{what}: cannot reach the Ory console API at {self.url}") from e
+        except (OpenApiException, pydantic.ValidationError) as e:
+            raise OryConsoleError(f"{what}: unexpected answer from the Ory console API") from e
+
+    def get_project(self, project_id: str) -> ProjectInfo:
+        """Read a project's id, workspace and identity configuration.
+
+        .. versionadded:: 0.1.0
+        """
+        project = self._call(
+            f"reading project {project_id}",
+            lambda: self.api.get_project(project_id, _request_timeout=self.timeout),
+        )
+        identity = project.services.identity
+        return ProjectInfo(
+            id=str(project.id),
+            workspace_id=project.workspace_id,
+            identity_config=identity.config if identity is not None else None,
+        )
+
+    def patch_project(
+        self, project_id: str, json_patch: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, ...]:
+        """Apply RFC 6902 operations to a project's configuration; return Ory's warnings.
+
+        .. versionadded:: 0.1.0
+        """
+        ops = [
+            ory_client.JsonPatch(op=op["op"], path=op["path"], value=op.get("value"))
+            for op in json_patch
+        ]
+        result = self._call(
+            f"patching project {project_id}",
+            lambda: self.api.patch_project(project_id, ops, _request_timeout=self.timeout),
+        )
+        return tuple(w.message or f"warning {w.code}" for w in result.warnings)
+
+
+@frozen
+class SchemaApplyResult:
+    """What :func:`apply_identity_schema` did.
+
+    Attributes:
+        project_id: The project.
+        schema_id: The schema id.
+        schema_added: Whether the schema was added (False: it was already there).
+        default_changed: Whether it became the default schema now.
+        warnings: Ory's warnings about the patch.
+
+    .. versionadded:: 0.1.0
+    """
+
+    project_id: str
+    schema_id: str
+    schema_added: bool
+    default_changed: bool
+    warnings: tuple[str, ...] = ()
+
+
+def apply_identity_schema(
+    console: OryConsole,
+    project_id: str,
+    schema_id: str,
+    schema: Mapping[str, Any],
+    *,
+    workspace_id: str | None = None,
+    make_default: bool = True,
+) -> SchemaApplyResult:
+    """Add *schema* to a project as *schema_id* (and make it the default).
+
+    The project's other schemas are kept. Running it again changes nothing.
+
+    Args:
+        console: The console API client.
+        project_id: The Ory Network project.
+        schema_id: The id under which to add the schema.
+        schema: The identity schema.
+        workspace_id: When given, the project must belong to this workspace.
+        make_default: Also make it the project's default schema.
+
+    Raises:
+        OryConsoleError: The API refused or failed.
+        SchemaError: The id is taken by another schema, or the project is not in
+            the workspace.
+
+    .. versionadded:: 0.1.0
+    """
+    project = console.get_project(project_id)
+    if workspace_id and project.workspace_id and project.workspace_id != workspace_id:
+        raise SchemaError(f"project {project_id} is not in workspace {workspace_id}")
+    plan = plan_schema_patch(project.identity_config, schema_id, schema, make_default=make_default)
+    warnings: tuple[str, ...] = ()
+    if plan.json_patch:
+        warnings = console.patch_project(project_id, plan.json_patch)
+    return SchemaApplyResult(
+        project_id=project_id,
+        schema_id=schema_id,
+        schema_added=plan.schema_added,
+        default_changed=plan.default_changed,
+        warnings=warnings,
+    )

@@ -25,7 +25,7 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     Otherwise the temporary file is removed and *path* is left as it was.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, PRIVATE_MODE)
         with os.fdopen(fd, "wb") as f:

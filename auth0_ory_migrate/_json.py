@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Any
 
 
-try:
+__all__ = ["HAVE_ORJSON", "dumps", "loads"]
+
+HAVE_ORJSON = importlib.util.find_spec("orjson") is not None
+
+
+if HAVE_ORJSON:
     import orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None
-
-__all__ = ["HAVE_ORJSON", "JSONDecodeError", "dumps", "loads"]
-
-HAVE_ORJSON = orjson is not None
-JSONDecodeError = ValueError  # both json.JSONDecodeError and orjson's error are ValueErrors
-
-
-if orjson is not None:
 
     def loads(data: bytes | str) -> Any:
-        """Parse one JSON document."""
+        """Parse one JSON document (errors are ValueErrors)."""
         return orjson.loads(data)
 
     def dumps(obj: Any) -> bytes:
         """Serialise *obj* to compact UTF-8 JSON (no trailing newline)."""
-        return orjson.dumps(obj)  # type: ignore[no-any-return]
+        return orjson.dumps(obj)
 
 else:  # pragma: no cover - depends on the environment
 
     def loads(data: bytes | str) -> Any:
-        """Parse one JSON document."""
+        """Parse one JSON document (errors are ValueErrors)."""
         return json.loads(data)
 
     def dumps(obj: Any) -> bytes:

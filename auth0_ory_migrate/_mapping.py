@@ -11,9 +11,11 @@ from typing import Any, Literal, TypeAlias
 
 from attrs import evolve, field, frozen
 
+from ._custom_hashes import CustomHashError, convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
-from ._password_hashes import to_epoch
+from ._password_hashes import IndexedHash, to_epoch
+from ._schema import TraitsValidator, preset_schema
 from ._users import PASSWORDLESS_PROVIDERS, Auth0User
 
 
@@ -69,7 +71,13 @@ PasswordSource = Literal["hash", "hook", "none"]
 
 #: Why an Auth0 user did not become an identity of its own.
 SkipReason = Literal[
-    "merged", "duplicate_email", "duplicate_user_id", "no_email", "invalid_email", "no_traits"
+    "merged",
+    "duplicate_email",
+    "duplicate_user_id",
+    "no_email",
+    "invalid_email",
+    "invalid_traits",
+    "no_traits",
 ]
 
 _MAX_EMAIL = 320
@@ -94,6 +102,10 @@ class MappingOptions:
         providers: Auth0 connection or provider → Ory OIDC provider id; merged
             over :data:`DEFAULT_PROVIDERS` by :meth:`with_providers`.
         totp_issuer: Issuer shown in authenticator apps for imported TOTP secrets.
+        schema: The identity schema (JSON) the traits must fit; by default the
+            schema of a known preset (``preset://email``), else none is checked.
+            A user whose traits do not fit is skipped as ``invalid_traits``,
+            naming the field.
 
     .. versionadded:: 0.1.0
     """
@@ -105,6 +117,13 @@ class MappingOptions:
     ignore_hashes: bool = False
     providers: Mapping[str, str] = field(default=DEFAULT_PROVIDERS)
     totp_issuer: str = "Ory"
+    schema: Mapping[str, Any] | None = field(default=None, repr=False)
+    _validator: TraitsValidator | None = field(init=False, repr=False, eq=False)
+
+    @_validator.default
+    def _compile_schema(self) -> TraitsValidator | None:
+        schema = self.schema if self.schema is not None else preset_schema(self.schema_id)
+        return TraitsValidator.from_schema(schema) if schema is not None else None
 
     def with_providers(self, extra: Mapping[str, str]) -> MappingOptions:
         """A copy whose provider map adds (or overrides) *extra*."""
@@ -227,18 +246,33 @@ def _admin_metadata(user: Auth0User) -> dict[str, Any]:
     return meta
 
 
+def _custom_hash(user: Auth0User, notes: list[Note]) -> IndexedHash | None:
+    """A ``custom_password_hash`` carried by the user record itself (Auth0's bulk-import schema)."""
+    custom = user.raw.get("custom_password_hash")
+    if custom is None:
+        return None
+    try:
+        conversion = convert_custom_password_hash(custom)
+    except CustomHashError as e:
+        notes.append(Note(user.user_id, "invalid_password_hash", str(e)))
+        return None
+    return IndexedHash(conversion.ory_hash or "", None, conversion.reason)
+
+
 def _password(
     user: Auth0User,
-    password_hash: tuple[str, float | None] | None,
+    password_hash: IndexedHash | None,
     options: MappingOptions,
     notes: list[Note],
 ) -> tuple[PasswordSource, dict[str, Any] | None]:
     if not user.database_ids:
         return "none", None
+    if password_hash is None and not options.ignore_hashes:
+        password_hash = _custom_hash(user, notes)
     if password_hash is not None and not options.ignore_hashes:
-        value, set_at = password_hash
         reset_at = to_epoch(user.last_password_reset)
-        problem = ory_hash_problem(value)
+        set_at = password_hash.set_at
+        problem = password_hash.problem or ory_hash_problem(password_hash.value)
         if reset_at is not None and set_at is not None and reset_at > set_at:
             notes.append(
                 Note(
@@ -251,7 +285,7 @@ def _password(
         elif problem is not None:
             notes.append(Note(user.user_id, "invalid_password_hash", problem))
         else:
-            return "hash", {"hashed_password": value}
+            return "hash", {"hashed_password": password_hash.value}
     if options.ignore_hashes or options.without_hash == "hook":
         return "hook", {"use_password_migration_hook": True}
     return "none", None
@@ -290,7 +324,7 @@ def map_user(
     user: Auth0User,
     options: MappingOptions | None = None,
     *,
-    password_hash: tuple[str, float | None] | None = None,
+    password_hash: IndexedHash | tuple[str, float | None] | None = None,
     otp_secret: str | None = None,
     recovery_codes: int = 0,
     merge: Sequence[Auth0User] = (),
@@ -300,8 +334,10 @@ def map_user(
     Args:
         user: The Auth0 user (the primary one when merging).
         options: The mapping rules (defaults: ``preset://email``, hook without hash).
-        password_hash: The user's ``(hash, set date in epoch seconds)`` from
-            :meth:`PasswordHashIndex.lookup`, if any.
+        password_hash: The user's hash from :meth:`PasswordHashIndex.lookup`
+            (or a ``(hash, set-at epoch seconds)`` pair), if any. A
+            ``custom_password_hash`` object in the user record is used when
+            there is none.
         otp_secret: The user's TOTP secret (base32), if any.
         recovery_codes: How many hashed MFA recovery codes the user has (not importable).
         merge: Other Auth0 users with the same verified email whose social
@@ -331,6 +367,17 @@ def map_user(
     address = _get_path(traits, options.address_trait) if options.address_trait else None
     if isinstance(address, str) and not _looks_like_email(address):
         return Skipped(user.user_id, user.line, "invalid_email", "the email address is malformed")
+
+    validator = options._validator
+    if validator is not None:
+        problem = validator.first_problem(traits)
+        if problem is not None:
+            return Skipped(
+                user.user_id,
+                user.line,
+                "invalid_traits",
+                f"the traits do not fit schema {options.schema_id}: {problem}",
+            )
 
     body: IdentityBody = {
         "schema_id": options.schema_id,
@@ -362,6 +409,8 @@ def map_user(
     body["metadata_admin"] = {"auth0": admin}
 
     credentials: dict[str, Any] = {}
+    if isinstance(password_hash, tuple):
+        password_hash = IndexedHash(*password_hash)
     source, config = _password(user, password_hash, options, notes)
     if config is not None:
         credentials["password"] = {"config": config}

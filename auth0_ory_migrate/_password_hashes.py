@@ -14,12 +14,14 @@ from typing import IO, Any
 
 from attrs import field, frozen
 
+from ._custom_hashes import CustomHashError, convert_custom_password_hash
 from ._read import iter_raw_records
 from ._records import UnreadableRecord
 from ._users import NormalizedEmail, normalize_email
 
 
 __all__ = [
+    "IndexedHash",
     "PasswordHashIndex",
     "PasswordHashRecord",
     "index_password_hashes",
@@ -43,6 +45,8 @@ class PasswordHashRecord:
         email: The email on the record, if any (used only for records without an id).
         password_hash: The hash (hidden from ``repr``).
         password_set_date: When the password was set (ISO 8601), if known.
+        problem: Why Ory cannot verify the hash (a ``custom_password_hash`` in a
+            format Ory lacks); the user then needs the password-migration hook.
 
     .. versionadded:: 0.1.0
     """
@@ -52,6 +56,7 @@ class PasswordHashRecord:
     email: str | None
     password_hash: str = field(repr=_masked)
     password_set_date: str | None = None
+    problem: str | None = None
 
 
 def to_epoch(value: str | None) -> float | None:
@@ -117,17 +122,26 @@ def parse_password_hash(
         ids.append(alt_id)
     email = _record_email(raw)
     user_hint = f"auth0|{ids[0]}" if ids else None
-    password_hash = raw.get("passwordHash", raw.get("password_hash"))
-    if not isinstance(password_hash, str) or not password_hash.strip():
-        return UnreadableRecord("password_hashes", line, user_hint, "no passwordHash")
     if not ids and not email:
         return UnreadableRecord("password_hashes", line, None, "neither _id nor email")
+    password_hash = raw.get("passwordHash", raw.get("password_hash"))
+    problem = None
+    if not isinstance(password_hash, str) or not password_hash.strip():
+        custom = raw.get("custom_password_hash")
+        if custom is None:
+            return UnreadableRecord("password_hashes", line, user_hint, "no passwordHash")
+        try:
+            conversion = convert_custom_password_hash(custom)
+        except CustomHashError as e:
+            return UnreadableRecord("password_hashes", line, user_hint, str(e))
+        password_hash, problem = conversion.ory_hash or "", conversion.reason
     return PasswordHashRecord(
         line=line,
         ids=tuple(dict.fromkeys(ids)),
         email=email,
         password_hash=password_hash.strip(),
         password_set_date=_extended_str(raw.get("password_set_date"), "$date"),
+        problem=problem,
     )
 
 
@@ -154,8 +168,24 @@ def read_password_hashes(
         yield result
 
 
-#: What the index keeps per hash: the hash and when it was set (epoch seconds).
-_Entry = tuple[str, float | None]
+@frozen
+class IndexedHash:
+    """What the index keeps of one user's password hash.
+
+    Attributes:
+        value: The hash (hidden from ``repr``); empty when :attr:`problem` is set.
+        set_at: When the password was set, in seconds since the epoch, if known.
+        problem: Why Ory cannot verify it, if so.
+
+    .. versionadded:: 0.1.0
+    """
+
+    value: str = field(repr=_masked)
+    set_at: float | None = None
+    problem: str | None = None
+
+
+_Entry = IndexedHash
 
 
 @frozen
@@ -185,7 +215,7 @@ class PasswordHashIndex:
         return len({id(entry) for entry in self.by_id.values()}) + len(self.by_email)
 
     def lookup(self, database_ids: Iterable[str], email: NormalizedEmail | None) -> _Entry | None:
-        """Find the ``(hash, set date)`` of a user: by id first; by email only for id-less records.
+        """Find a user's hash: by id first; by email only for id-less records.
 
         The same entry object is returned whichever of a record's ids is used,
         so callers can count distinct matched records by ``id(entry)``.
@@ -200,7 +230,7 @@ class PasswordHashIndex:
 
 
 def _newer(new: _Entry, old: _Entry | None) -> bool:
-    return old is None or (new[1] or 0.0) >= (old[1] or 0.0)
+    return old is None or (new.set_at or 0.0) >= (old.set_at or 0.0)
 
 
 def index_password_hashes(
@@ -222,7 +252,9 @@ def index_password_hashes(
             unreadable.append(record)
             continue
         total += 1
-        entry: _Entry = (record.password_hash, to_epoch(record.password_set_date))
+        entry = IndexedHash(
+            record.password_hash, to_epoch(record.password_set_date), record.problem
+        )
         if record.ids:
             if record.ids[0] in by_id:
                 duplicates += 1

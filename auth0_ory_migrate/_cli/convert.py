@@ -74,6 +74,12 @@ def input_options(func: F) -> F:
             help="Ory identity schema id.",
         ),
         click.option(
+            "--schema-file",
+            type=_File,
+            help="The identity schema (JSON) of --schema-id, to check every identity's traits "
+            "against (preset://email is known and checked without it).",
+        ),
+        click.option(
             "--without-hash",
             type=click.Choice(["hook", "none"]),
             default="hook",
@@ -120,6 +126,7 @@ def open_plan(
     hashes_path: Path | None,
     mfa_path: Path | None,
     schema_id: str,
+    schema_file: Path | None,
     without_hash: str,
     ignore_hashes: bool,
     providers: dict[str, str],
@@ -130,8 +137,16 @@ def open_plan(
     if ignore_hashes and without_hash == "none":
         msg = "--ignore-hashes (RESERVE_ONLY) needs --without-hash hook"
         raise ConfigurationError(msg)
+    schema = None
+    if schema_file is not None:
+        try:
+            schema = json.loads(schema_file.read_text(encoding="utf-8"))
+        except ValueError as e:
+            msg = f"--schema-file {schema_file}: not JSON ({e})"
+            raise ConfigurationError(msg) from e
     options = MappingOptions(
         schema_id=schema_id,
+        schema=schema,
         without_hash="hook" if without_hash == "hook" else "none",
         ignore_hashes=ignore_hashes,
         totp_issuer=totp_issuer,
@@ -186,7 +201,12 @@ def convert(out: Path, report_path: Path, **inputs: Any) -> None:
         for item in plan:
             if isinstance(item, PlannedIdentity):
                 f.write(dump_identity(item.body))
-    report = plan.report
+        report = plan.report
+        if report.identities == 0 and report.skipped.get("invalid_traits"):
+            # Nothing fits: a mapping/schema mismatch, not bad records. Write nothing.
+            problem = next(s.detail for s in report.users if s.reason == "invalid_traits")
+            msg = f"no user's traits fit the schema; the first: {problem}"
+            raise ConfigurationError(msg)
     write_report(report_path, report)
     click.echo(format_summary(report))
     click.echo(f"wrote {out} ({report.identities:,} identities) and {report_path}")

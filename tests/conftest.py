@@ -1,0 +1,45 @@
+"""Shared fixtures and the Hypothesis profiles of the test suite.
+
+Profiles (select one with ``HYPOTHESIS_PROFILE``): ``default`` keeps the suite
+fast (100 examples, no deadline, since shared CI machines stall); ``thorough``
+draws ten times as many examples for a deliberate search.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+
+settings.register_profile(
+    "default",
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+#: The bundled example exports (see examples/make_examples.py).
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def examples() -> Path:
+    """The folder of bundled example exports."""
+    return EXAMPLES
+
+
+@pytest.fixture
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside its own empty directory (for commands that write to the cwd)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

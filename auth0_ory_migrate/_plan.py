@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeAlias
 
-from attrs import define, field
+from attrs import define, evolve, field
 
-from ._mapping import MappingOptions, PlannedIdentity, Skipped, map_user
+from ._mapping import MappingOptions, Note, PlannedIdentity, Skipped, map_user
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
 from ._password_hashes import PasswordHashIndex, PasswordHashRecord, index_password_hashes, to_epoch
 from ._records import UnreadableRecord
@@ -140,18 +140,33 @@ class MigrationPlan:
             entry = self._hashes.lookup(user.database_ids, user.normalized_email)
             if entry is not None:
                 matched.add(id(entry))
-        otp = recovery = None
+        otp, recovery, notes = None, 0, []
         if self._mfa is not None:
-            otp = self._mfa.otp.get(user.user_id)
-            recovery = self._mfa.recovery_codes.get(user.user_id)
-        return map_user(
+            # A merged identity is one person: it takes the first TOTP secret among its users.
+            for member in (user, *(merge or ())):
+                secret = self._mfa.otp.get(member.user_id)
+                if secret is not None and otp is None:
+                    otp = secret
+                elif secret is not None:
+                    notes.append(
+                        Note(
+                            member.user_id,
+                            "totp_not_merged",
+                            f"{user.user_id}'s TOTP secret is kept",
+                        )
+                    )
+                recovery += self._mfa.recovery_codes.get(member.user_id, 0)
+        planned = map_user(
             user,
             self.options,
             password_hash=entry,
             otp_secret=otp,
-            recovery_codes=recovery or 0,
+            recovery_codes=recovery,
             merge=merge or (),
         )
+        if notes and isinstance(planned, PlannedIdentity):
+            planned = evolve(planned, notes=(*planned.notes, *notes))
+        return planned
 
     def _map_group(
         self, group: list[Auth0User], matched: set[int]

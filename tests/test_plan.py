@@ -590,3 +590,22 @@ def _reader(path: Path) -> Any:
             yield from read_users(f)
 
     return read
+
+
+def test_merged_identity_takes_a_merged_users_totp_secret() -> None:
+    """A merged identity imports the TOTP secret of a merged user when its primary has none."""
+    users = _users(
+        _raw("auth0|db", "same@example.com"),
+        _raw("google-oauth2|1", "Same@Example.com", created="2022-01-01T00:00:00.000Z"),
+    )
+    mfa = read_mfa_secrets(
+        io.BytesIO(
+            b'{"user_id": "google-oauth2|1", "type": "otp", "otp_secret": "JBSWY3DPEHPK3PXP"}\n'
+        )
+    )
+    plan = plan_migration(users, mfa_secrets=mfa)
+    items = _run(plan)
+    planned = items["auth0|db"]
+    assert isinstance(planned, PlannedIdentity)
+    assert "secret=JBSWY3DPEHPK3PXP" in planned.body["credentials"]["totp"]["config"]["totp_url"]
+    assert plan.report.totp == 1

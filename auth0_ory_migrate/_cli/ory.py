@@ -1,0 +1,465 @@
+"""``import``, ``verify``, ``undo`` and ``migrate``: the commands that talk to Ory."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from tqdm import tqdm
+
+from .._engine import (
+    CheckResult,
+    check_identities,
+    import_identities,
+    undo_import,
+    verify_identities,
+)
+from .._identities import read_identities
+from .._importing import ImportProgress, ImportResult
+from .._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
+from .._mapping import PlannedIdentity
+from .._ory import OryAdmin
+from .._report import format_summary
+from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors
+from .convert import input_options, open_plan, write_report
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+_UNEXPECTED_SHOWN = 50
+
+
+def _ory_options(func: F) -> F:
+    options = [
+        click.option(
+            "--ory-url",
+            envvar="ORY_SDK_URL",
+            show_envvar=True,
+            required=True,
+            metavar="URL",
+            help="Ory project URL (https://<slug>.projects.oryapis.com) or Kratos admin URL.",
+        ),
+        click.option(
+            "--api-key",
+            envvar="ORY_API_KEY",
+            show_envvar=True,
+            metavar="KEY",
+            help="Ory project API key; prefer the environment variable. None for a "
+            "Kratos admin port without authentication.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="No progress display."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _state_dir_option(func: F) -> F:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_STATE_DIR,
+        show_default=True,
+        help="Where the ledger of outcomes and the id map are kept.",
+    )(func)
+
+
+def _import_options(func: F) -> F:
+    options = [
+        _state_dir_option,
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, 1000),
+            help="Identities per request (default: Ory's limit, 1,000; 200 with plaintext "
+            "passwords).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=1,
+            show_default=True,
+            help="Import requests in flight. Ory Network allows one per project; more only "
+            "for a self-hosted Kratos.",
+        ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Validate every identity and count who is already in Ory; change nothing.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _quiet_retries() -> None:
+    # stamina logs every scheduled retry; the progress display is the CLI's voice.
+    logging.getLogger("stamina").addHandler(logging.NullHandler())
+
+
+def _open_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
+    return OryAdmin.from_url(url, api_key, connections=connections)
+
+
+class _Display:
+    """Progress on stderr: a bar on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, quiet: bool, *, total: int | None, unit: str, what: str) -> None:
+        self.quiet = quiet
+        self.total = total
+        self.what = what
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self._last_line = 0.0
+        self._bar: tqdm[Any] | None = None
+        if not quiet and self.tty:
+            self._bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, done: int, detail: str = "") -> None:
+        if self.quiet:
+            return
+        if self._bar is not None:
+            if detail:
+                self._bar.set_postfix_str(detail, refresh=False)
+            self._bar.update(done - self._bar.n)
+            return
+        now = time.monotonic()
+        if now - self._last_line < _PLAIN_EVERY:
+            return
+        self._last_line = now
+        rate = done / max(now - self.started, 1e-9)
+        of = f"/{self.total:,}" if self.total else ""
+        extra = f" ({detail})" if detail else ""
+        eta = ""
+        if self.total and rate > 0 and done < self.total:
+            eta = f", {time.strftime('%H:%M:%S', time.gmtime((self.total - done) / rate))} left"
+        click.echo(f"{self.what} {done:,}{of}{extra}, {rate:,.0f}/s{eta}", err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def import_progress(self, p: ImportProgress) -> None:
+        self.update(
+            p.done, f"created {p.created:,}, present {p.exists + p.skipped:,}, failed {p.failed:,}"
+        )
+
+
+def _count_records(path: Path) -> int | None:
+    """Non-blank lines of a plain NDJSON file (for the progress total); None when gzipped."""
+    with path.open("rb") as f:
+        if f.read(2) == b"\x1f\x8b":
+            return None
+        f.seek(0)
+        count = 0
+        last = b"\n"
+        while chunk := f.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+        return count + (last != b"\n")
+
+
+@contextlib.contextmanager
+def _identities(path: Path) -> Iterator[Iterator[Any]]:
+    with path.open("rb") as f:
+        yield read_identities(f)
+
+
+def _echo_check(result: CheckResult, ory_url: str) -> int:
+    click.echo(
+        f"dry run: {result.valid:,} identities valid, {len(result.invalid):,} invalid, "
+        f"{len(result.unreadable):,} unreadable; {result.requests:,} import requests"
+    )
+    if result.existing is not None:
+        click.echo(f"already in Ory ({ory_url}): {result.existing:,}")
+    elif result.server_error:
+        click.echo(f"could not ask Ory who exists: {result.server_error}")
+    for outcome in result.invalid:
+        click.echo(f"invalid: {outcome.external_id}: {outcome.reason}")
+    for record in result.unreadable:
+        click.echo(f"unreadable: line {record.line}: {record.reason}")
+    for external_id in result.duplicates:
+        click.echo(f"duplicate external_id (would be imported once): {external_id}")
+    click.echo("nothing was written or sent")
+    return EXIT_OK if result.ok else EXIT_SOME_FAILED
+
+
+def _echo_import(result: ImportResult, ledger: Ledger | None) -> int:
+    click.echo(
+        f"created {result.created:,}, already in Ory {result.exists:,}, "
+        f"imported by an earlier run {result.skipped:,}, failed {len(result.failed):,}"
+        f" ({result.requests:,} import requests)"
+    )
+    for outcome in result.failed:
+        click.echo(f"failed: {outcome.external_id}: {outcome.reason}")
+    for record in result.unreadable:
+        who = f" ({record.user_id})" if record.user_id else ""
+        click.echo(f"unreadable: line {record.line}{who}: {record.reason}")
+    for external_id in result.duplicates:
+        click.echo(f"duplicate external_id (imported once): {external_id}")
+    if ledger is not None:
+        click.echo(f"ledger: {ledger.ledger_path}; id map: {ledger.mapping_path}")
+    if result.failed:
+        click.echo("run the same command again to retry the failed users")
+    return EXIT_OK if result.ok else EXIT_SOME_FAILED
+
+
+def _run_import(
+    bodies: Iterator[Any],
+    *,
+    ory_url: str,
+    api_key: str | None,
+    state_dir: Path,
+    digest: str,
+    input_name: str,
+    batch_size: int | None,
+    concurrency: int,
+    quiet: bool,
+    total: int | None,
+) -> int:
+    with (
+        _open_ory(ory_url, api_key, concurrency + 4) as ory,
+        Ledger.open(state_dir, input_digest=digest, input_name=input_name) as ledger,
+    ):
+        display = _Display(quiet, total=total, unit="user", what="users")
+        try:
+            result = import_identities(
+                bodies,
+                ory,
+                ledger=ledger,
+                batch_size=batch_size,
+                concurrency=concurrency,
+                progress=display.import_progress,
+            )
+        finally:
+            display.close()
+            ledger.write_mapping()
+        return _echo_import(result, ledger)
+
+
+@cli.command("import")
+@click.option(
+    "--identities",
+    "identities_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Identities file written by `convert` (one CreateIdentityBody per line).",
+)
+@_ory_options
+@_import_options
+@fail_on_library_errors
+def import_(
+    *,
+    identities_path: Path,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    state_dir: Path,
+    batch_size: int | None,
+    concurrency: int,
+    dry_run: bool,
+) -> None:
+    """Import an identities file into Ory, exactly once per user.
+
+    Batches of up to 1,000, one request in flight, retries with backoff on rate limits and
+    server errors. Every outcome goes to a ledger in the state directory: run the same
+    command again after any interruption and it carries on; users already in Ory count as
+    imported. Exit status 0 when everyone is in Ory, 1 when some failed (each is listed).
+    """
+    _quiet_retries()
+    if dry_run:
+        with _open_ory(ory_url, api_key, 4) as ory, _identities(identities_path) as bodies:
+            sys.exit(_echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url))
+    digest = file_digest(identities_path)
+    with _identities(identities_path) as bodies:
+        status = _run_import(
+            bodies,
+            ory_url=ory_url,
+            api_key=api_key,
+            state_dir=state_dir,
+            digest=digest,
+            input_name=identities_path.name,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            quiet=quiet,
+            total=_count_records(identities_path),
+        )
+    sys.exit(status)
+
+
+@cli.command()
+@click.option(
+    "--identities",
+    "identities_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The identities file that was imported.",
+)
+@_ory_options
+@fail_on_library_errors
+def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool) -> None:
+    """Check that every identity of the file is in Ory.
+
+    Lists Ory's identities and reports the users missing, the identities Ory has that the
+    file does not, and those whose email differs. Exit status 1 when anyone is missing.
+    """
+    _quiet_retries()
+    display = _Display(quiet, total=None, unit="identity", what="identities read from Ory:")
+    try:
+        with _open_ory(ory_url, api_key, 2) as ory, _identities(identities_path) as bodies:
+            result = verify_identities(bodies, ory, progress=display.update)
+    finally:
+        display.close()
+    click.echo(
+        f"in the file {result.expected:,}, found in Ory {result.found:,}, "
+        f"missing {len(result.missing):,}, not in the file {len(result.unexpected):,}, "
+        f"email differs {len(result.email_differs):,}"
+    )
+    for external_id in result.missing:
+        click.echo(f"missing: {external_id}")
+    for m in result.email_differs:
+        click.echo(
+            f"email differs: {m.external_id} ({m.identity_id}): "
+            f"file {m.expected!r}, Ory {m.actual!r}"
+        )
+    for remote in result.unexpected[:_UNEXPECTED_SHOWN]:
+        click.echo(f"not in the file: {remote.identity_id} (external_id {remote.external_id!r})")
+    if len(result.unexpected) > _UNEXPECTED_SHOWN:
+        click.echo(f"... and {len(result.unexpected) - _UNEXPECTED_SHOWN:,} more not in the file")
+    for record in result.unreadable:
+        click.echo(f"unreadable: line {record.line}: {record.reason}")
+    sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)
+
+
+@cli.command()
+@_ory_options
+@_state_dir_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Deletions in flight.",
+)
+@fail_on_library_errors
+def undo(
+    *, ory_url: str, api_key: str | None, quiet: bool, state_dir: Path, yes: bool, concurrency: int
+) -> None:
+    """Delete the identities the imports of a state directory created.
+
+    Only identities the ledger records as created are deleted (users found already in Ory
+    are left alone); each deletion is recorded, so a later import creates them again.
+    """
+    _quiet_retries()
+    with Ledger.open_existing(state_dir) as ledger:
+        targets = ledger.created_identities()
+        if not targets:
+            click.echo(f"nothing to undo: the ledger in {state_dir} records no created identity")
+            sys.exit(EXIT_OK)
+        if not yes:
+            try:
+                click.confirm(
+                    f"Delete {len(targets):,} identities created by the import "
+                    f"({ledger.input_name or 'unnamed input'}) from {ory_url}?",
+                    abort=True,
+                )
+            except click.Abort:
+                click.echo("nothing deleted", err=True)
+                sys.exit(EXIT_USAGE)
+        display = _Display(quiet, total=len(targets), unit="identity", what="deleted")
+        try:
+            with _open_ory(ory_url, api_key, concurrency + 2) as ory:
+                result = undo_import(
+                    targets, ory, ledger, concurrency=concurrency, progress=display.update
+                )
+        finally:
+            display.close()
+            ledger.write_mapping()
+    click.echo(
+        f"deleted {result.deleted:,}, already gone {result.already_gone:,}, "
+        f"failed {len(result.failed):,}"
+    )
+    for outcome in result.failed:
+        click.echo(f"failed: {outcome.external_id} ({outcome.identity_id}): {outcome.reason}")
+    sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)
+
+
+def _inputs_digest(inputs: dict[str, Any]) -> str:
+    """A digest of every input file's content and every option that shapes the bodies."""
+    h = hashlib.sha256(b"auth0-ory-migrate migrate v1\n")
+    for key in sorted(inputs):
+        value = inputs[key]
+        if isinstance(value, Path):
+            value = file_digest(value)
+        elif isinstance(value, dict):
+            value = sorted(value.items())
+        h.update(f"{key}={value!r}\n".encode())
+    return h.hexdigest()
+
+
+@cli.command()
+@input_options
+@_ory_options
+@_import_options
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="report.json",
+    show_default=True,
+    help="Report of every user not imported as their own identity, and every unreadable record.",
+)
+@fail_on_library_errors
+def migrate(
+    *,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    state_dir: Path,
+    batch_size: int | None,
+    concurrency: int,
+    dry_run: bool,
+    report_path: Path,
+    **inputs: Any,
+) -> None:
+    """Convert Auth0 exports and import them into Ory in one stream (no identities file).
+
+    Takes `convert`'s inputs and `import`'s options; the ledger is tied to the input files
+    and options. Exit status 0 when every converted identity is in Ory, 1 when some failed.
+    Users `convert` would skip are in the report, as with `convert`.
+    """
+    _quiet_retries()
+    with open_plan(**inputs) as plan:
+        bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
+        if dry_run:
+            with _open_ory(ory_url, api_key, 4) as ory:
+                status = _echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url)
+        else:
+            status = _run_import(
+                bodies,
+                ory_url=ory_url,
+                api_key=api_key,
+                state_dir=state_dir,
+                digest=_inputs_digest(inputs),
+                input_name=Path(inputs["users_path"]).name,
+                batch_size=batch_size,
+                concurrency=concurrency,
+                quiet=quiet,
+                total=None,
+            )
+        report = plan.report
+    click.echo(format_summary(report))
+    if not dry_run:
+        write_report(report_path, report)
+        click.echo(f"conversion report: {report_path}")
+    sys.exit(status)

@@ -1,0 +1,813 @@
+"""Import, check, verify and undo: the decisions of :mod:`._importing` carried out against Ory.
+
+The import keeps exactly one request in flight by default (Ory Network answers a second
+concurrent import with 429) and prepares the next batch while one is in flight: a sender
+thread per allowed request takes serialised batches from a small queue as soon as the
+previous answer is in, while the calling thread reads answers, looks conflicts up and
+writes the ledger.
+
+Why no one is created twice: every identity carries its Auth0 user id as ``external_id``,
+which Ory keeps unique. A request whose answer is lost is simply sent again (or its
+users looked up); the copies Ory already has answer 409 and are found by external id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+import stamina
+from attrs import define, field, frozen
+
+from ._errors import ConfigurationError
+from ._importing import (
+    FoundIdentity,
+    ImportOutcome,
+    ImportProgress,
+    ImportResult,
+    OryError,
+    RetryPolicy,
+    batch_verdict,
+    clash_candidates,
+    classify_items,
+    iter_batches,
+    normalise_identifier,
+    resolve_conflict,
+    retry_wait,
+    split_batch,
+)
+from ._ory import OryAdmin, PreparedBatch, RemoteIdentity, body_problem
+from ._records import UnreadableRecord
+
+
+__all__ = [
+    "CheckResult",
+    "EmailMismatch",
+    "UndoResult",
+    "VerifyResult",
+    "check_identities",
+    "import_identities",
+    "undo_import",
+    "verify_identities",
+]
+
+R = TypeVar("R")
+Body = Mapping[str, Any]
+#: What the import reads: identity bodies, or records an input reader could not use.
+InputItem = Body | UnreadableRecord
+
+_SKIP_PROGRESS_EVERY = 1000
+_UNDO_CHUNK = 100
+
+
+class _State(Protocol):
+    """What the import needs from a ledger (:class:`~auth0_ory_migrate._ledger.Ledger`)."""
+
+    def is_done(self, external_id: str) -> bool: ...
+    def unanswered_attempt(self, external_id: str) -> float | None: ...
+    def note_attempt(self, external_ids: Iterable[str], *, at: float | None = None) -> None: ...
+    def record(self, outcomes: Iterable[ImportOutcome]) -> None: ...
+
+
+class _MemoryState:
+    """Stands in for a ledger when the caller keeps no state."""
+
+    def is_done(self, external_id: str) -> bool:
+        return False
+
+    def unanswered_attempt(self, external_id: str) -> float | None:
+        return None
+
+    def note_attempt(self, external_ids: Iterable[str], *, at: float | None = None) -> None:
+        pass
+
+    def record(self, outcomes: Iterable[ImportOutcome]) -> None:
+        pass
+
+
+def _call_with_retries(fn: Callable[[], R], policy: RetryPolicy, *, size: int = 1) -> R:
+    """Call *fn*, retrying as :func:`retry_wait` decides."""
+
+    def hook(exc: Exception) -> bool | float:
+        if not isinstance(exc, OryError):
+            return False
+        return retry_wait(exc, policy, size=size, now=time.time(), jitter=random.random())  # noqa: S311
+
+    for attempt in stamina.retry_context(
+        on=hook,
+        attempts=policy.attempts,
+        timeout=None,
+        wait_initial=policy.wait_initial,
+        wait_max=policy.wait_max,
+        wait_jitter=policy.wait_jitter,
+    ):
+        with attempt:
+            return fn()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@frozen
+class _Unit:
+    """One request: its bodies, their serialised form, and what is known of earlier tries.
+
+    ``uncertain``: an earlier request with these bodies got no answer or a 5xx, so Ory may
+    have created some of them at ``sent_at`` or later.
+    """
+
+    bodies: Sequence[Body] = field(repr=False)
+    prepared: PreparedBatch
+    sent_at: float
+    uncertain: bool = False
+
+
+@frozen
+class _Sent:
+    """What the sender thread hands back for a unit."""
+
+    unit: _Unit
+    response: Any = None
+    error: OryError | None = None
+    requests: int = 0
+    uncertain: bool = False
+    crash: BaseException | None = None
+
+
+@define
+class _ImportRun:
+    ory: OryAdmin
+    state: _State
+    batch_size: int | None
+    concurrency: int
+    policy: RetryPolicy
+    progress: Callable[[ImportProgress], None] | None
+    lookup_threads: int
+    _ready: queue.Queue[_Unit | None] = field(init=False)
+    _done: queue.Queue[_Sent] = field(init=False, factory=queue.Queue)
+    _threads: list[threading.Thread] = field(init=False, factory=list)
+    _followups: deque[_Unit] = field(init=False, factory=deque)
+    _outstanding: int = field(init=False, default=0)
+    _pool: ThreadPoolExecutor | None = field(init=False, default=None)
+    created: int = field(init=False, default=0)
+    exists: int = field(init=False, default=0)
+    skipped: int = field(init=False, default=0)
+    requests: int = field(init=False, default=0)
+    failed: list[ImportOutcome] = field(init=False, factory=list)
+    unreadable: list[UnreadableRecord] = field(init=False, factory=list)
+    duplicates: list[str] = field(init=False, factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        self._ready = queue.Queue(maxsize=self.concurrency)
+
+    # -- the calling thread -----------------------------------------------------------------
+
+    def run(self, identities: Iterable[InputItem]) -> ImportResult:
+        for _ in range(self.concurrency):
+            thread = threading.Thread(target=self._sender, name="ory-import-sender", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        try:
+            for batch in iter_batches(self._accepted(identities), batch_size=self.batch_size):
+                self._flush_followups()
+                self._enqueue(self._unit(batch))
+            while self._outstanding or self._followups:
+                self._flush_followups()
+                if self._outstanding:
+                    self._drain(block=True)
+        finally:
+            self._stop()
+        self._report()
+        return ImportResult(
+            created=self.created,
+            exists=self.exists,
+            skipped=self.skipped,
+            failed=tuple(self.failed),
+            unreadable=tuple(self.unreadable),
+            duplicates=tuple(self.duplicates),
+            requests=self.requests,
+        )
+
+    def _accepted(self, identities: Iterable[InputItem]) -> Iterator[Body]:
+        seen: set[str] = set()
+        for position, item in enumerate(identities, start=1):
+            if isinstance(item, UnreadableRecord):
+                self.unreadable.append(item)
+                continue
+            external_id = item.get("external_id")
+            if not isinstance(external_id, str) or not external_id:
+                self.unreadable.append(
+                    UnreadableRecord(
+                        "identities", position, None, "no external_id (the import's key)"
+                    )
+                )
+                continue
+            if external_id in seen:
+                self.duplicates.append(external_id)
+                continue
+            seen.add(external_id)
+            if self.state.is_done(external_id):
+                self.skipped += 1
+                if self.skipped % _SKIP_PROGRESS_EVERY == 0:
+                    self._report()
+                continue
+            yield item
+
+    def _unit(self, bodies: Sequence[Body]) -> _Unit:
+        now = time.time()
+        self.state.note_attempt([str(b["external_id"]) for b in bodies], at=now)
+        return _Unit(bodies, self.ory.prepare_batch(bodies), now)
+
+    def _enqueue(self, unit: _Unit) -> None:
+        while True:
+            try:
+                self._ready.put(unit, timeout=0.05)
+            except queue.Full:
+                self._drain(block=False)
+            else:
+                self._outstanding += 1
+                return
+
+    def _flush_followups(self) -> None:
+        while self._followups:
+            self._enqueue(self._followups.popleft())
+
+    def _drain(self, *, block: bool) -> None:
+        try:
+            sent = self._done.get(timeout=0.5) if block else self._done.get_nowait()
+        except queue.Empty:
+            return
+        self._outstanding -= 1
+        self._handle(sent)
+
+    def _handle(self, sent: _Sent) -> None:
+        self.requests += sent.requests
+        if sent.crash is not None:
+            raise sent.crash
+        bodies = sent.unit.bodies
+        since = sent.unit.sent_at if sent.uncertain or sent.unit.uncertain else None
+        if sent.error is None:
+            results = classify_items(
+                sent.unit.prepared.patch_ids, self.ory.read_batch_answer(sent.response)
+            )
+            outcomes: list[ImportOutcome] = []
+            conflicts: list[Body] = []
+            unreported: list[Body] = []
+            for r in results:
+                external_id = str(bodies[r.index]["external_id"])
+                if r.action == "created":
+                    outcomes.append(ImportOutcome(external_id, "created", r.identity_id))
+                elif r.action == "failed":
+                    outcomes.append(ImportOutcome(external_id, "failed", reason=r.reason))
+                elif r.action == "conflict":
+                    conflicts.append(bodies[r.index])
+                else:
+                    unreported.append(bodies[r.index])
+            outcomes.extend(self._look_up(conflicts, since=since))
+            outcomes.extend(
+                self._look_up(
+                    unreported,
+                    since=sent.unit.sent_at,
+                    missing_reason="Ory's answer did not say what became of it",
+                )
+            )
+            self._record(outcomes)
+            return
+        error = sent.error
+        verdict = batch_verdict(error, size=len(bodies))
+        if verdict == "split":
+            halves = split_batch(bodies)
+            assert halves is not None
+            uncertain = sent.uncertain or sent.unit.uncertain
+            self._followups.extend(
+                _Unit(h, self.ory.prepare_batch(h), sent.unit.sent_at, uncertain) for h in halves
+            )
+        elif verdict == "lookup":
+            self._record(self._look_up(bodies, since=since))
+        elif verdict == "fatal":
+            raise error
+        elif error.outcome_unknown or (error.status is not None and error.status >= 500):
+            # Ory may have created some of them before the answer was lost: ask.
+            self._record(self._look_up(bodies, since=sent.unit.sent_at, missing_reason=str(error)))
+        else:
+            self._record(
+                [ImportOutcome(str(b["external_id"]), "failed", reason=str(error)) for b in bodies]
+            )
+
+    def _look_up(
+        self, bodies: Sequence[Body], *, since: float | None, missing_reason: str | None = None
+    ) -> list[ImportOutcome]:
+        """Resolve users by external id.
+
+        *since*: when a request of this run that may have created them without telling was
+        first sent (``None``: none did).
+        """
+        if not bodies:
+            return []
+
+        def one(body: Body) -> ImportOutcome:
+            external_id = str(body["external_id"])
+            try:
+                found: FoundIdentity | None = _call_with_retries(
+                    lambda: self.ory.get_by_external_id(external_id), self.policy
+                )
+            except OryError as e:
+                return ImportOutcome(
+                    external_id, "failed", reason=f"cannot tell whether it is in Ory: {e}"
+                )
+            if found is None and missing_reason is not None:
+                return ImportOutcome(external_id, "failed", reason=missing_reason)
+            clash = self._find_clash(body) if found is None else None
+            attempts = [t for t in (self.state.unanswered_attempt(external_id), since) if t]
+            return resolve_conflict(
+                external_id,
+                found,
+                first_attempt=min(attempts) if attempts else None,
+                clash=clash,
+                clock_skew=self.policy.clock_skew,
+            )
+
+        if len(bodies) == 1 or self.lookup_threads <= 1:
+            return [one(b) for b in bodies]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.lookup_threads, thread_name_prefix="ory-lookup")
+        return list(self._pool.map(one, bodies))
+
+    def _find_clash(self, body: Body) -> str | None:
+        for what, identifier in clash_candidates(body):
+            try:
+                owner = _call_with_retries(
+                    lambda i=identifier: self.ory.find_by_identifier(i),  # type: ignore[misc]
+                    self.policy,
+                )
+            except OryError:
+                continue
+            if owner:
+                return f"{what} {identifier} is already used by identity {owner}"
+        return None
+
+    def _record(self, outcomes: list[ImportOutcome]) -> None:
+        self.state.record(outcomes)
+        for outcome in outcomes:
+            if outcome.status == "created":
+                self.created += 1
+            elif outcome.status == "exists":
+                self.exists += 1
+            else:
+                self.failed.append(outcome)
+        self._report()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(
+                ImportProgress(
+                    created=self.created,
+                    exists=self.exists,
+                    failed=len(self.failed),
+                    skipped=self.skipped,
+                    requests=self.requests,
+                )
+            )
+
+    def _stop(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._ready.get_nowait()
+        for _ in self._threads:
+            self._ready.put(None)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- sender threads ---------------------------------------------------------------------
+
+    def _sender(self) -> None:
+        while True:
+            unit = self._ready.get()
+            if unit is None:
+                return
+            count = 0
+            uncertain = False
+
+            def send(unit: _Unit = unit) -> Any:
+                nonlocal count, uncertain
+                count += 1
+                try:
+                    return self.ory.send_batch(unit.prepared)
+                except OryError as e:
+                    # No answer, or a 5xx (a 504 may come after the commit): Ory may
+                    # have created some of them.
+                    if e.status is None or e.status >= 500:
+                        uncertain = uncertain or e.outcome_unknown or e.status is not None
+                    raise
+
+            try:
+                response = _call_with_retries(send, self.policy, size=len(unit.bodies))
+            except OryError as e:
+                self._done.put(_Sent(unit, error=e, requests=count, uncertain=uncertain))
+            except BaseException as e:  # a bug: hand it to the calling thread
+                self._done.put(_Sent(unit, crash=e, requests=count))
+            else:
+                self._done.put(_Sent(unit, response=response, requests=count, uncertain=uncertain))
+
+
+def import_identities(
+    identities: Iterable[InputItem],
+    ory: OryAdmin,
+    *,
+    ledger: _State | None = None,
+    batch_size: int | None = None,
+    concurrency: int = 1,
+    retry: RetryPolicy | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
+    lookup_threads: int = 4,
+) -> ImportResult:
+    """Create every identity in Ory, exactly once, in batches.
+
+    Users the *ledger* records as imported are skipped; every outcome is appended to it
+    (and fsynced) after each batch, so the same call after a crash carries on where it
+    stopped. Per user: ``created``; ``exists`` (the external id was already taken by this
+    user: an earlier run, or an attempt whose answer was lost); ``failed`` with Ory's reason
+    (a clash with another identity is ``conflict: …`` naming what clashed). A batch Ory
+    rejects as a whole is split until the bad bodies are isolated. Nobody is dropped
+    silently: every input record ends up counted in the result.
+
+    Args:
+        identities: ``CreateIdentityBody`` dicts, each with ``external_id`` (e.g. from
+            :func:`~auth0_ory_migrate.read_identities`); :class:`UnreadableRecord` items are
+            counted as such. Read lazily, in bounded memory.
+        ory: The Ory adapter.
+        ledger: Where outcomes are recorded (:class:`~auth0_ory_migrate.Ledger`); without
+            one, nothing is remembered between calls.
+        batch_size: Fewer identities per request than Ory's limits (1,000; 200 with
+            plaintext passwords).
+        concurrency: Import requests in flight at once. Ory Network allows one per
+            project; more only helps a self-hosted Kratos.
+        retry: The retry policy (waits, attempts, timeouts).
+        progress: Called with the counts so far after every batch.
+        lookup_threads: Parallel lookups when resolving conflicts.
+
+    Raises:
+        OryError: Ory refused the key or the URL (401, 403, 404): nothing can succeed.
+        ConfigurationError: *batch_size* or *concurrency* below 1.
+
+    .. versionadded:: 0.1.0
+    """
+    if concurrency < 1:
+        raise ConfigurationError(f"concurrency must be at least 1, not {concurrency}")
+    run = _ImportRun(
+        ory=ory,
+        state=ledger if ledger is not None else _MemoryState(),
+        batch_size=batch_size,
+        concurrency=concurrency,
+        policy=retry or RetryPolicy(),
+        progress=progress,
+        lookup_threads=max(1, lookup_threads),
+    )
+    return run.run(identities)
+
+
+# -- dry run -------------------------------------------------------------------------------
+
+
+@frozen
+class CheckResult:
+    """What a dry run found.
+
+    Attributes:
+        valid: Bodies that pass every client-side check.
+        invalid: Bodies Ory would reject, each with the reason.
+        unreadable: Input records that could not be used.
+        duplicates: External ids that appear more than once.
+        requests: Import requests the valid bodies would take.
+        existing: Valid users already in Ory (by external id); ``None`` when Ory was not
+            asked or could not be reached.
+        server_error: Why Ory could not be asked, when it could not.
+
+    .. versionadded:: 0.1.0
+    """
+
+    valid: int = 0
+    invalid: tuple[ImportOutcome, ...] = ()
+    unreadable: tuple[UnreadableRecord, ...] = ()
+    duplicates: tuple[str, ...] = ()
+    requests: int = 0
+    existing: int | None = None
+    server_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every record would be sent.
+
+        .. versionadded:: 0.1.0
+        """
+        return not self.invalid and not self.unreadable
+
+
+def check_identities(
+    identities: Iterable[InputItem],
+    ory: OryAdmin | None = None,
+    *,
+    batch_size: int | None = None,
+    retry: RetryPolicy | None = None,
+) -> CheckResult:
+    """Validate every body client-side, and count who is already in Ory; change nothing.
+
+    Each body is checked against ``ory_client``'s ``CreateIdentityBody`` (types, enums,
+    keys Ory would reject) and its password hash against the formats Ory accepts; the
+    valid ones are batched as the import would batch them. With *ory*, the project's
+    identities are listed to count the users already there.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = retry or RetryPolicy()
+    remote: set[str] | None = None
+    server_error = None
+    if ory is not None:
+        try:
+            remote = {r.external_id for r in _iter_remote(ory, policy) if r.external_id is not None}
+        except OryError as e:
+            server_error = str(e)
+    invalid: list[ImportOutcome] = []
+    unreadable: list[UnreadableRecord] = []
+    duplicates: list[str] = []
+    seen: set[str] = set()
+    existing = 0
+
+    def valid_bodies() -> Iterator[Body]:
+        nonlocal existing
+        for position, item in enumerate(identities, start=1):
+            if isinstance(item, UnreadableRecord):
+                unreadable.append(item)
+                continue
+            external_id = item.get("external_id")
+            if not isinstance(external_id, str) or not external_id:
+                unreadable.append(UnreadableRecord("identities", position, None, "no external_id"))
+                continue
+            if external_id in seen:
+                duplicates.append(external_id)
+                continue
+            seen.add(external_id)
+            problem = body_problem(item)
+            if problem is not None:
+                invalid.append(ImportOutcome(external_id, "failed", reason=problem))
+                continue
+            if remote is not None and external_id in remote:
+                existing += 1
+            yield item
+
+    requests = 0
+    valid = 0
+    for batch in iter_batches(valid_bodies(), batch_size=batch_size):
+        requests += 1
+        valid += len(batch)
+    return CheckResult(
+        valid=valid,
+        invalid=tuple(invalid),
+        unreadable=tuple(unreadable),
+        duplicates=tuple(duplicates),
+        requests=requests,
+        existing=existing if remote is not None else None,
+        server_error=server_error,
+    )
+
+
+# -- verify --------------------------------------------------------------------------------
+
+
+def _iter_remote(ory: OryAdmin, policy: RetryPolicy) -> Iterator[RemoteIdentity]:
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        page, token = _call_with_retries(
+            lambda t=token: ory.list_page(t, page_size=500),  # type: ignore[misc]
+            policy,
+        )
+        yield from page
+        if token is None or token in seen:
+            return
+        seen.add(token)
+
+
+@frozen
+class EmailMismatch:
+    """An identity whose email trait is not the one in the identities file.
+
+    Attributes:
+        external_id: The Auth0 user id.
+        identity_id: The Ory identity id.
+        expected: The email in the file.
+        actual: The email in Ory (``None``: none).
+
+    .. versionadded:: 0.1.0
+    """
+
+    external_id: str
+    identity_id: str
+    expected: str
+    actual: str | None
+
+
+@frozen
+class VerifyResult:
+    """How Ory's identities compare with the identities file.
+
+    Attributes:
+        expected: Users in the file.
+        found: Of those, users found in Ory (by external id).
+        missing: External ids of users not in Ory.
+        unexpected: Identities in Ory whose external id is not in the file (or that have
+            none).
+        email_differs: Identities whose email trait differs from the file's (compared as
+            Ory compares identifiers: trimmed, NFKC, lower-case).
+        unreadable: File records that could not be read.
+
+    .. versionadded:: 0.1.0
+    """
+
+    expected: int
+    found: int
+    missing: tuple[str, ...]
+    unexpected: tuple[RemoteIdentity, ...]
+    email_differs: tuple[EmailMismatch, ...]
+    unreadable: tuple[UnreadableRecord, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether everyone in the file is in Ory.
+
+        .. versionadded:: 0.1.0
+        """
+        return not self.missing
+
+
+def verify_identities(
+    identities: Iterable[InputItem],
+    ory: OryAdmin,
+    *,
+    retry: RetryPolicy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """Reconcile Ory's identities with the identities file.
+
+    Pages through ``GET /admin/identities`` (500 a page, following the ``Link`` header's
+    ``rel="next"``) and reports who is missing, who is there unexpectedly, and whose email
+    trait differs. Memory grows with the number of users in the file.
+
+    Args:
+        identities: The bodies that were imported.
+        ory: The Ory adapter.
+        retry: The retry policy for each page.
+        progress: Called with the number of identities read from Ory after each page.
+
+    Raises:
+        OryError: A page could not be read, even after retries.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = retry or RetryPolicy()
+    expected: dict[str, str | None] = {}
+    unreadable: list[UnreadableRecord] = []
+    for position, item in enumerate(identities, start=1):
+        if isinstance(item, UnreadableRecord):
+            unreadable.append(item)
+            continue
+        external_id = item.get("external_id")
+        if not isinstance(external_id, str) or not external_id:
+            unreadable.append(UnreadableRecord("identities", position, None, "no external_id"))
+            continue
+        traits = item.get("traits")
+        email = traits.get("email") if isinstance(traits, Mapping) else None
+        expected[external_id] = email if isinstance(email, str) else None
+    total = len(expected)
+    found = 0
+    read = 0
+    unexpected: list[RemoteIdentity] = []
+    differs: list[EmailMismatch] = []
+    for remote in _iter_remote(ory, policy):
+        read += 1
+        if progress is not None and read % 500 == 0:
+            progress(read)
+        if remote.external_id is None or remote.external_id not in expected:
+            unexpected.append(remote)
+            continue
+        want = expected.pop(remote.external_id)
+        found += 1
+        if want is not None and (
+            remote.email is None or normalise_identifier(remote.email) != normalise_identifier(want)
+        ):
+            differs.append(
+                EmailMismatch(remote.external_id, remote.identity_id, want, remote.email)
+            )
+    if progress is not None:
+        progress(read)
+    return VerifyResult(
+        expected=total,
+        found=found,
+        missing=tuple(expected),
+        unexpected=tuple(unexpected),
+        email_differs=tuple(differs),
+        unreadable=tuple(unreadable),
+    )
+
+
+# -- undo ----------------------------------------------------------------------------------
+
+
+class _UndoLedger(Protocol):
+    def record_deletions(self, deleted: Iterable[tuple[str, str | None]]) -> None: ...
+
+
+@frozen
+class UndoResult:
+    """What ``undo`` did.
+
+    Attributes:
+        deleted: Identities deleted.
+        already_gone: Identities that no longer existed (recorded as deleted as well).
+        failed: Identities that could not be deleted, with the reason (still recorded as
+            created: run ``undo`` again).
+
+    .. versionadded:: 0.1.0
+    """
+
+    deleted: int = 0
+    already_gone: int = 0
+    failed: tuple[ImportOutcome, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything was deleted.
+
+        .. versionadded:: 0.1.0
+        """
+        return not self.failed
+
+
+def undo_import(
+    targets: Iterable[tuple[str, str]],
+    ory: OryAdmin,
+    ledger: _UndoLedger,
+    *,
+    concurrency: int = 1,
+    retry: RetryPolicy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> UndoResult:
+    """Delete the identities an import created, and record each deletion in its ledger.
+
+    Args:
+        targets: ``(external_id, identity_id)`` pairs, normally
+            :meth:`Ledger.created_identities() <auth0_ory_migrate.Ledger.created_identities>`.
+        ory: The Ory adapter.
+        ledger: Where deletions are recorded (fsynced every 100), so that a later import
+            creates those users again.
+        concurrency: Deletions in flight at once.
+        retry: The retry policy for each deletion.
+        progress: Called with the number of identities dealt with so far.
+
+    .. versionadded:: 0.1.0
+    """
+    if concurrency < 1:
+        raise ConfigurationError(f"concurrency must be at least 1, not {concurrency}")
+    policy = retry or RetryPolicy()
+    deleted = gone = 0
+    failed: list[ImportOutcome] = []
+
+    def one(target: tuple[str, str]) -> tuple[tuple[str, str], bool | OryError]:
+        try:
+            return target, _call_with_retries(lambda: ory.delete_identity(target[1]), policy)
+        except OryError as e:
+            return target, e
+
+    def chunks() -> Iterator[list[tuple[str, str]]]:
+        chunk: list[tuple[str, str]] = []
+        for target in targets:
+            chunk.append(target)
+            if len(chunk) >= _UNDO_CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    done = 0
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="ory-undo") as pool:
+        for chunk in chunks():
+            recorded: list[tuple[str, str | None]] = []
+            for (external_id, identity_id), result in pool.map(one, chunk):
+                if isinstance(result, OryError):
+                    failed.append(ImportOutcome(external_id, "failed", identity_id, str(result)))
+                    continue
+                if result:
+                    deleted += 1
+                else:
+                    gone += 1
+                recorded.append((external_id, identity_id))
+            ledger.record_deletions(recorded)
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
+    return UndoResult(deleted=deleted, already_gone=gone, failed=tuple(failed))

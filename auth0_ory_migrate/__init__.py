@@ -20,6 +20,10 @@ is private. The pipeline, one pure step at a time::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._custom_hashes import CustomHashError, HashConversion, convert_custom_password_hash
 from ._errors import (
     Auth0OryMigrateError,
     ConfigurationError,
@@ -28,6 +32,8 @@ from ._errors import (
 )
 from ._hashes import HashFormatError, ory_hash_problem
 from ._identities import dump_identity, read_identities
+from ._importing import ImportOutcome, ImportProgress, ImportResult, OryError, RetryPolicy
+from ._ledger import Ledger, LedgerError
 from ._mapping import (
     DEFAULT_PROVIDERS,
     DEFAULT_TRAITS,
@@ -41,6 +47,7 @@ from ._mapping import (
 )
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
 from ._password_hashes import (
+    IndexedHash,
     PasswordHashIndex,
     PasswordHashRecord,
     index_password_hashes,
@@ -49,6 +56,7 @@ from ._password_hashes import (
 from ._plan import MigrationPlan, PlanItem, plan_migration
 from ._records import UnreadableRecord
 from ._report import MigrationReport, format_summary
+from ._schema import SchemaError, TraitsProblem, TraitsValidator, build_identity_schema
 from ._users import (
     Auth0Identity,
     Auth0User,
@@ -59,17 +67,109 @@ from ._users import (
 )
 
 
+if TYPE_CHECKING:
+    from ._auth0 import (
+        EXPORT_FIELDS,
+        Auth0ApiError,
+        Auth0Exporter,
+        Auth0ExportError,
+        ExportDownloadError,
+        ExportJobFailedError,
+        ExportProgress,
+        ExportResult,
+        ExportTimeoutError,
+    )
+    from ._engine import (
+        CheckResult,
+        EmailMismatch,
+        UndoResult,
+        VerifyResult,
+        check_identities,
+        import_identities,
+        undo_import,
+        verify_identities,
+    )
+    from ._hook import Auth0PasswordChecker, HookSettings, make_hook_app
+    from ._ory import OryAdmin
+    from ._ory_console import OryConsole, OryConsoleError, apply_identity_schema
+
+# The adapters import the Auth0 and Ory SDKs (slow, heavy): they load on first use, so that
+# `import auth0_ory_migrate` and the pure core stay light.
+_LAZY = {
+    "_auth0": (
+        "EXPORT_FIELDS",
+        "Auth0ApiError",
+        "Auth0ExportError",
+        "Auth0Exporter",
+        "ExportDownloadError",
+        "ExportJobFailedError",
+        "ExportProgress",
+        "ExportResult",
+        "ExportTimeoutError",
+    ),
+    "_engine": (
+        "CheckResult",
+        "EmailMismatch",
+        "UndoResult",
+        "VerifyResult",
+        "check_identities",
+        "import_identities",
+        "undo_import",
+        "verify_identities",
+    ),
+    "_hook": ("Auth0PasswordChecker", "HookSettings", "make_hook_app"),
+    "_ory": ("OryAdmin",),
+    "_ory_console": ("OryConsole", "OryConsoleError", "apply_identity_schema"),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 __all__ = [
     "DEFAULT_PROVIDERS",
     "DEFAULT_TRAITS",
+    "EXPORT_FIELDS",
+    "Auth0ApiError",
+    "Auth0ExportError",
+    "Auth0Exporter",
     "Auth0Identity",
     "Auth0OryMigrateError",
+    "Auth0PasswordChecker",
     "Auth0User",
+    "CheckResult",
     "ConfigurationError",
+    "CustomHashError",
+    "EmailMismatch",
+    "ExportDownloadError",
+    "ExportJobFailedError",
+    "ExportProgress",
+    "ExportResult",
+    "ExportTimeoutError",
+    "HashConversion",
     "HashFormatError",
+    "HookSettings",
     "IdentityBody",
+    "ImportOutcome",
+    "ImportProgress",
+    "ImportResult",
+    "IndexedHash",
     "InputFileError",
     "InvalidRecordError",
+    "Ledger",
+    "LedgerError",
     "MappingOptions",
     "MfaIndex",
     "MfaSecret",
@@ -77,17 +177,33 @@ __all__ = [
     "MigrationReport",
     "NormalizedEmail",
     "Note",
+    "OryAdmin",
+    "OryConsole",
+    "OryConsoleError",
+    "OryError",
     "PasswordHashIndex",
     "PasswordHashRecord",
     "PlanItem",
     "PlannedIdentity",
+    "RetryPolicy",
+    "SchemaError",
     "Skipped",
     "TraitMapping",
+    "TraitsProblem",
+    "TraitsValidator",
+    "UndoResult",
     "UnreadableRecord",
+    "VerifyResult",
+    "apply_identity_schema",
+    "build_identity_schema",
+    "check_identities",
+    "convert_custom_password_hash",
     "dump_identity",
     "format_summary",
+    "import_identities",
     "index_mfa_secrets",
     "index_password_hashes",
+    "make_hook_app",
     "map_user",
     "normalize_email",
     "ory_hash_problem",
@@ -98,4 +214,6 @@ __all__ = [
     "read_password_hashes",
     "read_users",
     "totp_url",
+    "undo_import",
+    "verify_identities",
 ]

@@ -5,7 +5,6 @@ Every rule here is a default a caller can change through :class:`MappingOptions`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -15,8 +14,8 @@ from ._custom_hashes import CustomHashError, convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
 from ._password_hashes import IndexedHash, to_epoch
-from ._schema import TraitsValidator, preset_schema
-from ._users import PASSWORDLESS_PROVIDERS, Auth0User
+from ._schema import TraitsValidator, is_email, preset_schema
+from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User
 
 
 __all__ = [
@@ -81,7 +80,6 @@ SkipReason = Literal[
 ]
 
 _MAX_EMAIL = 320
-_EMAIL = re.compile(r"[^\s@]+(?:@[^\s@]+)*@[^\s@]+")
 _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "access_token_secret"})
 _SECRET_KEYS = frozenset({"user_metadata", "custom_password_hash", "password_hash", "passwordHash"})
 
@@ -218,6 +216,8 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
+    if mapping is DEFAULT_TRAITS:
+        return {"email": user.email} if user.email else None
     if callable(mapping):
         return mapping(user)
     traits: dict[str, Any] = {}
@@ -226,10 +226,6 @@ def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
         if value is not None and value != "":
             _set_path(traits, trait_path, value)
     return traits or None
-
-
-def _looks_like_email(value: str) -> bool:
-    return len(value) <= _MAX_EMAIL and _EMAIL.fullmatch(value) is not None
 
 
 def _admin_metadata(user: Auth0User) -> dict[str, Any]:
@@ -296,28 +292,47 @@ def _oidc_providers(
 ) -> list[dict[str, str]]:
     providers: dict[tuple[str, str], dict[str, str]] = {}
     for user in users:
-        for ident in user.identities:
-            if ident.is_database or ident.provider in PASSWORDLESS_PROVIDERS:
+        # Straight from the raw record: this runs for every user, Auth0Identity objects cost.
+        entries = user.raw.get("identities") or [{"provider": user.provider}]
+        for n, entry in enumerate(entries):
+            provider = _text(entry.get("provider"))
+            if provider is None:
+                if n:
+                    continue
+                provider = user.provider
+            if provider == DATABASE_PROVIDER or provider in PASSWORDLESS_PROVIDERS:
                 continue
-            ory_provider = options.providers.get(ident.connection or ident.provider)
+            connection = _text(entry.get("connection"))
+            subject = _text(entry.get("user_id"))
+            if subject is None:
+                if n:
+                    continue
+                subject = user.local_id
+            ory_provider = options.providers.get(connection or provider)
             if ory_provider is None:
-                ory_provider = options.providers.get(ident.provider)
+                ory_provider = options.providers.get(provider)
             if ory_provider is None:
-                kind = "social" if ident.is_social else "enterprise"
+                kind = "social" if entry.get("isSocial") in (True, "true") else "enterprise"
                 notes.append(
                     Note(
                         user.user_id,
                         f"{kind}_login_not_imported",
                         f"no Ory provider is mapped for {kind} connection "
-                        f"{ident.connection or ident.provider!r} "
-                        "(use --provider CONNECTION=ORY_PROVIDER)",
+                        f"{connection or provider!r} (use --provider CONNECTION=ORY_PROVIDER)",
                     )
                 )
                 continue
             providers.setdefault(
-                (ory_provider, ident.user_id), {"provider": ory_provider, "subject": ident.user_id}
+                (ory_provider, subject), {"provider": ory_provider, "subject": subject}
             )
     return list(providers.values())
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string or number as text (GitHub's user ids are numbers)."""
+    if type(value) is str:
+        return value or None
+    return str(value) if type(value) is int else None
 
 
 def map_user(
@@ -365,11 +380,12 @@ def map_user(
             else "the trait mapping returned no traits",
         )
     address = _get_path(traits, options.address_trait) if options.address_trait else None
-    if isinstance(address, str) and not _looks_like_email(address):
+    if isinstance(address, str) and not (len(address) <= _MAX_EMAIL and is_email(address)):
         return Skipped(user.user_id, user.line, "invalid_email", "the email address is malformed")
 
     validator = options._validator
-    if validator is not None:
+    if validator is not None and not (options.traits is DEFAULT_TRAITS and options.schema is None):
+        # (preset://email with the default traits has one trait, the email checked above)
         problem = validator.first_problem(traits)
         if problem is not None:
             return Skipped(

@@ -66,17 +66,31 @@ def to_epoch(value: str | None) -> float | None:
     """
     if not value:
         return None
+    cached = _EPOCHS.get(value)
+    if cached is not None:
+        return cached
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.timestamp()
+    epoch = parsed.timestamp()
+    if len(_EPOCHS) < _EPOCH_CACHE_SIZE:  # exports share few distinct dates; bounded anyway
+        _EPOCHS[value] = epoch
+    return epoch
+
+
+_EPOCHS: dict[str, float] = {}
+_EPOCH_CACHE_SIZE = 4096
 
 
 def _extended_str(value: Any, key: str) -> str | None:
     """``{"$oid": "x"}`` / ``{"$date": "x"}`` / ``"x"`` → ``"x"``."""
+    if type(value) is dict:
+        inner = value.get(key)
+        if type(inner) is str and inner and not inner[0].isspace() and not inner[-1].isspace():
+            return inner  # the usual shape, fast
     if isinstance(value, Mapping):
         value = value.get(key)
         if isinstance(value, Mapping) and "$numberLong" in value:  # {"$date": {"$numberLong": ms}}
@@ -92,8 +106,10 @@ def _extended_str(value: Any, key: str) -> str | None:
 
 def _record_email(raw: Mapping[str, Any]) -> str | None:
     email = raw.get("email")
-    if isinstance(email, str) and email.strip():
+    if type(email) is str and email.strip():
         return email.strip()
+    if "identifiers" not in raw:
+        return None
     for ident in raw.get("identifiers") or ():
         if isinstance(ident, str) and "@" in ident:
             return ident.strip()
@@ -112,11 +128,13 @@ def parse_password_hash(
     .. versionadded:: 0.1.0
     """
     ids: list[str] = []
-    for key, value in raw.items():
-        if key.lower() == "_id":
-            oid = _extended_str(value, "$oid")
-            if oid:
-                ids.append(oid)
+    id_value = raw.get("_id", raw.get("_ID"))
+    if id_value is None:  # any other case of "_id"
+        id_value = next((v for k, v in raw.items() if k.lower() == "_id"), None)
+    if id_value is not None:
+        oid = _extended_str(id_value, "$oid")
+        if oid:
+            ids.append(oid)
     alt_id = _extended_str(raw.get("alt_id"), "$oid")
     if alt_id:
         ids.append(alt_id)

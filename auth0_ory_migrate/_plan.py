@@ -8,7 +8,7 @@ whole group has been seen.
 
 from __future__ import annotations
 
-from collections import Counter
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeAlias
 
@@ -32,6 +32,22 @@ PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
 UserSource: TypeAlias = (
     Iterable[Auth0User | UnreadableRecord] | Callable[[], Iterable[Auth0User | UnreadableRecord]]
 )
+
+
+def _repeated(hashes: array[int]) -> dict[int, int]:
+    """The values that occur more than once in *hashes*, with their counts."""
+    counts: dict[int, int] = {}
+    previous, run = None, 0
+    for value in sorted(hashes):
+        if value == previous:
+            run += 1
+            continue
+        if run > 1:
+            counts[previous] = run  # type: ignore[index]
+        previous, run = value, 1
+    if run > 1:
+        counts[previous] = run  # type: ignore[index]
+    return counts
 
 
 def _oldest_key(user: Auth0User) -> tuple[float, int]:
@@ -74,19 +90,19 @@ class MigrationPlan:
             # A one-shot iterator cannot be read twice: keep it (memory grows with it).
             self._users = list(self._users)
         builder = MigrationReport.builder()
+        add = builder.add
 
-        # Pass 1: which emails and user ids occur more than once? A machine word per user
-        # (hash() collisions only cost a little extra work in pass 2, never a wrong result).
-        email_counts: Counter[int] = Counter()
-        id_counts: Counter[int] = Counter()
+        # Pass 1: which emails and user ids occur more than once? 8 bytes per user in an
+        # array (hash() collisions only cost a little extra work in pass 2, never a wrong result).
+        email_hashes, id_hashes = array("q"), array("q")
         for u in self._pass():
-            if isinstance(u, Auth0User):
-                id_counts[hash(u.user_id)] += 1
+            if type(u) is Auth0User:
+                id_hashes.append(hash(u.user_id))
                 if u.normalized_email is not None:
-                    email_counts[hash(u.normalized_email)] += 1
-        shared = {h: n for h, n in email_counts.items() if n > 1}
-        repeated_ids = {h for h, n in id_counts.items() if n > 1}
-        del email_counts, id_counts
+                    email_hashes.append(hash(u.normalized_email))
+        shared = _repeated(email_hashes)
+        repeated_ids = set(_repeated(id_hashes))
+        del email_hashes, id_hashes
 
         # Pass 2: map, holding back shared-email groups until complete.
         groups: dict[int, list[Auth0User]] = {}
@@ -120,8 +136,13 @@ class MigrationPlan:
                     continue
                 del groups[key], shared[key]
                 ready = group
+            elif ready:  # the common case: an email (or none) no one else has
+                out = self._map_one(item, matched)
+                add(out)
+                yield out
+                continue
             for out in self._map_group(ready, matched):
-                builder.add(out)
+                add(out)
                 yield out
         for group in groups.values():  # only if the two passes saw different data
             for out in self._map_group(group, matched):

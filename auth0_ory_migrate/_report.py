@@ -6,8 +6,9 @@ Auth0 user id and records by line; it never holds a hash or a secret.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from attrs import Factory, define, field, frozen
@@ -74,26 +75,27 @@ class MigrationReport:
         """A mutable accumulator that :class:`MigrationPlan` feeds item by item."""
         return ReportBuilder()
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (what ``convert --report`` writes)."""
+    def _summary(self) -> dict[str, Any]:
         return {
-            "summary": {
-                "users_read": self.users_read,
-                "identities": self.identities,
-                "merged": self.merged,
-                "skipped": dict(self.skipped),
-                "with_password_hash": self.with_password_hash,
-                "with_password_hook": self.with_password_hook,
-                "without_password": self.without_password,
-                "social_logins": self.social_logins,
-                "blocked": self.blocked,
-                "totp": self.totp,
-                "unreadable": dict(self.unreadable),
-                "password_hashes_read": self.password_hashes_read,
-                "unmatched_password_hashes": self.unmatched_password_hashes,
-                "notes": dict(self.notes_by_code),
-            },
-            "users": [
+            "users_read": self.users_read,
+            "identities": self.identities,
+            "merged": self.merged,
+            "skipped": dict(self.skipped),
+            "with_password_hash": self.with_password_hash,
+            "with_password_hook": self.with_password_hook,
+            "without_password": self.without_password,
+            "social_logins": self.social_logins,
+            "blocked": self.blocked,
+            "totp": self.totp,
+            "unreadable": dict(self.unreadable),
+            "password_hashes_read": self.password_hashes_read,
+            "unmatched_password_hashes": self.unmatched_password_hashes,
+            "notes": dict(self.notes_by_code),
+        }
+
+    def _sections(self) -> dict[str, Iterable[dict[str, Any]]]:
+        return {
+            "users": (
                 {
                     "auth0_user_id": s.user_id,
                     "line": s.line,
@@ -103,13 +105,36 @@ class MigrationReport:
                     **({"holder": s.holder} if s.holder else {}),
                 }
                 for s in self.users
-            ],
-            "notes": [
+            ),
+            "notes": (
                 {"auth0_user_id": n.user_id, "reason": n.code, "detail": n.detail}
                 for n in self.notes
-            ],
-            "unreadable": [r.to_dict() for r in self.unreadable_records],
+            ),
+            "unreadable": (r.to_dict() for r in self.unreadable_records),
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``convert --report`` writes)."""
+        return {
+            "summary": self._summary(),
+            **{name: list(entries) for name, entries in self._sections().items()},
+        }
+
+    def iter_json(self) -> Iterator[bytes]:
+        """:meth:`to_dict` as indented JSON, in chunks: memory stays flat for big reports.
+
+        .. versionadded:: 0.1.0
+        """
+        summary = json.dumps(self._summary(), indent=2, ensure_ascii=False)
+        yield b'{\n  "summary": ' + summary.replace("\n", "\n  ").encode()
+        for name, entries in self._sections().items():
+            yield f',\n  "{name}": ['.encode()
+            separator = "\n    "
+            for entry in entries:
+                yield (separator + json.dumps(entry, ensure_ascii=False)).encode()
+                separator = ",\n    "
+            yield b"\n  ]" if separator != "\n    " else b"]"
+        yield b"\n}\n"
 
 
 @define

@@ -170,7 +170,7 @@ def open_plan(
 def write_report(path: Path, report: MigrationReport) -> None:
     """Write *report* as indented JSON (mode 0600: it names users)."""
     with private_file(path) as f:
-        f.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
+        f.writelines(report.iter_json())
 
 
 @cli.command()

@@ -230,15 +230,18 @@ def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
 
 def _admin_metadata(user: Auth0User) -> dict[str, Any]:
     """The whole exported record but for what goes elsewhere or must not be stored."""
-    meta = {k: v for k, v in user.raw.items() if k not in _SECRET_KEYS}
+    meta = dict(user.raw)
+    for key in _SECRET_KEYS.intersection(meta):
+        del meta[key]
     identities = meta.get("identities")
-    if type(identities) is list and any(
-        type(i) is dict and not _TOKEN_KEYS.isdisjoint(i) for i in identities
-    ):
-        meta["identities"] = [
-            {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if type(i) is dict else i
-            for i in identities
-        ]
+    if type(identities) is list:
+        for i in identities:
+            if type(i) is dict and not _TOKEN_KEYS.isdisjoint(i):
+                meta["identities"] = [
+                    {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if type(i) is dict else i
+                    for i in identities
+                ]
+                break
     return meta
 
 
@@ -263,7 +266,7 @@ def _password(
 ) -> tuple[PasswordSource, dict[str, Any] | None]:
     if not user.database_ids:
         return "none", None
-    if password_hash is None and not options.ignore_hashes:
+    if password_hash is None and not options.ignore_hashes and "custom_password_hash" in user.raw:
         password_hash = _custom_hash(user, notes)
     if password_hash is not None and not options.ignore_hashes:
         reset_at = to_epoch(user.last_password_reset)
@@ -402,7 +405,7 @@ def map_user(
         "state": "inactive" if user.blocked else "active",
     }
     if isinstance(address, str):
-        verified = user.email_verified and all(m.email_verified for m in merge)
+        verified = user.email_verified and (not merge or all(m.email_verified for m in merge))
         body["verifiable_addresses"] = [
             {
                 "value": address,
@@ -414,7 +417,7 @@ def map_user(
         body["recovery_addresses"] = [{"value": address, "via": "email"}]
 
     user_metadata = user.raw.get("user_metadata")
-    if isinstance(user_metadata, Mapping) and user_metadata:
+    if user_metadata and isinstance(user_metadata, Mapping):
         body["metadata_public"] = dict(user_metadata)
     admin = _admin_metadata(user)
     if merge:
@@ -430,16 +433,17 @@ def map_user(
     source, config = _password(user, password_hash, options, notes)
     if config is not None:
         credentials["password"] = {"config": config}
-    notes.extend(
-        Note(
-            m.user_id,
-            "password_not_merged",
-            f"its password is not kept: {user.user_id} holds the identity",
+    if merge:
+        notes.extend(
+            Note(
+                m.user_id,
+                "password_not_merged",
+                f"its password is not kept: {user.user_id} holds the identity",
+            )
+            for m in merge
+            if m.database_ids
         )
-        for m in merge
-        if m.database_ids
-    )
-    oidc = _oidc_providers([user, *merge], options, notes)
+    oidc = _oidc_providers((user, *merge) if merge else (user,), options, notes)
     if oidc:
         credentials["oidc"] = {"config": {"providers": oidc}}
     if otp_secret:

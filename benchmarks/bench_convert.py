@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import auth0_users  # noqa: E402
+from auth0_ory_migrate.testing import auth0_users  # noqa: E402
 
 
 CHUNK = 10_000

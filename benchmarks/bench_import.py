@@ -45,11 +45,7 @@ SLICE = 1000
 SERVER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.servers import _http
-from tests.servers.ory_admin import OryAdminServer, OryFaults
-# The test server writes headers and body separately; without TCP_NODELAY every answer
-# waits ~40 ms for the client's delayed ACK (Nagle). A real server does not.
-_http._RequestHandler.disable_nagle_algorithm = True
+from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 server = OryAdminServer(max_inflight_imports=1, faults=OryFaults(latency=float(sys.argv[2])))
 server.start()
 print(server.url, flush=True)

@@ -28,6 +28,19 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Use the fixtures of auth0_ory_migrate.testing, as an installed package's users do.
+
+    An installed package registers the plugin through its entry point; a source checkout
+    whose metadata predates the entry point gets it here.
+    """
+    if not config.pluginmanager.has_plugin("auth0_ory_migrate"):
+        from auth0_ory_migrate.testing import pytest_plugin
+
+        config.pluginmanager.register(pytest_plugin, "auth0_ory_migrate")
+
+
 #: The bundled example exports (see examples/make_examples.py).
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

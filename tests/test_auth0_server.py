@@ -22,12 +22,12 @@ from auth0.management.errors.too_many_requests_error import TooManyRequestsError
 from auth0.management.errors.unauthorized_error import UnauthorizedError
 from auth0.management.management_client import ManagementClient
 
-from tests.builders import auth0_users
-from tests.servers.auth0_api import (
+from auth0_ory_migrate.testing import (
     PASSWORD_REALM_GRANT,
-    Auth0Server,
+    Auth0ManagementServer,
     ClientApp,
     PasswordUser,
+    auth0_users,
 )
 
 
@@ -50,8 +50,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def server() -> Iterator[Auth0Server]:
-    with Auth0Server(sample_users()) as s:
+def server() -> Iterator[Auth0ManagementServer]:
+    with Auth0ManagementServer(sample_users()) as s:
         yield s
 
 
@@ -62,7 +62,7 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def api(http: httpx.Client, server: Auth0Server, token: str | None = None) -> Auth0:
+def api(http: httpx.Client, server: Auth0ManagementServer, token: str | None = None) -> Auth0:
     """The generated Management API client on the server, with the SDK's retries off."""
     return Auth0(
         base_url=server.management_url,
@@ -92,7 +92,9 @@ def primary(user: dict[str, Any]) -> str:
     return str(user["identities"][0]["connection"])
 
 
-def test_create_answers_the_documented_job(server: Auth0Server, http: httpx.Client) -> None:
+def test_create_answers_the_documented_job(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """POST users-exports answers a pending users_export job with its connection and fields."""
     con = server.connection_id(DB)
     job = api(http, server).jobs.users_exports.create(
@@ -110,7 +112,7 @@ def test_create_answers_the_documented_job(server: Auth0Server, http: httpx.Clie
     assert [f.name for f in job.fields or []] == ["email"]
 
 
-def test_job_moves_through_its_states(server: Auth0Server, http: httpx.Client) -> None:
+def test_job_moves_through_its_states(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """GET jobs/{id} goes pending, processing (progress, time left), completed with a link."""
     server.job_steps, server.seconds_per_step = 3, 4
     client = api(http, server)
@@ -131,7 +133,7 @@ def test_job_moves_through_its_states(server: Auth0Server, http: httpx.Client) -
     assert seen[3].location != seen[4].location  # a fresh link on every call
 
 
-def test_failed_and_expired_jobs(server: Auth0Server, http: httpx.Client) -> None:
+def test_failed_and_expired_jobs(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """A job can end failed (with status_details) or expired, without a location."""
     client = api(http, server)
     server.job_outcome = "failed"
@@ -144,7 +146,9 @@ def test_failed_and_expired_jobs(server: Auth0Server, http: httpx.Client) -> Non
     assert (expired.status, expired.location) == ("expired", None)
 
 
-def test_expire_job_turns_a_completed_job_expired(server: Auth0Server, http: httpx.Client) -> None:
+def test_expire_job_turns_a_completed_job_expired(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """expire_job() does what Auth0 does a day after completion."""
     client = api(http, server)
     job = finish(client, client.jobs.users_exports.create(format="json").id)
@@ -153,7 +157,9 @@ def test_expire_job_turns_a_completed_job_expired(server: Auth0Server, http: htt
     assert client.jobs.get(job.id).status == "expired"
 
 
-def test_export_file_honours_connection_and_fields(server: Auth0Server, http: httpx.Client) -> None:
+def test_export_file_honours_connection_and_fields(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """The file holds the connection's users, the requested fields, export_as renames."""
     client = api(http, server)
     job = client.jobs.users_exports.create(
@@ -179,7 +185,7 @@ def test_export_file_honours_connection_and_fields(server: Auth0Server, http: ht
 
 
 def test_omitted_connection_exports_everyone_and_limit_caps(
-    server: Auth0Server, http: httpx.Client
+    server: Auth0ManagementServer, http: httpx.Client
 ) -> None:
     """Without connection_id every user is exported; limit caps the count."""
     client = api(http, server)
@@ -190,7 +196,7 @@ def test_omitted_connection_exports_everyone_and_limit_caps(
     assert len(download(finish(client, capped.id).location)) == 3
 
 
-def test_csv_export_quotes_strings(server: Auth0Server, http: httpx.Client) -> None:
+def test_csv_export_quotes_strings(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """CSV format gives a header row and Auth0's quote prefix on strings."""
     client = api(http, server)
     job = client.jobs.users_exports.create(
@@ -206,7 +212,7 @@ def test_csv_export_quotes_strings(server: Auth0Server, http: httpx.Client) -> N
 def test_link_expires_like_an_s3_presigned_url(http: httpx.Client) -> None:
     """After link_ttl seconds the location answers 403 with S3's XML error."""
     clock = FakeClock()
-    with Auth0Server(sample_users(), clock=clock, link_ttl=60) as server:
+    with Auth0ManagementServer(sample_users(), clock=clock, link_ttl=60) as server:
         client = api(http, server)
         location = finish(client, client.jobs.users_exports.create(format="json").id).location
         clock.now += 59
@@ -219,7 +225,9 @@ def test_link_expires_like_an_s3_presigned_url(http: httpx.Client) -> None:
     assert "<Message>Request has expired</Message>" in response.text
 
 
-def test_forged_or_reused_links_are_refused(server: Auth0Server, http: httpx.Client) -> None:
+def test_forged_or_reused_links_are_refused(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """A link with a wrong signature, or pointing at another job, is refused."""
     client = api(http, server)
     location = finish(client, client.jobs.users_exports.create(format="json").id).location
@@ -231,7 +239,9 @@ def test_forged_or_reused_links_are_refused(server: Auth0Server, http: httpx.Cli
     assert requests.get(moved, timeout=5).status_code == 403
 
 
-def test_expire_next_links_and_truncate_downloads(server: Auth0Server, http: httpx.Client) -> None:
+def test_expire_next_links_and_truncate_downloads(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """The link faults: a link born expired, then a download cut in half."""
     client = api(http, server)
     job = finish(client, client.jobs.users_exports.create(format="json").id)
@@ -258,7 +268,9 @@ def test_expire_next_links_and_truncate_downloads(server: Auth0Server, http: htt
         ({"fields": [{"export_as": "b"}]}, "Missing required property: name"),
     ],
 )
-def test_create_validates_the_body(server: Auth0Server, body: dict[str, Any], message: str) -> None:
+def test_create_validates_the_body(
+    server: Auth0ManagementServer, body: dict[str, Any], message: str
+) -> None:
     """A malformed job request is a 400 invalid_body naming the problem."""
     response = requests.post(
         f"{server.management_url}/jobs/users-exports",
@@ -278,7 +290,7 @@ def test_create_validates_the_body(server: Auth0Server, body: dict[str, Any], me
 
 
 def test_unknown_connection_and_too_many_csv_fields(
-    server: Auth0Server, http: httpx.Client
+    server: Auth0ManagementServer, http: httpx.Client
 ) -> None:
     """An unknown connection id and a CSV of 31 fields are refused through the SDK."""
     client = api(http, server)
@@ -295,7 +307,9 @@ def test_unknown_connection_and_too_many_csv_fields(
     assert job.status == "pending"
 
 
-def test_connections_lookup_by_name_and_paging(server: Auth0Server, http: httpx.Client) -> None:
+def test_connections_lookup_by_name_and_paging(
+    server: Auth0ManagementServer, http: httpx.Client
+) -> None:
     """connections.list finds a connection by name and pages through all of them."""
     client = api(http, server)
     found = list(client.connections.list(name=DB))
@@ -306,7 +320,7 @@ def test_connections_lookup_by_name_and_paging(server: Auth0Server, http: httpx.
     assert len(names) > 2
 
 
-def test_unknown_job_is_404(server: Auth0Server, http: httpx.Client) -> None:
+def test_unknown_job_is_404(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """GET of a job that does not exist is 404 inexistent_job."""
     with pytest.raises(NotFoundError) as caught:
         api(http, server).jobs.get("job_doesnotexist")
@@ -318,7 +332,7 @@ def test_unknown_job_is_404(server: Auth0Server, http: httpx.Client) -> None:
     }
 
 
-def test_bearer_token_is_checked(server: Auth0Server, http: httpx.Client) -> None:
+def test_bearer_token_is_checked(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """No token or a wrong one is 401 with Auth0's error body; the right one passes."""
     no_token = requests.get(f"{server.management_url}/connections", timeout=5)
     assert no_token.status_code == 401
@@ -331,7 +345,7 @@ def test_bearer_token_is_checked(server: Auth0Server, http: httpx.Client) -> Non
     assert server.jobs == []
 
 
-def test_scopes_are_checked(server: Auth0Server, http: httpx.Client) -> None:
+def test_scopes_are_checked(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """A token without read:users gets 403 insufficient_scope."""
     server.add_token("connections-only", scopes=["read:connections"])
     client = api(http, server, token="connections-only")
@@ -345,7 +359,7 @@ def test_scopes_are_checked(server: Auth0Server, http: httpx.Client) -> None:
 def test_rate_limit_fault_sends_ratelimit_headers(http: httpx.Client) -> None:
     """A 429 carries x-ratelimit-limit/-remaining/-reset (and Retry-After when asked)."""
     clock = FakeClock()
-    with Auth0Server(sample_users(), clock=clock) as server:
+    with Auth0ManagementServer(sample_users(), clock=clock) as server:
         server.rate_limit(times=2, reset_in=7, retry_after=3)
         client = api(http, server)
         for _ in range(2):
@@ -362,7 +376,7 @@ def test_rate_limit_fault_sends_ratelimit_headers(http: httpx.Client) -> None:
 
 
 def test_server_error_fault_only_hits_matching_requests(
-    server: Auth0Server, http: httpx.Client
+    server: Auth0ManagementServer, http: httpx.Client
 ) -> None:
     """fail() hits the next matching request (by path and method) with an Auth0 5xx body."""
     server.fail(503, path_prefix="/api/v2/jobs/", method="GET")
@@ -376,7 +390,7 @@ def test_server_error_fault_only_hits_matching_requests(
 
 
 def test_client_credentials_token_works_on_the_management_api(
-    server: Auth0Server, http: httpx.Client
+    server: Auth0ManagementServer, http: httpx.Client
 ) -> None:
     """GetToken.client_credentials returns a bearer token the Management API accepts."""
     auth = GetToken(
@@ -390,7 +404,7 @@ def test_client_credentials_token_works_on_the_management_api(
     assert job.status == "pending"
 
 
-def test_client_credentials_refusals(server: Auth0Server) -> None:
+def test_client_credentials_refusals(server: Auth0ManagementServer) -> None:
     """A wrong secret is 401 access_denied; a foreign audience is 403."""
     wrong = GetToken(server.domain, "test-client-id", client_secret="nope", protocol="http")
     with pytest.raises(Auth0Error) as caught:
@@ -408,7 +422,7 @@ def test_management_client_with_client_credentials_over_tls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """ManagementClient(domain, client_id, client_secret) works against the server over https."""
-    with Auth0Server(sample_users(), tls=True) as server:
+    with Auth0ManagementServer(sample_users(), tls=True) as server:
         assert server.url.startswith("https://")
         monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
         with httpx.Client() as http:  # created after SSL_CERT_FILE is set
@@ -425,23 +439,23 @@ def test_management_client_with_client_credentials_over_tls(
 
 
 @pytest.fixture
-def login_server() -> Iterator[Auth0Server]:
+def login_server() -> Iterator[Auth0ManagementServer]:
     users = [
         PasswordUser("ada@example.com", "right horse battery"),
         PasswordUser("mfa@example.com", "mfa-pass", mfa=True),
         PasswordUser("blocked@example.com", "blocked-pass", blocked=True),
     ]
-    with Auth0Server(password_users=users) as s:
+    with Auth0ManagementServer(password_users=users) as s:
         yield s
 
 
-def login_client(server: Auth0Server) -> GetToken:
+def login_client(server: Auth0ManagementServer) -> GetToken:
     return GetToken(
         server.domain, "test-client-id", client_secret="test-client-secret", protocol="http"
     )
 
 
-def test_password_realm_right_password(login_server: Auth0Server) -> None:
+def test_password_realm_right_password(login_server: Auth0ManagementServer) -> None:
     """The right password gets a token; auth0-forwarded-for is recorded as trusted."""
     answer = login_client(login_server).login(
         "Ada@Example.com", "right horse battery", realm=DB, forwarded_for="203.0.113.9"
@@ -461,7 +475,9 @@ def test_password_realm_right_password(login_server: Auth0Server) -> None:
     )
 
 
-def test_password_realm_wrong_password_and_unknown_user(login_server: Auth0Server) -> None:
+def test_password_realm_wrong_password_and_unknown_user(
+    login_server: Auth0ManagementServer,
+) -> None:
     """A wrong password and an unknown user both get 403 invalid_grant."""
     client = login_client(login_server)
     for username, password in (("ada@example.com", "wrong"), ("who@example.com", "x")):
@@ -473,7 +489,7 @@ def test_password_realm_wrong_password_and_unknown_user(login_server: Auth0Serve
         client.login("ada@example.com", "right horse battery", realm="other-db")
 
 
-def test_password_realm_mfa_and_blocked(login_server: Auth0Server) -> None:
+def test_password_realm_mfa_and_blocked(login_server: Auth0ManagementServer) -> None:
     """An MFA user gets 403 mfa_required with an mfa_token; a blocked user 401."""
     client = login_client(login_server)
     with pytest.raises(Auth0Error) as mfa:
@@ -486,7 +502,7 @@ def test_password_realm_mfa_and_blocked(login_server: Auth0Server) -> None:
     assert blocked.value.status_code == 401
 
 
-def test_password_realm_rate_limit_and_server_error(login_server: Auth0Server) -> None:
+def test_password_realm_rate_limit_and_server_error(login_server: Auth0ManagementServer) -> None:
     """The token endpoint's 429 (RateLimitError with reset_at) and 5xx faults."""
     client = login_client(login_server)
     login_server.rate_limit(path_prefix="/oauth/token", reset_in=30)
@@ -506,7 +522,9 @@ def test_forwarded_for_is_untrusted_without_secret_or_setting() -> None:
         ClientApp("trusting", "s1"),
         ClientApp("distrusting", "s2", trust_forwarded_for=False),
     ]
-    with Auth0Server(clients=clients, password_users=[PasswordUser("a@b.c", "pw")]) as server:
+    with Auth0ManagementServer(
+        clients=clients, password_users=[PasswordUser("a@b.c", "pw")]
+    ) as server:
         for client_id, secret in (("distrusting", "s2"), ("trusting", None)):
             GetToken(server.domain, client_id, client_secret=secret, protocol="http").login(
                 "a@b.c", "pw", realm=DB, forwarded_for="198.51.100.1"
@@ -523,7 +541,9 @@ def test_grant_not_allowed_for_the_client() -> None:
     """A client without the password-realm grant gets 403 unauthorized_client."""
     app = ClientApp("m2m", "secret", grant_types=("client_credentials",))
     with (
-        Auth0Server(clients=[app], password_users=[PasswordUser("a@b.c", "pw")]) as server,
+        Auth0ManagementServer(
+            clients=[app], password_users=[PasswordUser("a@b.c", "pw")]
+        ) as server,
         pytest.raises(Auth0Error) as caught,
     ):
         GetToken(server.domain, "m2m", client_secret="secret", protocol="http").login(
@@ -532,7 +552,7 @@ def test_grant_not_allowed_for_the_client() -> None:
     assert (caught.value.status_code, caught.value.error_code) == (403, "unauthorized_client")
 
 
-def test_concurrent_job_creation_is_safe(server: Auth0Server, http: httpx.Client) -> None:
+def test_concurrent_job_creation_is_safe(server: Auth0ManagementServer, http: httpx.Client) -> None:
     """Jobs created from many threads at once are all recorded, each with its own id."""
     ids: list[str] = []
     lock = threading.Lock()

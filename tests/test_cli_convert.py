@@ -15,8 +15,7 @@ from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import read_identities
 from auth0_ory_migrate._cli import main
-from tests.builders import auth0_users, write_export
-from tests.test_properties import assert_valid_body
+from auth0_ory_migrate.testing import assert_valid_identity_body, auth0_users, write_export
 
 
 ADA = "auth0|60425dc43519d90068f82973"
@@ -112,7 +111,7 @@ def test_convert_examples_end_to_end(examples: Path, tmp_path: Path) -> None:
     summary = report["summary"]
 
     for body in bodies.values():
-        assert_valid_body(body)
+        assert_valid_identity_body(body)
     assert len(bodies) == summary["identities"]
     assert summary["users_read"] == 21
     assert summary["users_read"] == (
@@ -343,7 +342,7 @@ def test_other_export_layouts(tmp_path: Path, fmt: str) -> None:
     assert summary["unreadable"] == {}
     assert summary["with_password_hash"] > 0
     for body in _identities(tmp_path / "i.ndjson").values():
-        assert_valid_body(body)
+        assert_valid_identity_body(body)
 
 
 # --- failures and exit codes -----------------------------------------------------------------

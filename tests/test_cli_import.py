@@ -20,8 +20,7 @@ from click.testing import CliRunner, Result
 
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._ory import OryAdmin
-from tests.servers import _http
-from tests.servers.ory_admin import OryAdminServer, OryFaults
+from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 
 KEY = "ory_pat_cli_secret_0123456789"
@@ -30,9 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No backoff waits in-process, and no Nagle stalls from the test server."""
-    monkeypatch.setattr(_http._RequestHandler, "disable_nagle_algorithm", True, raising=False)
+def _fast() -> Iterator[None]:
+    """No backoff waits in-process."""
     with stamina.set_testing(True, attempts=30):
         yield
 

@@ -37,8 +37,7 @@ from auth0_ory_migrate._auth0 import (
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
 from auth0_ory_migrate._errors import Auth0OryMigrateError, ConfigurationError
-from tests.builders import auth0_users, write_export
-from tests.servers.auth0_api import Auth0Server
+from auth0_ory_migrate.testing import Auth0ManagementServer, auth0_users, write_export
 from tests.test_auth0_server import DB, sample_users
 
 
@@ -66,13 +65,13 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def server(fake_time: FakeTime) -> Iterator[Auth0Server]:
-    with Auth0Server(sample_users(), clock=fake_time) as s:
+def server(fake_time: FakeTime) -> Iterator[Auth0ManagementServer]:
+    with Auth0ManagementServer(sample_users(), clock=fake_time) as s:
         yield s
 
 
 @pytest.fixture
-def make_exporter(server: Auth0Server, fake_time: FakeTime) -> Iterator[Any]:
+def make_exporter(server: Auth0ManagementServer, fake_time: FakeTime) -> Iterator[Any]:
     """Build exporters on the test server with fake time; close them after the test."""
     made: list[Auth0Exporter] = []
 
@@ -100,7 +99,7 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
 
 
-def created_bodies(server: Auth0Server) -> list[dict[str, Any]]:
+def created_bodies(server: Auth0ManagementServer) -> list[dict[str, Any]]:
     return [json.loads(r.body) for r in server.requests_to("POST", "/api/v2/jobs/users-exports")]
 
 
@@ -239,7 +238,9 @@ def test_errors_are_library_errors() -> None:
 # -- the adapter against the test server ----------------------------------------------------
 
 
-def test_export_one_connection(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_export_one_connection(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """A connection is exported as JSON with every field, written 0600, users counted."""
     out = tmp_path / "users.ndjson.gz"
     result = make_exporter().export(out, connection_id=server.connection_id(DB))
@@ -260,7 +261,9 @@ def test_export_one_connection(make_exporter: Any, server: Auth0Server, tmp_path
     }
 
 
-def test_export_all_connections(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_export_all_connections(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """Without a connection the job omits connection_id and every user comes back."""
     out = tmp_path / "all.ndjson.gz"
     result = make_exporter().export(out)
@@ -269,7 +272,9 @@ def test_export_all_connections(make_exporter: Any, server: Auth0Server, tmp_pat
     assert "connection_id" not in created_bodies(server)[0]
 
 
-def test_export_connection_by_name(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_export_connection_by_name(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """A connection name is looked up through GET /api/v2/connections?name=..."""
     out = tmp_path / "social.ndjson.gz"
     result = make_exporter().export(out, connection="google-oauth2")
@@ -279,14 +284,18 @@ def test_export_connection_by_name(make_exporter: Any, server: Auth0Server, tmp_
     assert lookup.query_one("name") == "google-oauth2"
 
 
-def test_unknown_connection_name(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_unknown_connection_name(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """An unknown connection name is a ConfigurationError and no job is created."""
     with pytest.raises(ConfigurationError, match="no connection named 'nope'"):
         make_exporter().export(tmp_path / "x.gz", connection="nope")
     assert server.jobs == []
 
 
-def test_limit_and_custom_fields(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_limit_and_custom_fields(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """The limit and a caller's own field list reach the job."""
     out = tmp_path / "few.ndjson.gz"
     make_exporter(fields=("user_id", "email")).export(out, limit=4)
@@ -297,7 +306,7 @@ def test_limit_and_custom_fields(make_exporter: Any, server: Auth0Server, tmp_pa
 
 
 def test_polling_honours_time_left(
-    make_exporter: Any, server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """Status checks wait Auth0's time-left estimate; progress reports every state."""
     server.job_steps, server.seconds_per_step = 3, 4
@@ -315,7 +324,7 @@ def test_polling_honours_time_left(
     assert seen[-1].bytes_downloaded == (tmp_path / "u.gz").stat().st_size
 
 
-def test_failed_job(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_failed_job(make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path) -> None:
     """A failed job is an ExportJobFailedError with Auth0's details; nothing is written."""
     server.job_outcome = "failed"
     with pytest.raises(ExportJobFailedError) as caught:
@@ -326,7 +335,7 @@ def test_failed_job(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_expired_job(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_expired_job(make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path) -> None:
     """An expired job is an ExportJobFailedError saying to start a new export."""
     server.job_outcome = "expired"
     with pytest.raises(ExportJobFailedError, match="expired") as caught:
@@ -334,7 +343,9 @@ def test_expired_job(make_exporter: Any, server: Auth0Server, tmp_path: Path) ->
     assert caught.value.status == "expired"
 
 
-def test_expired_link_is_refreshed(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_expired_link_is_refreshed(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """A link refused as expired is replaced by a fresh one from the job, and it works."""
     server.expire_next_links(2)
     out = tmp_path / "u.gz"
@@ -346,7 +357,7 @@ def test_expired_link_is_refreshed(make_exporter: Any, server: Auth0Server, tmp_
 
 
 def test_links_expiring_forever_give_up(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """When every link is refused the error says so, and no file or temp file is left."""
     server.expire_next_links(100)
@@ -358,7 +369,7 @@ def test_links_expiring_forever_give_up(
 
 
 def test_truncated_gzip_is_detected_and_retried(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A cut gzip stream is noticed (HTTP looked fine), retried, then refused for good."""
     server.truncate_next_downloads(1)
@@ -373,7 +384,7 @@ def test_truncated_gzip_is_detected_and_retried(
 
 
 def test_content_encoding_gzip_is_kept_compressed(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A file served with Content-Encoding: gzip is still written as the gzip Auth0 made."""
     server.download_content_encoding = True
@@ -383,7 +394,7 @@ def test_content_encoding_gzip_is_kept_compressed(
 
 
 def test_rate_limit_on_status_checks_is_honoured(
-    make_exporter: Any, server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """A 429 on GET /jobs waits until x-ratelimit-reset (or Retry-After) and goes on."""
     server.job_steps = 0
@@ -394,7 +405,7 @@ def test_rate_limit_on_status_checks_is_honoured(
 
 
 def test_rate_limited_create_is_retried_once_the_limit_resets(
-    make_exporter: Any, server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """A 429 on the create call is retried (Auth0 created nothing): one job in the end."""
     server.rate_limit(times=1, path_prefix="/api/v2/jobs/users-exports", reset_in=5)
@@ -405,7 +416,7 @@ def test_rate_limited_create_is_retried_once_the_limit_resets(
 
 
 def test_create_is_never_retried_after_a_server_error(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A 5xx on the create call is not retried: a second POST could start a second job."""
     server.fail(503, path_prefix="/api/v2/jobs/users-exports")
@@ -417,7 +428,7 @@ def test_create_is_never_retried_after_a_server_error(
 
 
 def test_own_client_with_sdk_retries_still_posts_once(
-    server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """A caller's client with the SDK's default retries still creates the job with one POST."""
     server.fail(503, path_prefix="/api/v2/jobs/users-exports")
@@ -434,7 +445,7 @@ def test_own_client_with_sdk_retries_still_posts_once(
 
 
 def test_status_checks_retry_server_errors(
-    make_exporter: Any, server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """5xx answers to GET /jobs are retried with backoff, up to the retry policy."""
     server.fail(502, times=2, path_prefix="/api/v2/jobs/job_")
@@ -447,7 +458,7 @@ def test_status_checks_retry_server_errors(
 
 
 def test_bad_token_is_401_without_the_token(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A wrong token gives Auth0's 401 message and a hint; the token never appears."""
     token = "eyJhbGciOiJSUzI1NiJ9.very-secret-token"
@@ -466,7 +477,7 @@ def test_bad_token_is_401_without_the_token(
 
 
 def test_missing_scope_is_403_with_a_hint(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A token without read:users gets 403 insufficient_scope and says which scope."""
     server.add_token("weak-token-value", scopes=["read:connections"])
@@ -478,7 +489,9 @@ def test_missing_scope_is_403_with_a_hint(
     assert "weak-token-value" not in str(caught.value)
 
 
-def test_client_credentials(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_client_credentials(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """With a client id and secret the token is fetched once from /oauth/token."""
     make_exporter(client_id="test-client-id", client_secret="test-client-secret").export(
         tmp_path / "u.gz", connection=DB
@@ -488,7 +501,7 @@ def test_client_credentials(make_exporter: Any, server: Auth0Server, tmp_path: P
 
 
 def test_wrong_client_secret_is_401_without_the_secret(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """A wrong client secret is a 401 from /oauth/token; the secret never appears."""
     secret = "definitely-wrong-secret-value"
@@ -500,7 +513,7 @@ def test_wrong_client_secret_is_401_without_the_secret(
 
 
 def test_secret_echoed_by_auth0_is_redacted(
-    make_exporter: Any, server: Auth0Server, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """Should an answer ever quote the token, the message shows [redacted] instead."""
     exporter = make_exporter(token="tok-123456")
@@ -509,7 +522,7 @@ def test_secret_echoed_by_auth0_is_redacted(
 
 
 def test_timeout(
-    make_exporter: Any, server: Auth0Server, fake_time: FakeTime, tmp_path: Path
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
     """A job still running at the timeout is an ExportTimeoutError naming the job."""
     server.job_steps = 1000
@@ -523,7 +536,9 @@ def test_timeout(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_resume_an_existing_job(make_exporter: Any, server: Auth0Server, tmp_path: Path) -> None:
+def test_resume_an_existing_job(
+    make_exporter: Any, server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """export(job_id=...) waits for and downloads a job created earlier; no new job."""
     exporter = make_exporter()
     job = exporter.start()
@@ -560,7 +575,7 @@ def test_https_tenant_through_management_client(
     fake_time: FakeTime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bare domain goes through ManagementClient over https, client credentials included."""
-    with Auth0Server(sample_users(), tls=True) as server:
+    with Auth0ManagementServer(sample_users(), tls=True) as server:
         for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
             monkeypatch.setenv(name, str(server.ca_file))
         with Auth0Exporter.connect(
@@ -578,9 +593,9 @@ def test_https_tenant_through_management_client(
 
 
 @pytest.fixture
-def cli_server() -> Iterator[Auth0Server]:
+def cli_server() -> Iterator[Auth0ManagementServer]:
     """A server whose jobs report no time left, so the CLI's real sleeps are zero."""
-    with Auth0Server(sample_users(), seconds_per_step=0) as s:
+    with Auth0ManagementServer(sample_users(), seconds_per_step=0) as s:
         yield s
 
 
@@ -589,7 +604,7 @@ def run(args: list[str], env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(main, args, env={**clean, **(env or {})})
 
 
-def test_cli_export_connection_by_name(cli_server: Auth0Server, tmp_path: Path) -> None:
+def test_cli_export_connection_by_name(cli_server: Auth0ManagementServer, tmp_path: Path) -> None:
     """`export --connection NAME` writes the file and reports progress on stderr."""
     out = tmp_path / "auth0-users.ndjson.gz"
     result = run(
@@ -608,7 +623,7 @@ def test_cli_export_connection_by_name(cli_server: Auth0Server, tmp_path: Path) 
     assert result.stdout == ""
 
 
-def test_cli_reads_the_environment(cli_server: Auth0Server, tmp_path: Path) -> None:
+def test_cli_reads_the_environment(cli_server: Auth0ManagementServer, tmp_path: Path) -> None:
     """AUTH0_DOMAIN, AUTH0_TOKEN and AUTH0_CONNECTION_ID work as in Ory's guide."""
     out = tmp_path / "u.gz"
     env = {
@@ -623,7 +638,7 @@ def test_cli_reads_the_environment(cli_server: Auth0Server, tmp_path: Path) -> N
 
 
 def test_cli_all_connections_with_client_credentials(
-    cli_server: Auth0Server, tmp_path: Path
+    cli_server: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """--all-connections beats AUTH0_CONNECTION_ID; client credentials come from the env."""
     out = tmp_path / "u.gz"
@@ -651,7 +666,7 @@ def test_cli_all_connections_with_client_credentials(
         (["--client-id", "i", "--all-connections"], "credentials missing"),
     ],
 )  # fmt: skip
-def test_cli_usage_errors(cli_server: Auth0Server, args: list[str], message: str) -> None:
+def test_cli_usage_errors(cli_server: Auth0ManagementServer, args: list[str], message: str) -> None:
     """Missing or conflicting choices are usage errors (exit 2) before any request."""
     result = run(["export", "--domain", cli_server.url, *args])
     assert result.exit_code == 2
@@ -659,7 +674,9 @@ def test_cli_usage_errors(cli_server: Auth0Server, args: list[str], message: str
     assert cli_server.requests == []
 
 
-def test_cli_auth0_error_exits_2_without_the_token(cli_server: Auth0Server, tmp_path: Path) -> None:
+def test_cli_auth0_error_exits_2_without_the_token(
+    cli_server: Auth0ManagementServer, tmp_path: Path
+) -> None:
     """A refused token is one error line (exit 2) that does not show the token."""
     token = "not-the-right-token-0123456789"
     result = run(
@@ -690,7 +707,7 @@ def test_export_then_convert(in_tmp_path: Path) -> None:
     users = auth0_users(30, seed=11, duplicate_emails=False)
     hashes = write_export(in_tmp_path, users, hashes=True).password_hashes
     assert hashes is not None
-    with Auth0Server([u.record for u in users], seconds_per_step=0) as server:
+    with Auth0ManagementServer([u.record for u in users], seconds_per_step=0) as server:
         exported = run(
             ["export", "--domain", server.url, "--token", server.token or "",
              "--all-connections", "--poll-interval", "0"]

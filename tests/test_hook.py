@@ -36,8 +36,13 @@ from auth0_ory_migrate._hook import (
     parse_migration_request,
     split_auth0_domain,
 )
-from tests.servers._http import BackgroundHTTPServer, HttpRequest, HttpResponse
-from tests.servers.auth0_api import PASSWORD_REALM_GRANT, Auth0Server, ClientApp, PasswordUser
+from auth0_ory_migrate.testing import (
+    PASSWORD_REALM_GRANT,
+    Auth0ManagementServer,
+    ClientApp,
+    PasswordUser,
+)
+from auth0_ory_migrate.testing._http import BackgroundHTTPServer, HttpRequest, HttpResponse
 
 
 SECRET = "s3cret-shared-with-ory-0123456789"
@@ -211,13 +216,13 @@ def test_ory_config_shape() -> None:
 
 
 @pytest.fixture
-def auth0() -> Iterator[Auth0Server]:
+def auth0() -> Iterator[Auth0ManagementServer]:
     users = [
         PasswordUser("ada@example.com", PASSWORD, REALM),
         PasswordUser("mfa@example.com", PASSWORD, REALM, mfa=True),
         PasswordUser("blocked@example.com", PASSWORD, REALM, blocked=True),
     ]
-    with Auth0Server(password_users=users) as server:
+    with Auth0ManagementServer(password_users=users) as server:
         yield server
 
 
@@ -248,7 +253,7 @@ class Hook:
 
 
 def make_hook(
-    auth0: Auth0Server | None,
+    auth0: Auth0ManagementServer | None,
     *,
     client_secret: str = CLIENT_SECRET,
     client_ip_header: str | None = None,
@@ -266,7 +271,7 @@ def make_hook(
 
 
 @pytest.fixture
-def hook(auth0: Auth0Server) -> Iterator[Hook]:
+def hook(auth0: Auth0ManagementServer) -> Iterator[Hook]:
     served = make_hook(auth0, client_ip_header="X-Forwarded-For")
     yield served
     served.close()
@@ -280,7 +285,7 @@ def _no_password_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert SECRET not in caplog.text
 
 
-def test_right_password_matches(hook: Hook, auth0: Auth0Server) -> None:
+def test_right_password_matches(hook: Hook, auth0: Auth0ManagementServer) -> None:
     """The right password → 200 password_match, via the password-realm grant on the connection."""
     response = hook.post({"identifier": "ada@example.com", "password": PASSWORD})
     assert response.status_code == 200
@@ -294,7 +299,7 @@ def test_right_password_matches(hook: Hook, auth0: Auth0Server) -> None:
     assert request.forwarded_for is None
 
 
-def test_end_user_ip_is_forwarded(hook: Hook, auth0: Auth0Server) -> None:
+def test_end_user_ip_is_forwarded(hook: Hook, auth0: Auth0ManagementServer) -> None:
     """The end user's IP from the configured header reaches Auth0 as auth0-forwarded-for."""
     response = hook.post(
         {"identifier": "ada@example.com", "password": PASSWORD},
@@ -328,7 +333,7 @@ def test_blocked_user_is_an_error(hook: Hook) -> None:
     assert response.status_code == 423
 
 
-def test_auth0_rate_limit_is_503(hook: Hook, auth0: Auth0Server) -> None:
+def test_auth0_rate_limit_is_503(hook: Hook, auth0: Auth0ManagementServer) -> None:
     """Auth0's 429 → 503 with Retry-After; the right password is not a match then."""
     auth0.rate_limit(path_prefix="/oauth/token", reset_in=7)
     response = hook.post({"identifier": "ada@example.com", "password": PASSWORD})
@@ -340,7 +345,7 @@ def test_auth0_rate_limit_is_503(hook: Hook, auth0: Auth0Server) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 503])
-def test_auth0_server_errors_are_502(hook: Hook, auth0: Auth0Server, status: int) -> None:
+def test_auth0_server_errors_are_502(hook: Hook, auth0: Auth0ManagementServer, status: int) -> None:
     """Auth0's 5xx → 502 auth0_unavailable."""
     auth0.fail(status, path_prefix="/oauth/token")
     response = hook.post({"identifier": "ada@example.com", "password": PASSWORD})
@@ -348,7 +353,7 @@ def test_auth0_server_errors_are_502(hook: Hook, auth0: Auth0Server, status: int
     assert response.json()["error"] == "auth0_unavailable"
 
 
-def test_wrong_client_secret_is_misconfiguration(auth0: Auth0Server) -> None:
+def test_wrong_client_secret_is_misconfiguration(auth0: Auth0ManagementServer) -> None:
     """A wrong client secret → 500 hook_misconfigured, not a wrong password."""
     served = make_hook(auth0, client_secret="not-the-secret")
     try:
@@ -359,7 +364,7 @@ def test_wrong_client_secret_is_misconfiguration(auth0: Auth0Server) -> None:
     assert response.json()["error"] == "hook_misconfigured"
 
 
-def test_password_grant_not_enabled_is_misconfiguration(auth0: Auth0Server) -> None:
+def test_password_grant_not_enabled_is_misconfiguration(auth0: Auth0ManagementServer) -> None:
     """An application without the Password grant → 500 hook_misconfigured."""
     auth0.add_client(ClientApp(CLIENT_ID, CLIENT_SECRET, grant_types=("client_credentials",)))
     served = make_hook(auth0)
@@ -404,7 +409,7 @@ def test_auth0_answer_without_token_is_not_a_match() -> None:
     ("secret", "status"), [(None, 401), ("wrong-secret-wrong-secret", 401), (SECRET[:-1], 401)]
 )
 def test_shared_secret_is_required(
-    hook: Hook, auth0: Auth0Server, secret: str | None, status: int
+    hook: Hook, auth0: Auth0ManagementServer, secret: str | None, status: int
 ) -> None:
     """Without the right shared secret → 401 and Auth0 is not asked."""
     response = hook.post({"identifier": "ada@example.com", "password": PASSWORD}, secret=secret)
@@ -419,7 +424,7 @@ def test_get_is_405(hook: Hook) -> None:
     assert response.headers["Allow"] == "POST"
 
 
-def test_large_body_is_413(hook: Hook, auth0: Auth0Server) -> None:
+def test_large_body_is_413(hook: Hook, auth0: Auth0ManagementServer) -> None:
     """A body over 16 KiB → 413, unread and not sent to Auth0."""
     response = hook.post(b"{" + b" " * 20_000 + b"}")
     assert response.status_code == 413
@@ -430,7 +435,7 @@ def test_large_body_is_413(hook: Hook, auth0: Auth0Server) -> None:
     "payload",
     [b"nope", {"identifier": "ada@example.com", "password": PASSWORD, "ip": "1.2.3.4"}, []],
 )
-def test_bad_bodies_are_400(hook: Hook, auth0: Auth0Server, payload: Any) -> None:
+def test_bad_bodies_are_400(hook: Hook, auth0: Auth0ManagementServer, payload: Any) -> None:
     """Anything but the exact JSON shape → 400, Auth0 not asked, password not echoed."""
     response = hook.post(payload)
     assert response.status_code == 400
@@ -527,7 +532,7 @@ def test_cli_refuses_a_short_secret() -> None:
 
 
 @pytest.mark.slow
-def test_cli_serves_the_hook(auth0: Auth0Server) -> None:
+def test_cli_serves_the_hook(auth0: Auth0ManagementServer) -> None:
     """`hook serve` in a subprocess answers Ory's request through Auth0."""
     env = {
         **os.environ,

@@ -20,7 +20,7 @@ from auth0_ory_migrate import (
     ory_hash_problem,
     parse_user,
 )
-from tests.builders import fake_bcrypt
+from auth0_ory_migrate.testing import fake_bcrypt
 
 
 DB = "Username-Password-Authentication"

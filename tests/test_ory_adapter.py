@@ -27,8 +27,7 @@ from auth0_ory_migrate._importing import (
 from auth0_ory_migrate._ledger import Ledger
 from auth0_ory_migrate._ory import OryAdmin, body_problem, next_page_token
 from auth0_ory_migrate._records import UnreadableRecord
-from tests.servers import _http
-from tests.servers.ory_admin import OryAdminServer, OryFaults
+from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 
 KEY = "ory_pat_test_key_0123456789"
@@ -42,12 +41,6 @@ FAST = RetryPolicy(
     max_rate_limit_wait=0.005,
     request_timeout=10.0,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_nagle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test server writes headers and body apart; TCP_NODELAY avoids 40 ms stalls."""
-    monkeypatch.setattr(_http._RequestHandler, "disable_nagle_algorithm", True, raising=False)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from ory_client.exceptions import (
     UnauthorizedException,
 )
 
-from tests.servers.ory_admin import (
+from auth0_ory_migrate.testing import (
     OryAdminError,
     OryAdminServer,
     OryFaults,
@@ -1338,14 +1338,14 @@ def test_reset_keeps_the_faults_object(server: OryAdminServer) -> None:
 
 @pytest.mark.slow
 def test_runs_as_a_separate_process() -> None:
-    """Run as ``python -m tests.servers.ory_admin`` it serves the API and prints its URL first."""
+    """Run as ``python -m auth0_ory_migrate.testing._ory_admin`` it serves and prints its URL."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.ory_admin", "--api-key", API_KEY],
+        [sys.executable, "-m", "auth0_ory_migrate.testing._ory_admin", "--api-key", API_KEY],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,

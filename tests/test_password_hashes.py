@@ -21,7 +21,7 @@ from auth0_ory_migrate import (
     plan_migration,
     read_password_hashes,
 )
-from tests.builders import fake_bcrypt, hash_record
+from auth0_ory_migrate.testing import fake_bcrypt, hash_record
 
 
 OID = "60425dc43519d90068f82973"

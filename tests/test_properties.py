@@ -6,8 +6,6 @@ import codecs
 import gzip
 import io
 import json
-import types
-import typing
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +13,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ory_client.models.create_identity_body import CreateIdentityBody
-from pydantic import BaseModel
 
 from auth0_ory_migrate import (
     Auth0User,
@@ -27,19 +24,17 @@ from auth0_ory_migrate import (
     PlannedIdentity,
     Skipped,
     UnreadableRecord,
-    dump_identity,
     index_password_hashes,
     map_user,
     normalize_email,
-    ory_hash_problem,
     parse_user,
     plan_migration,
-    read_identities,
     read_mfa_secrets,
     read_password_hashes,
     read_users,
 )
-from tests.strategies import (
+from auth0_ory_migrate.testing import assert_valid_identity_body, unknown_keys
+from auth0_ory_migrate.testing.strategies import (
     Auth0Export,
     auth0_exports,
     auth0_user_records,
@@ -56,86 +51,6 @@ from tests.strategies import (
 
 
 # --- checking a body against ory-client's models -------------------------------------------------
-
-
-def _unwrap(annotation: Any) -> tuple[bool, type[BaseModel] | None]:
-    """``(is a list, the pydantic model inside)`` of an annotation, through Optional/Annotated."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin is typing.Union or origin is types.UnionType:
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _unwrap(arg)
-    if origin is list:
-        return True, _unwrap(typing.get_args(annotation)[0])[1]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return False, annotation
-    return False, None
-
-
-def unknown_keys(data: Any, model: type[BaseModel], path: str = "") -> list[str]:
-    """Every key of *data* that *model* (walked recursively) has no field for.
-
-    Fields typed ``Any`` or ``Dict[str, Any]`` (traits, metadata) are free-form and not
-    walked; ``additional_properties`` is the SDK's catch-all for unknown keys, not a field.
-    """
-    if not isinstance(data, dict):
-        return [f"{path or '<root>'} is not an object"]
-    fields = {
-        (info.alias or name): info
-        for name, info in model.model_fields.items()
-        if name != "additional_properties"
-    }
-    problems = []
-    for key, value in data.items():
-        where = f"{path}.{key}" if path else key
-        if key not in fields:
-            problems.append(where)
-            continue
-        is_list, sub_model = _unwrap(fields[key].annotation)
-        if sub_model is None or value is None:
-            continue
-        if is_list:
-            if not isinstance(value, list):
-                problems.append(f"{where} is not a list")
-                continue
-            for index, item in enumerate(value):
-                problems.extend(unknown_keys(item, sub_model, f"{where}[{index}]"))
-        else:
-            problems.extend(unknown_keys(value, sub_model, where))
-    return problems
-
-
-def _no_additional_properties(model: BaseModel, path: str = "body") -> list[str]:
-    """Paths of every parsed model that stored unknown keys in additional_properties."""
-    extra = getattr(model, "additional_properties", None)
-    found = [f"{path}: {sorted(extra)}"] if extra else []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        values = value if isinstance(value, list) else [value]
-        for index, item in enumerate(values):
-            if isinstance(item, BaseModel):
-                found.extend(_no_additional_properties(item, f"{path}.{name}[{index}]"))
-    return found
-
-
-def assert_valid_body(body: dict[str, Any]) -> None:
-    """The body is what Ory's admin API accepts: SDK-valid, no unknown key, JSON-safe."""
-    assert unknown_keys(body, CreateIdentityBody) == []
-    parsed = CreateIdentityBody.from_dict(body)
-    assert parsed is not None
-    assert _no_additional_properties(parsed) == []
-    assert body["state"] in ("active", "inactive")
-    assert isinstance(body.get("metadata_admin", {}), dict)
-    assert isinstance(body.get("metadata_public", {}), dict)
-    hashed = (
-        body.get("credentials", {}).get("password", {}).get("config", {}).get("hashed_password")
-    )
-    if hashed is not None:
-        assert ory_hash_problem(hashed) is None
-    (line,) = list(read_identities(io.BytesIO(dump_identity(body))))
-    assert line == body
 
 
 def test_unknown_keys_finds_keys_at_every_depth() -> None:
@@ -209,7 +124,7 @@ def test_any_valid_user_yields_a_valid_body(
         assert result.reason == "no_email"
         return
     assert isinstance(result, PlannedIdentity)
-    assert_valid_body(result.body)
+    assert_valid_identity_body(result.body)
     assert result.body["external_id"] == raw["user_id"]
     assert result.body["traits"] == {"email": user.email}
 
@@ -225,7 +140,7 @@ def test_declarative_custom_schema_bodies_are_valid(raw: dict[str, Any]) -> None
     assert isinstance(user, Auth0User)
     result = map_user(user, options)
     if isinstance(result, PlannedIdentity):
-        assert_valid_body(result.body)
+        assert_valid_identity_body(result.body)
         assert result.body["schema_id"] == "customer"
 
 
@@ -236,7 +151,7 @@ def test_every_body_of_a_whole_plan_is_valid(export: Auth0Export, options: Mappi
     plan = _plan(export, options)
     planned = [i for i in plan if isinstance(i, PlannedIdentity)]
     for item in planned:
-        assert_valid_body(item.body)
+        assert_valid_identity_body(item.body)
     emails_ = [normalize_email(p.body["traits"]["email"]) for p in planned]
     assert len(emails_) == len(set(emails_)), "two identities share an email"
     assert len({p.external_id for p in planned}) == len(planned), "two share an external_id"

@@ -25,7 +25,7 @@ from auth0_ory_migrate import (
     read_password_hashes,
     read_users,
 )
-from tests.builders import auth0_users, fake_bcrypt, write_export
+from auth0_ory_migrate.testing import auth0_users, fake_bcrypt, write_export
 
 
 HASH = "$2b$10$" + "Q" * 22 + "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS"

@@ -36,7 +36,7 @@ from auth0_ory_migrate._schema import (
     schema_url,
     trait_mapping_for,
 )
-from tests.servers.ory_console import OryConsoleServer
+from auth0_ory_migrate.testing import OryConsoleServer
 
 
 API_KEY = "ory_wak_schema_test_key"

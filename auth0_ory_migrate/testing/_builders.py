@@ -2,10 +2,13 @@
 
 Standalone (no pytest, no library internals): the files it writes are what
 Auth0 delivers, so the library reads them like any user's export.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import io
@@ -19,26 +22,50 @@ from typing import Any, Literal
 import bcrypt
 from attrs import field, frozen
 
+from ._auth0 import PasswordUser
+
 
 __all__ = [
+    "DATABASE_CONNECTION",
     "ExportFiles",
     "FakeAuth0User",
+    "HashIdForm",
     "UserKind",
     "auth0_users",
     "fake_bcrypt",
     "hash_record",
+    "password_users",
     "write_export",
 ]
 
 UserKind = Literal[
     "database", "social", "linked", "passwordless", "sms", "enterprise", "username_only"
 ]
+"""What sort of Auth0 account a generated user is.
+
+.. versionadded:: 0.1.0
+"""
+
+HashIdForm = Literal["_id", "_ID", "plain", "alt_id"]
+"""How a password-hash record names its user.
+
+``_id``: ``{"_id": {"$oid": ...}}``; ``_ID``: ``{"_ID": {"$oid": ...}}``; ``plain``:
+``{"_id": "..."}``; ``alt_id``: an ``alt_id`` key (with an unrelated ``_id``).
+
+.. versionadded:: 0.1.0
+"""
+
+DATABASE_CONNECTION = "Username-Password-Authentication"
+"""Auth0's default database connection.
+
+.. versionadded:: 0.1.0
+"""
 
 _FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
 _LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
 _DOMAINS = ["example.com", "example.org", "acme.test", "Mail.Example.NET"]
 _B64 = "./" + string.ascii_uppercase + string.ascii_lowercase + string.digits
-_DB = "Username-Password-Authentication"
+_DB = DATABASE_CONNECTION
 
 
 @frozen
@@ -51,6 +78,9 @@ class FakeAuth0User:
         record: The record as the export job writes it.
         password: The plaintext password behind :attr:`hash_record` (database users).
         hash_record: Its line in the password-hash export, or ``None``.
+        mfa_secret: Its TOTP secret (base32) in the MFA-secrets export, or ``None``.
+
+    .. versionadded:: 0.1.0
     """
 
     user_id: str
@@ -58,10 +88,37 @@ class FakeAuth0User:
     record: dict[str, Any] = field(repr=False)
     password: str | None = field(default=None, repr=False)
     hash_record: dict[str, Any] | None = field(default=None, repr=False)
+    mfa_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def email(self) -> str | None:
+        """The exported email address (as Auth0 stores it), or ``None``.
+
+        .. versionadded:: 0.1.0
+        """
+        value = self.record.get("email")
+        return value if isinstance(value, str) else None
+
+    @property
+    def mfa_records(self) -> list[dict[str, Any]]:
+        """Its lines in the MFA-secrets export: the TOTP secret and one hashed recovery code.
+
+        .. versionadded:: 0.1.0
+        """
+        if self.mfa_secret is None:
+            return []
+        rng = random.Random(self.user_id)  # noqa: S311 (test data, not secrets)
+        return [
+            {"user_id": self.user_id, "type": "otp", "otp_secret": self.mfa_secret},
+            {"user_id": self.user_id, "type": "recovery-code", "recovery_code": fake_bcrypt(rng)},
+        ]
 
 
 def fake_bcrypt(rng: random.Random, cost: int = 10) -> str:
-    """A well-formed bcrypt string that matches no password (fast, for volume tests)."""
+    """A well-formed bcrypt string that matches no password (fast, for volume tests).
+
+    .. versionadded:: 0.1.0
+    """
     return f"$2b${cost:02d}$" + "".join(rng.choice(_B64) for _ in range(53))
 
 
@@ -71,9 +128,19 @@ def hash_record(
     password_hash: str,
     *,
     set_date: str = "2021-03-05T16:35:16.775Z",
-    id_form: Literal["_id", "_ID", "plain", "alt_id"] = "_id",
+    id_form: HashIdForm = "_id",
 ) -> dict[str, Any]:
-    """One line of Auth0's password-hash export, in one of the forms seen in the wild."""
+    """One line of Auth0's password-hash export, in one of the forms seen in the wild.
+
+    Args:
+        oid: The database user's id (``user_id`` without ``auth0|``).
+        email: The root ``email`` (``None``: left out, as in some exports).
+        password_hash: The ``passwordHash`` (e.g. ``$2b$10$...``).
+        set_date: ``password_set_date`` (``{"$date": ...}``).
+        id_form: How the record names its user (see :data:`HashIdForm`).
+
+    .. versionadded:: 0.1.0
+    """
     record: dict[str, Any]
     if id_form == "plain":
         record = {"_id": oid}
@@ -141,13 +208,16 @@ def auth0_users(
     real_hashes: bool = True,
     kinds: Sequence[UserKind] | None = None,
     duplicate_emails: bool = True,
+    mfa: bool = False,
 ) -> list[FakeAuth0User]:
-    """Generate *n* realistic Auth0 users (deterministic for a seed).
+    """Generate *n* realistic Auth0 users (the same for a seed, but for bcrypt's random salts).
 
-    Mixes database users (most, with password hashes), social and linked
-    accounts, passwordless, enterprise (SAML), username-only users, blocked and
-    unverified users, users with metadata, and (when *duplicate_emails*) the
-    same email in different connections, verified and not.
+    Mixes database users (most, with password hashes in every id form of the
+    hash file), social and linked accounts, passwordless (email and SMS),
+    enterprise (SAML), username-only users, blocked and unverified users, users
+    with metadata, users whose password was reset after the hash export, and
+    (when *duplicate_emails*) the same email in different connections, in
+    another case, verified and not.
 
     Args:
         n: How many users.
@@ -155,10 +225,19 @@ def auth0_users(
         bcrypt_cost: Cost of the real bcrypt hashes (4 keeps tests fast).
         real_hashes: Real bcrypt hashes of known passwords, or well-formed
             fakes (for volume).
-        kinds: Restrict the mix to these kinds.
+        kinds: Restrict the mix to these kinds (taken in turn).
         duplicate_emails: Give some users the email of an earlier user.
+        mfa: Give about a third of the database users a TOTP secret (and a
+            hashed recovery code) for the MFA-secrets export. The other data
+            does not change with this flag.
+
+    Returns:
+        The users, in export order.
+
+    .. versionadded:: 0.1.0
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    mfa_rng = random.Random(f"mfa-{seed}")  # noqa: S311 (a stream apart: the rest stays the same)
     mix: list[UserKind] = list(kinds) if kinds else [
         "database", "database", "database", "database", "database", "database",
         "social", "social", "linked", "passwordless", "sms", "enterprise", "username_only",
@@ -204,9 +283,7 @@ def auth0_users(
                     if real_hashes
                     else fake_bcrypt(rng)
                 )
-                id_form: Literal["_id", "_ID", "plain", "alt_id"] = rng.choice(
-                    ["_id", "_id", "_ID", "plain"]
-                )
+                id_form: HashIdForm = rng.choice(["_id", "_id", "_ID", "plain"])
                 hrec = hash_record(oid, record.get("email"), value, id_form=id_form)
                 if rng.random() < 0.1:
                     record["last_password_reset"] = "2025-01-01T00:00:00.000Z"  # hash goes stale
@@ -253,16 +330,57 @@ def auth0_users(
             ]
         if "email" in record and not any(e == record["email"].lower() for e, _ in emails):
             emails.append((record["email"].lower(), kind))
-        users.append(FakeAuth0User(user_id, kind, record, password, hrec))
+        secret = None
+        if mfa and kind in ("database", "linked", "username_only") and mfa_rng.random() < 0.35:
+            secret = base64.b32encode(mfa_rng.randbytes(20)).decode()
+        users.append(FakeAuth0User(user_id, kind, record, password, hrec, secret))
     return users
+
+
+def password_users(users: Iterable[FakeAuth0User]) -> list[PasswordUser]:
+    """The users with a known password, for the token endpoint of :class:`Auth0ManagementServer`.
+
+    Each logs in with its email (or username) and :attr:`FakeAuth0User.password`; blocked users
+    are blocked, users with an MFA secret must pass MFA (as on a real tenant). When two users
+    have the same login name, the first one keeps it.
+
+    .. versionadded:: 0.1.0
+    """
+    result = []
+    taken: set[str] = set()
+    for user in users:
+        name = user.record.get("email") or user.record.get("username")
+        if user.password is None or not isinstance(name, str) or name.lower() in taken:
+            continue
+        taken.add(name.lower())
+        result.append(
+            PasswordUser(
+                name,
+                user.password,
+                mfa=user.mfa_secret is not None,
+                blocked=user.record.get("blocked") is True,
+            )
+        )
+    return result
 
 
 @frozen
 class ExportFiles:
-    """Paths of the files :func:`write_export` wrote."""
+    """The files of one Auth0 export: what :func:`write_export` wrote, or your own.
+
+    Attributes:
+        users: The user export.
+        password_hashes: The password-hash export, if any.
+        mfa_secrets: The MFA-secrets export, if any.
+        fake_users: The generated users written (empty for files of your own).
+
+    .. versionadded:: 0.1.0
+    """
 
     users: Path
     password_hashes: Path | None = None
+    mfa_secrets: Path | None = None
+    fake_users: tuple[FakeAuth0User, ...] = field(default=(), repr=False)
 
 
 def _csv_cell(value: Any) -> str:
@@ -307,35 +425,72 @@ def _users_bytes(records: Sequence[dict[str, Any]], fmt: str) -> bytes:
     raise ValueError(msg)
 
 
+def _reformed(user: FakeAuth0User, id_form: HashIdForm | None) -> dict[str, Any] | None:
+    """The user's hash record, with its user named in *id_form* (None: as generated)."""
+    record = user.hash_record
+    if record is None or id_form is None:
+        return record
+    oid = user.user_id.split("|", 1)[1]
+    rest = {k: v for k, v in record.items() if k not in ("_id", "_ID", "alt_id", "email")}
+    reformed = hash_record(oid, record.get("email"), rest.pop("passwordHash"), id_form=id_form)
+    reformed.update(rest)
+    return reformed
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_bytes(data)
+
+
 def write_export(
     directory: Path,
     users: Iterable[FakeAuth0User],
     *,
     hashes: bool = True,
     fmt: Literal["ndjson", "ndjson.gz", "json", "csv"] = "ndjson.gz",
-    hash_fmt: Literal["ndjson", "json"] = "ndjson",
+    hash_fmt: Literal["ndjson", "ndjson.gz", "json"] = "ndjson",
+    hash_id_form: HashIdForm | None = None,
+    mfa_secrets: bool = True,
 ) -> ExportFiles:
-    """Write the users (and their hashes) as Auth0 delivers them.
+    """Write the users (and their hashes and MFA secrets) as Auth0 delivers them.
 
     Args:
-        directory: Where to write (``auth0-users.<fmt>``, ``auth0-password-hashes.json``).
+        directory: Where to write: ``auth0-users.<fmt>``, ``auth0-password-hashes.json``
+            and ``auth0-mfa-secrets.json`` (the last two mode 0600).
         users: The users.
-        hashes: Also write the password-hash file (mode 0600).
-        fmt: The user export's format.
-        hash_fmt: One object per line (Auth0's usual) or a JSON array.
+        hashes: Also write the password-hash file.
+        fmt: The user export's format: newline-delimited JSON (what the export job
+            writes, gzip-compressed: ``ndjson.gz``), a JSON array, or CSV.
+        hash_fmt: The hash file: one object per line (Auth0's usual), the same
+            gzip-compressed, or a JSON array.
+        hash_id_form: Write every hash record's user id in this form (see
+            :data:`HashIdForm`); ``None`` keeps each record's own, a mix of
+            ``_id``, ``_ID`` and plain-string ids.
+        mfa_secrets: Also write the MFA-secrets file, when any user has a
+            secret (see ``auth0_users(mfa=True)``).
+
+    Returns:
+        The paths written, and the users.
+
+    .. versionadded:: 0.1.0
     """
     users = list(users)
     users_path = directory / f"auth0-users.{fmt}"
     users_path.write_bytes(_users_bytes([u.record for u in users], fmt))
     hashes_path = None
     if hashes:
-        records = [u.hash_record for u in users if u.hash_record is not None]
+        records = [r for u in users if (r := _reformed(u, hash_id_form)) is not None]
         hashes_path = directory / "auth0-password-hashes.json"
-        text = (
-            json.dumps(records, indent=1)
+        data = (
+            json.dumps(records, indent=1).encode()
             if hash_fmt == "json"
-            else "".join(json.dumps(r) + "\n" for r in records)
+            else "".join(json.dumps(r) + "\n" for r in records).encode()
         )
-        hashes_path.touch(mode=0o600)
-        hashes_path.write_text(text)
-    return ExportFiles(users_path, hashes_path)
+        _private_file(hashes_path, gzip.compress(data) if hash_fmt == "ndjson.gz" else data)
+    mfa_path = None
+    if mfa_secrets and any(u.mfa_secret is not None for u in users):
+        mfa_path = directory / "auth0-mfa-secrets.json"
+        lines = (json.dumps(r) + "\n" for u in users for r in u.mfa_records)
+        _private_file(mfa_path, "".join(lines).encode())
+    return ExportFiles(users_path, hashes_path, mfa_path, tuple(users))

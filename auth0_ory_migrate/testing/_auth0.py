@@ -1,7 +1,7 @@
 """An Auth0 test server: the Management API v2 user-export job and the token endpoint.
 
-:class:`Auth0Server` answers on ``127.0.0.1`` the way an Auth0 tenant does, for what a migration
-touches:
+:class:`Auth0ManagementServer` answers on ``127.0.0.1`` the way an Auth0 tenant does, for what a
+migration touches:
 
 Management API v2 (bearer token, ``Authorization: Bearer ...``)
     - ``POST /api/v2/jobs/users-exports`` (scope ``read:users``): validates the body like Auth0
@@ -11,8 +11,8 @@ Management API v2 (bearer token, ``Authorization: Bearer ...``)
       "connection", "format", "limit", "fields", "created_at", "id": "job_..."}``.
     - ``GET /api/v2/jobs/{id}`` (``read:users`` or ``create:users``): each call moves the job one
       step, ``pending`` → ``processing`` (``percentage_done``, ``time_left_seconds``) →
-      :attr:`Auth0Server.job_outcome` (``completed`` with a fresh ``location`` on every call, or
-      ``failed`` with ``status_details``, or ``expired``).
+      :attr:`Auth0ManagementServer.job_outcome` (``completed`` with a fresh ``location`` on every
+      call, or ``failed`` with ``status_details``, or ``expired``).
     - ``GET /api/v2/connections`` (``read:connections``): ``name`` / ``strategy`` filters,
       checkpoint pagination (``take``/``from`` → ``{"connections": [...], "next": ...}``),
       offset pagination with ``include_totals``, or a plain array.
@@ -22,8 +22,8 @@ Management API v2 (bearer token, ``Authorization: Bearer ...``)
 
 The export file
     ``location`` is a pre-signed-looking URL on this same server (``/exports/...?X-Amz-...``),
-    valid :attr:`Auth0Server.link_ttl` seconds (60 by default, like Auth0's). An expired link is
-    answered the way S3 answers an expired pre-signed URL: 403 with an XML ``<Error>`` body
+    valid :attr:`Auth0ManagementServer.link_ttl` seconds (60 by default, like Auth0's). An expired
+    link is answered the way S3 answers an expired pre-signed URL: 403 with an XML ``<Error>`` body
     (``AccessDenied`` / ``Request has expired``). The file is the gzip-compressed export, built
     when the job is created from the user dicts handed to the server: newline-delimited JSON
     (``format: json``) or CSV, with the requested ``fields`` (dotted paths and ``[i]`` indexes;
@@ -38,10 +38,10 @@ Basic)
       ``auth0.authentication.GetToken.client_credentials`` send): a Management API token with the
       client's scopes.
     - ``http://auth0.com/oauth/grant-type/password-realm`` (``GetToken.login``) against the users
-      added with :meth:`Auth0Server.add_password_user`: right password → token; wrong password or
-      unknown user → 403 ``invalid_grant`` ("Wrong email or password."); an MFA user → 403
-      ``mfa_required`` with an ``mfa_token``; a blocked user → 401 ``unauthorized``. The
-      ``auth0-forwarded-for`` header is recorded (:attr:`Auth0Server.token_requests`).
+      added with :meth:`Auth0ManagementServer.add_password_user`: right password → token; wrong
+      password or unknown user → 403 ``invalid_grant`` ("Wrong email or password."); an MFA
+      user → 403 ``mfa_required`` with an ``mfa_token``; a blocked user → 401 ``unauthorized``. The
+      ``auth0-forwarded-for`` header is recorded (:attr:`Auth0ManagementServer.token_requests`).
 
 Everything else of Auth0 is out of scope. Error codes and messages marked *unverified* in the
 code follow Auth0's usual shape but were not checked against a live tenant.
@@ -53,11 +53,11 @@ Example::
     users = [{"user_id": "auth0|1", "email": "a@example.com",
               "identities": [{"connection": "Username-Password-Authentication",
                               "provider": "auth0", "user_id": "1", "isSocial": False}]}]
-    with Auth0Server(users) as server:
+    with Auth0ManagementServer(users) as server:
         api = Auth0(base_url=server.management_url, token=server.token)
         job = api.jobs.users_exports.create(format="json", fields=[{"name": "email"}])
 
-The server is thread-safe; faults are set with :meth:`Auth0Server.add_fault` and friends.
+The server is thread-safe; faults are set with :meth:`Auth0ManagementServer.add_fault` and friends.
 
 .. versionadded:: 0.1.0
 """
@@ -94,7 +94,7 @@ from ._http import BackgroundHTTPServer, HttpRequest, HttpResponse
 __all__ = [
     "DEFAULT_SERVER_EXPORT_FIELDS",
     "PASSWORD_REALM_GRANT",
-    "Auth0Server",
+    "Auth0ManagementServer",
     "ClientApp",
     "Fault",
     "PasswordUser",
@@ -304,12 +304,13 @@ class _TLSBackgroundServer(BackgroundHTTPServer):
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     """Write a certificate for 127.0.0.1/localhost and its key; return their paths."""
-    import ipaddress
+    # Only HTTPS needs cryptography (installed with auth0-python): import it when asked.
+    import ipaddress  # noqa: PLC0415
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth0-test-server")])
@@ -457,7 +458,7 @@ def _s3_error(code: str, message: str, extra: Mapping[str, str] | None = None) -
     )
 
 
-class Auth0Server:
+class Auth0ManagementServer:
     """An Auth0 tenant on ``127.0.0.1``: export jobs, connections and the token endpoint.
 
     Args:
@@ -483,7 +484,8 @@ class Auth0Server:
             the ``cryptography`` package. This lets clients that only speak https, such as
             ``auth0.management.ManagementClient(domain=...)``, talk to the server.
 
-    Use it as a context manager (or call :meth:`start` / :meth:`stop`).
+    Use it as a context manager (or call :meth:`start` / :meth:`stop`). In pytest, the
+    ``auth0_server`` fixture is a running one holding the users of the ``auth0_export`` fixture.
 
     .. versionadded:: 0.1.0
     """
@@ -576,7 +578,7 @@ class Auth0Server:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
-    def __enter__(self) -> Auth0Server:
+    def __enter__(self) -> Auth0ManagementServer:
         self.start()
         return self
 

@@ -26,22 +26,28 @@ tested against it with the real ``ory-client`` SDK:
 Everything stored can be read back directly (:meth:`OryAdminServer.identities`), credentials
 included, so a test can check that a password hash or a social login arrived. To keep the
 server's CPU time away from a client's (benchmarks), run it in its own process:
-``python -m tests.servers.ory_admin --latency 0.1`` prints its URL and serves until terminated.
+``python -m auth0_ory_migrate.testing._ory_admin --latency 0.1`` prints its URL and serves until
+terminated.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import math
+import os
 import random
 import re
 import secrets
+import signal
+import sys
 import threading
 import time
 import unicodedata
@@ -713,7 +719,7 @@ def _provider_identifiers(credentials: Mapping[str, Any], kind: str) -> list[str
     return [f"{p['provider']}:{p['subject']}" for p in providers if p]
 
 
-_UUID_RNG = random.Random(secrets.randbits(128))
+_UUID_RNG = random.Random(secrets.randbits(128))  # noqa: S311 (ids, not secrets)
 
 
 def _new_uuid() -> str:
@@ -887,6 +893,9 @@ class OryAdminServer:
                 ory_client.Configuration(host=ory.url, access_token="secret")))
             ...
             assert ory.identity_by_external_id("auth0|1") is not None
+
+    In pytest, the ``ory_admin_server`` fixture is a running one (see
+    :mod:`auth0_ory_migrate.testing.pytest_plugin`).
 
     .. versionadded:: 0.1.0
     """
@@ -1608,19 +1617,15 @@ def _pbkdf2(password: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve :class:`OryAdminServer` until interrupted (``python -m tests.servers.ory_admin``).
+    """Serve :class:`OryAdminServer` until terminated.
+
+    Run as ``python -m auth0_ory_migrate.testing._ory_admin``.
 
     Prints the base URL as the first line on stdout, so a benchmark or another process can run
     the server apart from its client (no shared GIL).
 
     .. versionadded:: 0.1.0
     """
-    import argparse
-    import contextlib
-    import os
-    import signal
-    import sys
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--api-key", default=os.environ.get("ORY_API_KEY"))
     parser.add_argument("--latency", type=float, default=0.0)

@@ -1,6 +1,6 @@
 """Hypothesis strategies for Auth0's exports: users, password-hash records, MFA records.
 
-Standalone (Hypothesis, attrs and the standard library; no pytest, no library
+Standalone (Hypothesis, attrs, the standard library and the builders; no pytest, no library
 internals): the records are plain JSON-ready dicts shaped like what Auth0
 delivers, so a test feeds them to the library exactly as a user's files would
 be fed. Every strategy draws only *valid* data in the sense of Auth0's formats;
@@ -9,7 +9,7 @@ malformed input is the business of targeted unit tests.
 Example::
 
     from hypothesis import given
-    from tests.strategies import auth0_exports
+    from auth0_ory_migrate.testing.strategies import auth0_exports
 
     @given(auth0_exports())
     def test_something(export):
@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 from hypothesis import strategies as st
+
+from ._builders import DATABASE_CONNECTION, UserKind
 
 
 __all__ = [
@@ -52,10 +54,6 @@ __all__ = [
     "timestamps",
 ]
 
-#: What sort of Auth0 account a record is.
-UserKind = Literal[
-    "database", "social", "linked", "passwordless", "sms", "enterprise", "username_only"
-]
 
 #: Every kind :func:`auth0_user_records` can draw.
 KINDS: tuple[UserKind, ...] = (
@@ -68,8 +66,6 @@ KINDS: tuple[UserKind, ...] = (
     "username_only",
 )
 
-#: Auth0's default database connection.
-DATABASE_CONNECTION = "Username-Password-Authentication"
 
 #: Auth0 social providers (the connection has the provider's name).
 SOCIAL_PROVIDERS: tuple[str, ...] = (
@@ -102,6 +98,8 @@ def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
 
     Args:
         max_leaves: Upper bound on the scalars in one value.
+
+    .. versionadded:: 0.1.0
     """
     scalars = (
         st.none()
@@ -125,6 +123,8 @@ def json_objects(max_size: int = 4, max_leaves: int = 8) -> st.SearchStrategy[di
     Args:
         max_size: Most keys at the top level.
         max_leaves: Upper bound on the scalars in each value.
+
+    .. versionadded:: 0.1.0
     """
     return st.dictionaries(_json_text(), json_values(max_leaves), max_size=max_size)
 
@@ -133,12 +133,18 @@ def json_objects(max_size: int = 4, max_leaves: int = 8) -> st.SearchStrategy[di
 
 
 def object_ids() -> st.SearchStrategy[str]:
-    """MongoDB object ids (24 lower-case hex digits), the ids of Auth0 database users."""
+    """MongoDB object ids (24 lower-case hex digits), the ids of Auth0 database users.
+
+    .. versionadded:: 0.1.0
+    """
     return st.binary(min_size=12, max_size=12).map(bytes.hex)
 
 
 def database_ids() -> st.SearchStrategy[str]:
-    """Ids of Auth0 database users: object ids, or the custom ids an import can set."""
+    """Ids of Auth0 database users: object ids, or the custom ids an import can set.
+
+    .. versionadded:: 0.1.0
+    """
     custom = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=24)
     return object_ids() | custom
 
@@ -156,6 +162,8 @@ def emails(draw: st.DrawFn, *, unicode: bool = False) -> str:
         draw: Hypothesis' draw function (supplied by ``@composite``).
         unicode: Also draw non-ASCII local parts, including characters that
             Unicode NFKC normalisation changes (as Ory compares identifiers).
+
+    .. versionadded:: 0.1.0
     """
     alphabet = _UNICODE_LOCAL if unicode else _LOCAL
     head = draw(st.text(alphabet, min_size=1, max_size=12))
@@ -173,6 +181,8 @@ def case_variants(draw: st.DrawFn, text: str) -> str:
 
     Only ASCII letters change, so the variant always lower-cases to the same
     string as *text*.
+
+    .. versionadded:: 0.1.0
     """
     flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
     return "".join(
@@ -182,7 +192,10 @@ def case_variants(draw: st.DrawFn, text: str) -> str:
 
 
 def timestamps(min_year: int = 2010, max_year: int = 2030) -> st.SearchStrategy[str]:
-    """ISO 8601 timestamps as the export job writes them (``2021-03-05T16:35:16.775Z``)."""
+    """ISO 8601 timestamps as the export job writes them (``2021-03-05T16:35:16.775Z``).
+
+    .. versionadded:: 0.1.0
+    """
     return st.datetimes(
         min_value=dt.datetime(min_year, 1, 1),  # naive: printed as UTC
         max_value=dt.datetime(max_year, 12, 31),
@@ -198,6 +211,8 @@ def bcrypt_hashes(
 
     Args:
         costs: The costs to draw (default 4-15, what Ory accepts).
+
+    .. versionadded:: 0.1.0
     """
     return st.builds(
         lambda variant, cost, tail: f"$2{variant}${cost:02d}${tail}",
@@ -214,7 +229,10 @@ def _b64(min_size: int = 4) -> st.SearchStrategy[str]:
 
 
 def ory_password_hashes() -> st.SearchStrategy[str]:
-    """Hashes in the non-bcrypt formats Ory verifies (argon2, pbkdf2, scrypt, SSHA, ...)."""
+    """Hashes in the non-bcrypt formats Ory verifies (argon2, pbkdf2, scrypt, SSHA, ...).
+
+    .. versionadded:: 0.1.0
+    """
     padded = st.binary(min_size=4, max_size=32).map(lambda b: base64.b64encode(b).decode())
     return st.one_of(
         st.builds(
@@ -255,7 +273,10 @@ def ory_password_hashes() -> st.SearchStrategy[str]:
 
 
 def invalid_password_hashes() -> st.SearchStrategy[str]:
-    """Strings Ory would reject as ``hashed_password`` (and with it a whole import batch)."""
+    """Strings Ory would reject as ``hashed_password`` (and with it a whole import batch).
+
+    .. versionadded:: 0.1.0
+    """
     tail = st.text(_BCRYPT_ALPHABET, min_size=53, max_size=53)
     return st.one_of(
         # bcrypt with a cost Ory does not accept
@@ -316,6 +337,8 @@ def auth0_user_records(
         metadata: Strategy for ``app_metadata`` and ``user_metadata``
             (default :func:`json_objects`).
         all_fields: Include every field.
+
+    .. versionadded:: 0.1.0
     """
     kind = draw(st.sampled_from(kinds))
     uid = uid if uid is not None else draw(database_ids())
@@ -424,6 +447,8 @@ def password_hash_records(
         password_hash: The hash (a bcrypt string is drawn when ``None``).
         with_id: Whether the record carries an id at all (``False``: it can
             only be joined by email, which then must be given).
+
+    .. versionadded:: 0.1.0
     """
     record: dict[str, Any] = {}
     if with_id:
@@ -494,6 +519,8 @@ def mfa_records(
         user_id: The Auth0 user id.
         kind: ``otp`` (a base32 TOTP secret) or ``recovery-code`` (a bcrypt
             hash); drawn when ``None``.
+
+    .. versionadded:: 0.1.0
     """
     kind = kind or draw(st.sampled_from(["otp", "recovery-code"]))
     if kind == "otp":
@@ -514,6 +541,8 @@ class Auth0Export:
             users, joined by id or, for id-less records, by email; some for
             no user at all).
         mfa_secrets: The MFA-secrets export.
+
+    .. versionadded:: 0.1.0
     """
 
     users: list[dict[str, Any]] = field(repr=False)
@@ -554,6 +583,8 @@ def auth0_exports(
         shared_emails: Let users share an email (in different cases).
         duplicate_records: Also repeat some user records verbatim, as in a
             file concatenated from overlapping exports.
+
+    .. versionadded:: 0.1.0
     """
     uids = draw(st.lists(database_ids(), min_size=min_users, max_size=max_users, unique=True))
     metadata = json_objects(max_size=2, max_leaves=3)  # the plan never looks inside

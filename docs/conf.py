@@ -7,7 +7,7 @@ from importlib.metadata import version as _version
 
 project = "auth0-ory-migrate"
 author = "auth0-ory-migrate developers"
-copyright = "2026, auth0-ory-migrate developers"  # noqa: A001
+copyright = "2026, auth0-ory-migrate developers"
 release = _version("auth0-ory-migrate")
 version = ".".join(release.split(".")[:2])
 

@@ -137,6 +137,9 @@ class MigrationReport:
         yield b"\n}\n"
 
 
+_PASSWORD_KEYS = {"hash": "password_hash", "hook": "password_hook", "none": "password_none"}
+
+
 @define
 class ReportBuilder:
     """Accumulates plan items into a :class:`MigrationReport`."""
@@ -154,11 +157,15 @@ class ReportBuilder:
         if isinstance(item, PlannedIdentity):
             c["users_read"] += 1 + len(item.merged_user_ids)
             c["identities"] += 1
-            c[f"password_{item.password}"] += 1
-            c["social_logins"] += item.social_logins
-            c["blocked"] += item.blocked
-            c["totp"] += "totp" in item.body.get("credentials", ())
-            self.notes.extend(item.notes)
+            c[_PASSWORD_KEYS[item.password]] += 1
+            if item.social_logins:
+                c["social_logins"] += item.social_logins
+            if item.blocked:
+                c["blocked"] += 1
+            if "totp" in item.body.get("credentials", ()):
+                c["totp"] += 1
+            if item.notes:
+                self.notes.extend(item.notes)
         elif isinstance(item, Skipped):
             self.users.append(item)
             self.notes.extend(item.notes)

@@ -162,7 +162,7 @@ class Auth0User:
         """The names of every connection the user has an identity in, primary first."""
         return tuple(dict.fromkeys(i.connection for i in self.identities if i.connection))
 
-    @property
+    @functools.cached_property
     def database_ids(self) -> tuple[str, ...]:
         """The ids of the user's database identities: the keys of the password-hash join."""
         ids = [self.local_id] if self.provider == DATABASE_PROVIDER else []

@@ -19,7 +19,7 @@ from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
 from ._password_hashes import PasswordHashIndex, PasswordHashRecord, index_password_hashes, to_epoch
 from ._records import UnreadableRecord
 from ._report import MigrationReport
-from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail
+from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
 __all__ = ["MigrationPlan", "PlanItem", "UserSource", "plan_migration"]
@@ -27,8 +27,8 @@ __all__ = ["MigrationPlan", "PlanItem", "UserSource", "plan_migration"]
 #: What :func:`plan_migration` yields, in input order.
 PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
 
-#: Users to plan: a re-iterable collection, or a function returning a fresh
-#: iterator each time (e.g. ``lambda: read_users(open(path, "rb"))``).
+#: Users to plan: a :class:`UsersFile` (fastest for big exports), a re-iterable
+#: collection, or a function returning a fresh iterator each time.
 UserSource: TypeAlias = (
     Iterable[Auth0User | UnreadableRecord] | Callable[[], Iterable[Auth0User | UnreadableRecord]]
 )
@@ -95,11 +95,15 @@ class MigrationPlan:
         # Pass 1: which emails and user ids occur more than once? 8 bytes per user in an
         # array (hash() collisions only cost a little extra work in pass 2, never a wrong result).
         email_hashes, id_hashes = array("q"), array("q")
-        for u in self._pass():
-            if type(u) is Auth0User:
-                id_hashes.append(hash(u.user_id))
-                if u.normalized_email is not None:
-                    email_hashes.append(hash(u.normalized_email))
+        keys = (
+            self._users.identity_keys()
+            if isinstance(self._users, UsersFile)
+            else ((u.user_id, u.normalized_email) for u in self._pass() if type(u) is Auth0User)
+        )
+        for user_id, normalized_email in keys:
+            id_hashes.append(hash(user_id))
+            if normalized_email is not None:
+                email_hashes.append(hash(normalized_email))
         shared = _repeated(email_hashes)
         repeated_ids = set(_repeated(id_hashes))
         del email_hashes, id_hashes

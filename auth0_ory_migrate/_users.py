@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, NewType
 
 from attrs import field, frozen
@@ -16,6 +16,7 @@ from ._records import UnreadableRecord
 __all__ = [
     "Auth0Identity",
     "Auth0User",
+    "UsersFile",
     "NormalizedEmail",
     "normalize_email",
     "parse_user",
@@ -236,3 +237,46 @@ def read_users(f: IO[bytes], *, strict: bool = False) -> Iterator[Auth0User | Un
         if strict and isinstance(result, UnreadableRecord):
             raise result.to_error()
         yield result
+
+
+@frozen
+class UsersFile:
+    """A user export that :func:`~auth0_ory_migrate.plan_migration` can read twice, fast.
+
+    The planner reads the users twice (first only to find shared emails). Given a
+    ``UsersFile``, its first pass skips building :class:`Auth0User` records, which
+    makes planning a big export markedly faster. The file is opened by *opener*
+    (e.g. ``lambda: open(path, "rb")``) for each pass and closed after it.
+
+    Attributes:
+        opener: Returns the export, opened in binary mode, each time it is called.
+        strict: Raise on the first malformed record (see :func:`read_users`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    opener: Callable[[], IO[bytes]] = field(repr=False)
+    strict: bool = False
+
+    def __iter__(self) -> Iterator[Auth0User | UnreadableRecord]:
+        with self.opener() as f:
+            yield from read_users(f, strict=self.strict)
+
+    def identity_keys(self) -> Iterator[tuple[str, NormalizedEmail | None]]:
+        """``(user_id, normalized email)`` of every record with a usable user id.
+
+        Malformed records are left out (they show up when the users are read); a
+        record that is unreadable for another reason may be included, which only
+        delays the planning of the users sharing its email, never changes it.
+        """
+        with self.opener() as f:
+            for item in iter_raw_records(f, "users", allow_csv=True):
+                if type(item) is UnreadableRecord:
+                    continue
+                raw = item[1]  # type: ignore[index]
+                user_id = raw.get("user_id")
+                if type(user_id) is not str or "|" not in user_id:
+                    continue
+                email = raw.get("email")
+                email = email.strip() if type(email) is str else None
+                yield user_id.strip(), normalize_email(email) if email else None

@@ -20,9 +20,8 @@ from .._mapping import MappingOptions, PlannedIdentity
 from .._mfa import index_mfa_secrets, read_mfa_secrets
 from .._password_hashes import index_password_hashes, read_password_hashes
 from .._plan import MigrationPlan, plan_migration
-from .._records import UnreadableRecord
 from .._report import MigrationReport, format_summary
-from .._users import Auth0User, read_users
+from .._users import UsersFile
 from ._app import cli, fail_on_library_errors
 
 
@@ -160,10 +159,7 @@ def open_plan(
         with mfa_path.open("rb") as f:
             mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
 
-    def users() -> Iterator[Auth0User | UnreadableRecord]:
-        with users_path.open("rb") as f:
-            yield from read_users(f, strict=strict)
-
+    users = UsersFile(lambda: users_path.open("rb"), strict=strict)  # opened once per pass
     yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options)
 
 

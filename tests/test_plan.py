@@ -21,6 +21,7 @@ from auth0_ory_migrate import (
     PlannedIdentity,
     Skipped,
     UnreadableRecord,
+    UsersFile,
     format_summary,
     index_password_hashes,
     normalize_email,
@@ -609,3 +610,23 @@ def test_merged_identity_takes_a_merged_users_totp_secret() -> None:
     assert isinstance(planned, PlannedIdentity)
     assert "secret=JBSWY3DPEHPK3PXP" in planned.body["credentials"]["totp"]["config"]["totp_url"]
     assert plan.report.totp == 1
+
+
+def test_users_file_plans_exactly_like_a_callable(tmp_path: Path) -> None:
+    """A UsersFile (fast first pass) gives the same items and report as a plain callable."""
+    export = write_export(tmp_path, auth0_users(120, seed=11), fmt="ndjson.gz")
+    with export.password_hashes.open("rb") as f:  # type: ignore[union-attr]
+        hashes = index_password_hashes(read_password_hashes(f))
+
+    def users() -> Iterator[Auth0User | UnreadableRecord]:
+        with export.users.open("rb") as f:
+            yield from read_users(f)
+
+    plain = plan_migration(users, password_hashes=hashes)
+    fast = plan_migration(UsersFile(lambda: export.users.open("rb")), password_hashes=hashes)
+    items_plain, items_fast = list(plain), list(fast)
+    assert [repr(i) for i in items_fast] == [repr(i) for i in items_plain]
+    assert [getattr(i, "body", None) for i in items_fast] == [
+        getattr(i, "body", None) for i in items_plain
+    ]
+    assert fast.report == plain.report

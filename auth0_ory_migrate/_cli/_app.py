@@ -75,3 +75,14 @@ def fail_on_library_errors(func: F) -> F:
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def option_group(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Bundle click options into one decorator (first option first in ``--help``)."""
+
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -22,10 +22,8 @@ from .._password_hashes import index_password_hashes, read_password_hashes
 from .._plan import MigrationPlan, plan_migration
 from .._report import MigrationReport, format_summary
 from .._users import UsersFile
-from ._app import cli, fail_on_library_errors
+from ._app import cli, fail_on_library_errors, option_group
 
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _File = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -43,79 +41,75 @@ def _parse_providers(
     return mapping
 
 
-def input_options(func: F) -> F:
-    """The options that say what to read and how to map it (``convert`` and ``migrate``)."""
-    options = [
-        click.option(
-            "--users",
-            "users_path",
-            type=_File,
-            required=True,
-            envvar="AUTH0_USERDATA",
-            show_envvar=True,
-            help="Auth0 user export (NDJSON, gzipped or not, JSON array or the job's CSV).",
-        ),
-        click.option(
-            "--password-hashes",
-            "hashes_path",
-            type=_File,
-            envvar="AUTH0_PWEXPORT",
-            show_envvar=True,
-            help="Password-hash export from Auth0 support (decrypted).",
-        ),
-        click.option(
-            "--mfa-secrets", "mfa_path", type=_File, help="MFA-secrets export (TOTP secrets)."
-        ),
-        click.option(
-            "--schema-id",
-            default="preset://email",
-            show_default=True,
-            help="Ory identity schema id.",
-        ),
-        click.option(
-            "--schema-file",
-            type=_File,
-            help="The identity schema (JSON) of --schema-id, to check every identity's traits "
-            "against (preset://email is known and checked without it).",
-        ),
-        click.option(
-            "--without-hash",
-            type=click.Choice(["hook", "none"]),
-            default="hook",
-            show_default=True,
-            help="Database users without a usable hash: Ory's password-migration hook, or no "
-            "password (users reset it).",
-        ),
-        click.option(
-            "--ignore-hashes",
-            is_flag=True,
-            envvar="RESERVE_ONLY",
-            show_envvar=True,
-            help="Use the password-migration hook for every database user, even with a hash.",
-        ),
-        click.option(
-            "--provider",
-            "providers",
-            multiple=True,
-            callback=_parse_providers,
-            metavar="CONNECTION=ORY_PROVIDER",
-            help="Map an Auth0 connection (or provider) to an Ory OIDC provider id; repeatable.",
-        ),
-        click.option(
-            "--totp-issuer",
-            default="Ory",
-            show_default=True,
-            help="Issuer of imported TOTP secrets.",
-        ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            help="Stop at the first unreadable record instead of reporting it.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+#: The options that say what to read and how to map it (``convert`` and ``migrate``).
+input_options = option_group(
+    click.option(
+        "--users",
+        "users_path",
+        type=_File,
+        required=True,
+        envvar="AUTH0_USERDATA",
+        show_envvar=True,
+        help="Auth0 user export (NDJSON, gzipped or not, JSON array or the job's CSV).",
+    ),
+    click.option(
+        "--password-hashes",
+        "hashes_path",
+        type=_File,
+        envvar="AUTH0_PWEXPORT",
+        show_envvar=True,
+        help="Password-hash export from Auth0 support (decrypted).",
+    ),
+    click.option(
+        "--mfa-secrets", "mfa_path", type=_File, help="MFA-secrets export (TOTP secrets)."
+    ),
+    click.option(
+        "--schema-id",
+        default="preset://email",
+        show_default=True,
+        help="Ory identity schema id.",
+    ),
+    click.option(
+        "--schema-file",
+        type=_File,
+        help="The identity schema (JSON) of --schema-id, to check every identity's traits "
+        "against (preset://email is known and checked without it).",
+    ),
+    click.option(
+        "--without-hash",
+        type=click.Choice(["hook", "none"]),
+        default="hook",
+        show_default=True,
+        help="Database users without a usable hash: Ory's password-migration hook, or no "
+        "password (users reset it).",
+    ),
+    click.option(
+        "--ignore-hashes",
+        is_flag=True,
+        envvar="RESERVE_ONLY",
+        show_envvar=True,
+        help="Use the password-migration hook for every database user, even with a hash.",
+    ),
+    click.option(
+        "--provider",
+        "providers",
+        multiple=True,
+        callback=_parse_providers,
+        metavar="CONNECTION=ORY_PROVIDER",
+        help="Map an Auth0 connection (or provider) to an Ory OIDC provider id; repeatable.",
+    ),
+    click.option(
+        "--totp-issuer",
+        default="Ory",
+        show_default=True,
+        help="Issuer of imported TOTP secrets.",
+    ),
+    click.option(
+        "--strict",
+        is_flag=True,
+        help="Stop at the first unreadable record instead of reporting it.",
+    ),
+)
 
 
 @contextlib.contextmanager

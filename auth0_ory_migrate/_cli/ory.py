@@ -27,7 +27,7 @@ from .._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from .._mapping import PlannedIdentity
 from .._ory import OryAdmin
 from .._report import format_summary
-from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors
+from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import input_options, open_plan, write_report
 
 
@@ -37,29 +37,25 @@ _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a termi
 _UNEXPECTED_SHOWN = 50
 
 
-def _ory_options(func: F) -> F:
-    options = [
-        click.option(
-            "--ory-url",
-            envvar="ORY_SDK_URL",
-            show_envvar=True,
-            required=True,
-            metavar="URL",
-            help="Ory project URL (https://<slug>.projects.oryapis.com) or Kratos admin URL.",
-        ),
-        click.option(
-            "--api-key",
-            envvar="ORY_API_KEY",
-            show_envvar=True,
-            metavar="KEY",
-            help="Ory project API key; prefer the environment variable. None for a "
-            "Kratos admin port without authentication.",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress display."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_ory_options = option_group(
+    click.option(
+        "--ory-url",
+        envvar="ORY_SDK_URL",
+        show_envvar=True,
+        required=True,
+        metavar="URL",
+        help="Ory project URL (https://<slug>.projects.oryapis.com) or Kratos admin URL.",
+    ),
+    click.option(
+        "--api-key",
+        envvar="ORY_API_KEY",
+        show_envvar=True,
+        metavar="KEY",
+        help="Ory project API key; prefer the environment variable. None for a "
+        "Kratos admin port without authentication.",
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress display."),
+)
 
 
 def _state_dir_option(func: F) -> F:
@@ -72,32 +68,27 @@ def _state_dir_option(func: F) -> F:
     )(func)
 
 
-def _import_options(func: F) -> F:
-    options = [
-        _state_dir_option,
-        click.option(
-            "--batch-size",
-            type=click.IntRange(1, 1000),
-            help="Identities per request (default: Ory's limit, 1,000; 200 with plaintext "
-            "passwords).",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 64),
-            default=1,
-            show_default=True,
-            help="Import requests in flight. Ory Network allows one per project; more only "
-            "for a self-hosted Kratos.",
-        ),
-        click.option(
-            "--dry-run",
-            is_flag=True,
-            help="Validate every identity and count who is already in Ory; change nothing.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_import_options = option_group(
+    _state_dir_option,
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1, 1000),
+        help="Identities per request (default: Ory's limit, 1,000; 200 with plaintext passwords).",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Import requests in flight. Ory Network allows one per project; more only "
+        "for a self-hosted Kratos.",
+    ),
+    click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Validate every identity and count who is already in Ory; change nothing.",
+    ),
+)
 
 
 def _quiet_retries() -> None:

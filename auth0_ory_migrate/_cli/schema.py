@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import click
 
@@ -17,45 +16,39 @@ from .._schema import (
     build_identity_schema,
     ory_patch_identity_config_command,
 )
-from ._app import cli, fail_on_library_errors
+from ._app import cli, fail_on_library_errors, option_group
 
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _TRAITS = ("email", "name", "username", "phone")
 
 
-def _schema_options(func: F) -> F:
-    """Options choosing the schema: built from traits, or read from a file."""
-    options = [
-        click.option(
-            "--trait",
-            "traits",
-            multiple=True,
-            type=click.Choice(_TRAITS),
-            help="A trait of the schema (repeat it). Default: email only, like preset://email.",
-        ),
-        click.option(
-            "--require",
-            "required",
-            multiple=True,
-            type=click.Choice(_TRAITS),
-            help="A trait every identity must have (default: the first identifier).",
-        ),
-        click.option(
-            "--code-login/--no-code-login",
-            default=False,
-            help="Also let users sign in with a one-time code sent by email.",
-        ),
-        click.option(
-            "--schema-file",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="Use this identity schema (JSON) instead of building one.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+#: Options choosing the schema: built from traits, or read from a file.
+_schema_options = option_group(
+    click.option(
+        "--trait",
+        "traits",
+        multiple=True,
+        type=click.Choice(_TRAITS),
+        help="A trait of the schema (repeat it). Default: email only, like preset://email.",
+    ),
+    click.option(
+        "--require",
+        "required",
+        multiple=True,
+        type=click.Choice(_TRAITS),
+        help="A trait every identity must have (default: the first identifier).",
+    ),
+    click.option(
+        "--code-login/--no-code-login",
+        default=False,
+        help="Also let users sign in with a one-time code sent by email.",
+    ),
+    click.option(
+        "--schema-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Use this identity schema (JSON) instead of building one.",
+    ),
+)
 
 
 def _load_schema(

@@ -17,8 +17,6 @@ the client secret or the pre-signed download link.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import ipaddress
 import math
 import os
@@ -44,6 +42,7 @@ from auth0.management.management_client import ManagementClient
 
 from ._errors import Auth0OryMigrateError, ConfigurationError
 from ._files import private_file
+from ._retry import rate_limit_wait
 
 
 if TYPE_CHECKING:
@@ -407,25 +406,7 @@ def retry_wait(
 
     .. versionadded:: 0.1.0
     """
-    lower = {k.lower(): v for k, v in (headers or {}).items()}
-    wait: float | None = None
-    retry_after = lower.get("retry-after", "").strip()
-    if retry_after:
-        if re.fullmatch(r"\d+(\.\d+)?", retry_after):
-            wait = float(retry_after)
-        else:
-            try:
-                when = email.utils.parsedate_to_datetime(retry_after)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=dt.timezone.utc)
-                wait = when.timestamp() - now
-    if wait is None:
-        reset = lower.get("x-ratelimit-reset", "").strip()
-        if re.fullmatch(r"\d+(\.\d+)?", reset):
-            wait = float(reset) - now
+    wait = rate_limit_wait(headers or {}, now=now)
     if wait is None:
         wait = policy.initial * policy.multiplier ** max(0, attempt)
     if math.isnan(wait):

@@ -18,7 +18,6 @@ The adapter (:mod:`auth0_ory_migrate._ory`) and the engine
 
 from __future__ import annotations
 
-import email.utils
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from attrs import frozen
 
 from ._errors import Auth0OryMigrateError, ConfigurationError
 from ._records import UnreadableRecord
+from ._retry import rate_limit_wait
 
 
 __all__ = [
@@ -222,45 +222,6 @@ def split_batch(batch: Sequence[T]) -> tuple[list[T], list[T]] | None:
 
 
 # -- retries ---------------------------------------------------------------------------------
-
-_HTTP_DATE_MIN_LEN = 16
-_EPOCH_THRESHOLD = 1_000_000_000  # larger values of x-ratelimit-reset are Unix times
-
-
-def rate_limit_wait(headers: Mapping[str, str], *, now: float) -> float | None:
-    """Seconds a 429 answer asks the client to wait, or ``None`` when it does not say.
-
-    ``Retry-After`` (seconds or an HTTP date) wins; otherwise ``x-ratelimit-reset``. Ory
-    does not document the unit of the latter: a value above 10^9 is read as a Unix time
-    (as Auth0 sends it), anything smaller as seconds from now.
-
-    Args:
-        headers: Response headers, lower-case names.
-        now: The current Unix time.
-
-    .. versionadded:: 0.1.0
-    """
-    retry_after = headers.get("retry-after")
-    if retry_after:
-        value = retry_after.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            if len(value) >= _HTTP_DATE_MIN_LEN:
-                try:
-                    when = email.utils.parsedate_to_datetime(value)
-                except (TypeError, ValueError):
-                    when = None
-                if when is not None and when.tzinfo is not None:
-                    return max(0.0, when.timestamp() - now)
-    reset = headers.get("x-ratelimit-reset")
-    if reset:
-        try:
-            value_f = float(reset.strip())
-        except ValueError:
-            return None
-        return max(0.0, value_f - now if value_f > _EPOCH_THRESHOLD else value_f)
-    return None
 
 
 def _retryable_status(status: int | None) -> bool:

@@ -38,6 +38,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -55,7 +56,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote, urlencode
 
 import attrs
@@ -267,7 +268,7 @@ class StoredIdentity:
 
     ``credentials`` is the ``credentials`` object as imported (password ``hashed_password`` or
     ``password``, ``use_password_migration_hook``, ``oidc`` providers, ``totp`` ...), so keep it
-    out of logs. Treat every field as read-only (the dicts are shared with the server's store).
+    out of logs. Each read returns a fresh snapshot: changing it changes nothing on the server.
 
     .. versionadded:: 0.1.0
     """
@@ -556,6 +557,103 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "unknown"
 
 
+_Fits = Callable[[Any], bool]
+
+
+def _compile_schema(schema: Mapping[str, Any]) -> _Fits:
+    """A fast yes/no :func:`validate_json_schema` (true exactly when it finds no problem).
+
+    The server asks this first and :func:`validate_json_schema` only to name the problems.
+    """
+    try:
+        return _compile_schema_node(schema)
+    except Exception:  # a schema outside the supported subset: no shortcut
+        return lambda value: not validate_json_schema(schema, value)
+
+
+def _compile_schema_node(schema: Mapping[str, Any]) -> _Fits:
+    checks: list[_Fits] = []
+    expected = schema.get("type")
+    if expected is not None:
+        names = [expected] if isinstance(expected, str) else list(expected)
+        if names == ["object"]:
+            checks.append(lambda v: isinstance(v, dict))
+        elif names == ["string"]:
+            checks.append(lambda v: isinstance(v, str))
+        else:
+            checks.append(lambda v: any(_is_type(v, n) for n in names))
+    if "enum" in schema:
+        enum = schema["enum"]
+        checks.append(lambda v: v in enum)
+    if "const" in schema:
+        const = schema["const"]
+        checks.append(lambda v: v == const)
+    string_checks: list[_Fits] = []
+    if "minLength" in schema:
+        min_length = schema["minLength"]
+        string_checks.append(lambda v: len(v) >= min_length)
+    if "maxLength" in schema:
+        max_length = schema["maxLength"]
+        string_checks.append(lambda v: len(v) <= max_length)
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        string_checks.append(lambda v: re.search(pattern, v) is not None)
+    check_format = _FORMATS.get(str(schema.get("format")))
+    if check_format is not None:
+        string_checks.append(check_format)
+    if string_checks:
+        checks.append(lambda v: not isinstance(v, str) or all(c(v) for c in string_checks))
+    number_checks: list[_Fits] = []
+    if "minimum" in schema:
+        minimum = schema["minimum"]
+        number_checks.append(lambda v: not v < minimum)
+    if "maximum" in schema:
+        maximum = schema["maximum"]
+        number_checks.append(lambda v: not v > maximum)
+    if number_checks:
+        checks.append(lambda v: not _is_type(v, "number") or all(c(v) for c in number_checks))
+    properties = {k: _compile_schema(sub) for k, sub in (schema.get("properties") or {}).items()}
+    required = tuple(schema.get("required") or ())
+    additional = schema.get("additionalProperties", True)
+    fits_additional = _compile_schema(additional) if isinstance(additional, Mapping) else None
+
+    def fits_object(value: dict[str, Any]) -> bool:
+        for name in required:
+            if name not in value:
+                return False
+        for key, item in value.items():
+            fits = properties.get(key)
+            if fits is not None:
+                if not fits(item):
+                    return False
+            elif additional is False or (fits_additional is not None and not fits_additional(item)):
+                return False
+        return True
+
+    checks.append(lambda v: not isinstance(v, dict) or fits_object(v))
+    list_checks: list[_Fits] = []
+    if "minItems" in schema:
+        min_items = schema["minItems"]
+        list_checks.append(lambda v: len(v) >= min_items)
+    if "maxItems" in schema:
+        max_items = schema["maxItems"]
+        list_checks.append(lambda v: len(v) <= max_items)
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        fits_item = _compile_schema(items)
+        list_checks.append(lambda v: all(fits_item(item) for item in v))
+    if list_checks:
+        checks.append(lambda v: not isinstance(v, list) or all(c(v) for c in list_checks))
+
+    def fits(value: Any) -> bool:
+        for check in checks:  # noqa: SIM110 (all() over a generator is slower)
+            if not check(value):
+                return False
+        return True
+
+    return fits
+
+
 # The shape of the request bodies (Kratos' Go structs): a dict is an object with exactly those
 # keys, a one-element list is an array of that shape, a string names a scalar type.
 _Spec = Any
@@ -678,19 +776,203 @@ def _check_shape(value: Any, spec: _Spec, path: str) -> None:
         raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {path} ({spec})")
 
 
+_SCALAR_TYPES: Final[Mapping[str, type]] = {"string": str, "bool": bool, "object": dict}
+
+
+def _compile_shape(spec: _Spec) -> _Fits:
+    """A fast yes/no version of :func:`_check_shape` (which then names the problem)."""
+    if spec == "any":
+        return lambda value: True
+    if isinstance(spec, dict):
+        allowed = frozenset(spec)
+        # Per member: the type its value must have, or a check; "any" members are absent.
+        kinds: dict[str, type | _Fits] = {
+            key: _SCALAR_TYPES[sub] if sub in ("string", "bool", "object") else _compile_shape(sub)
+            for key, sub in spec.items()
+            if sub != "any"
+        }
+
+        def fits_object(value: Any) -> bool:
+            if value is None:
+                return True
+            if not isinstance(value, dict) or not value.keys() <= allowed:
+                return False
+            for key, item in value.items():
+                kind = kinds.get(key)
+                if kind is None or item is None:
+                    continue
+                if isinstance(kind, type):
+                    if not isinstance(item, kind):
+                        return False
+                elif not kind(item):
+                    return False
+            return True
+
+        return fits_object
+    if isinstance(spec, list):
+        fits_item = _compile_shape(spec[0])
+
+        def fits_array(value: Any) -> bool:
+            if value is None:
+                return True
+            if not isinstance(value, list):
+                return False
+            for item in value:  # noqa: SIM110 (all() over a generator is slower)
+                if not fits_item(item):
+                    return False
+            return True
+
+        return fits_array
+    scalar = _SCALARS[spec]
+    return lambda value: value is None or scalar(value)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
-def _decode_json(body: bytes, spec: _Spec, name: str) -> dict[str, Any]:
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+# json's own scanners: the value at an index -> (value, end); a string's rest -> (str, end).
+_Scan = Callable[[str, int], tuple[Any, int]]
+_ScanString = Callable[[str, int, bool], tuple[str, int]]
+_SCAN: Final[_Scan] = _DECODER.scan_once  # type: ignore[attr-defined]
+_SCAN_STRING: Final[_ScanString] = json.decoder.scanstring  # type: ignore[attr-defined]
+_WHITESPACE: Final = re.compile(r"[ \t\n\r]*")  # JSON's
+_WS_CHARS: Final = " \t\n\r"
+
+
+def _skip_ws(text: str, i: int) -> int:
+    if text[i : i + 1] not in _WS_CHARS:
+        return i
+    match = _WHITESPACE.match(text, i)
+    return match.end() if match else i
+
+
+class _LeaveToLoads(Exception):
+    """The batch reader met something it leaves to :func:`json.loads` to read or reject."""
+
+
+def _read_object(
+    text: str, i: int, keep: str, read_kept: _Scan | None = None
+) -> tuple[dict[str, Any], int, str | None]:
+    """Read the JSON object at ``text[i]`` (``{``) exactly like json does.
+
+    Returns the object, the index after it and the JSON text of its member ``keep`` (the
+    last one, as json keeps the last of repeated keys), or reads that member's value with
+    ``read_kept`` (then no text). Whatever json would not read raises :class:`_LeaveToLoads`.
+    """
+    result: dict[str, Any] = {}
+    kept: str | None = None
+    i = _skip_ws(text, i + 1)
+    if text[i] == "}":
+        return result, i + 1, kept
+    while True:
+        if text[i] != '"':
+            raise _LeaveToLoads
+        key, i = _SCAN_STRING(text, i + 1, True)
+        i = _skip_ws(text, i)
+        if text[i] != ":":
+            raise _LeaveToLoads
+        start = _skip_ws(text, i + 1)
+        if key != keep:
+            result[key], i = _SCAN(text, start)
+        elif read_kept is not None:
+            result[key], i = read_kept(text, start)
+        else:
+            result[key], i = _SCAN(text, start)
+            kept = text[start:i]
+        i = _skip_ws(text, i)
+        if text[i] == "}":
+            return result, i + 1, kept
+        if text[i] != ",":
+            raise _LeaveToLoads
+        i = _skip_ws(text, i + 1)
+
+
+def _read_batch(text: str) -> tuple[dict[str, Any], list[str | None]]:
+    """Decode a PatchIdentitiesBody exactly like json.loads, plus each ``create``'s JSON text.
+
+    Used to read back an identity stored from a batch (see :class:`_Record`). Anything
+    unusual (including every syntax error) raises :class:`_LeaveToLoads`.
+    """
+    creates: list[str | None] = []
+
+    def read_identities(text: str, i: int) -> tuple[Any, int]:
+        creates.clear()  # a repeated "identities": the last one wins
+        if text[i] != "[":
+            return _SCAN(text, i)
+        items: list[Any] = []
+        i = _skip_ws(text, i + 1)
+        if text[i] == "]":
+            return items, i + 1
+        while True:
+            if text[i] == "{":
+                value, i, create = _read_object(text, i, "create")
+            else:
+                (value, i), create = _SCAN(text, i), None
+            items.append(value)
+            creates.append(create)
+            i = _skip_ws(text, i)
+            if text[i] == "]":
+                return items, i + 1
+            if text[i] != ",":
+                raise _LeaveToLoads
+            i = _skip_ws(text, i + 1)
+
+    i = _skip_ws(text, 0)
+    if text[i] != "{":
+        raise _LeaveToLoads
+    value, i, _ = _read_object(text, i, "identities", read_identities)
+    if _skip_ws(text, i) != len(text):
+        raise _LeaveToLoads
+    return value, creates
+
+
+def _decode_text(body: bytes) -> str:
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as e:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as e:
+        raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
+
+
+def _check_body(value: Any, spec: _Spec, fits: _Fits, name: str) -> dict[str, Any]:
+    """The decoded body, or the 400 Go's strict decoder would answer."""
     if not isinstance(value, dict):
         raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {name}")
-    _check_shape(value, spec, name)
+    if not fits(value):
+        _check_shape(value, spec, name)  # raises, naming the first problem
     return value
+
+
+_CREATE_FITS: Final = _compile_shape(_CREATE_IDENTITY)
+_PATCH_FITS: Final = _compile_shape(_PATCH_IDENTITIES)
+
+
+def _decode_create(body: bytes) -> tuple[dict[str, Any], str]:
+    """A CreateIdentityBody, and its JSON text."""
+    text = _decode_text(body)
+    value = _check_body(_loads(text), _CREATE_IDENTITY, _CREATE_FITS, "CreateIdentityBody")
+    return value, text
+
+
+def _decode_patch(body: bytes) -> tuple[dict[str, Any], str]:
+    """A PatchIdentitiesBody, and its JSON text."""
+    text = _decode_text(body)
+    value = _check_body(_loads(text), _PATCH_IDENTITIES, _PATCH_FITS, "PatchIdentitiesBody")
+    return value, text
+
+
+@functools.lru_cache(maxsize=16)
+def _creates_of(batch: str) -> tuple[str | None, ...]:
+    """The JSON text of each item's ``create`` in a PatchIdentitiesBody (recent ones cached)."""
+    return tuple(_read_batch(batch)[1])
 
 
 def _check_request_level(body: Mapping[str, Any], where: str) -> None:
@@ -722,11 +1004,14 @@ def _provider_identifiers(credentials: Mapping[str, Any], kind: str) -> list[str
 _UUID_RNG = random.Random(secrets.randbits(128))  # noqa: S311 (ids, not secrets)
 
 
+_UUID_V4_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))  # the version and variant bits
+_UUID_V4_SET: Final = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
+
+
 def _new_uuid() -> str:
     """A random (version 4) UUID; faster than uuid.uuid4(), which asks the OS every time."""
-    h = f"{_UUID_RNG.getrandbits(128):032x}"
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+    h = "%032x" % (_UUID_RNG.getrandbits(128) & _UUID_V4_CLEAR | _UUID_V4_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _now() -> datetime:
@@ -737,8 +1022,7 @@ def _timestamp(value: datetime) -> str:
     return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@frozen
-class _Derived:
+class _Derived(NamedTuple):
     """What the identity schema's ``ory.sh/kratos`` extensions derive from the traits."""
 
     password: tuple[str, ...]
@@ -789,6 +1073,8 @@ def _extension_rules(schema: Mapping[str, Any]) -> tuple[_Rule, ...]:
 
 
 def _values_at(value: Any, path: tuple[str | None, ...]) -> list[Any]:
+    if len(path) == 1 and (key := path[0]) is not None:  # a top-level trait: the usual case
+        return [value[key]] if isinstance(value, dict) and key in value else []
     values = [value]
     for step in path:
         if step is None:
@@ -818,9 +1104,9 @@ def _derive(rules: tuple[_Rule, ...], traits: Any) -> _Derived:
     if not declares_password and isinstance(traits, dict) and isinstance(traits.get("email"), str):
         password.append(normalize_identifier(traits["email"]))
     return _Derived(
-        password=tuple(dict.fromkeys(password)),
-        verifiable=tuple(dict.fromkeys(verifiable)),
-        recovery=tuple(dict.fromkeys(recovery)),
+        tuple(dict.fromkeys(password)),
+        tuple(dict.fromkeys(verifiable)),
+        tuple(dict.fromkeys(recovery)),
     )
 
 
@@ -840,12 +1126,89 @@ class _Ctx:
     items: int = 0
 
 
-@frozen
-class _Prepared:
-    """An identity that passed the per-identity rules, with its uniqueness keys."""
+_VERIFIABLE_FIELDS: Final = (
+    "id",
+    "value",
+    "verified",
+    "via",
+    "status",
+    "verified_at",
+    "created_at",
+    "updated_at",
+)
+_RECOVERY_FIELDS: Final = ("id", "value", "via", "created_at", "updated_at")
 
-    identity: StoredIdentity
+
+class _Record(NamedTuple):
+    """An identity as stored: strings and tuples only.
+
+    The store keeps it as a plain ``tuple`` (``_Record._make`` reads it back): a tuple of
+    strings and such tuples is soon untracked by the garbage collector, so 100,000 stored
+    identities cost a full collection nothing (a NamedTuple instance stays tracked; a dict
+    tree per identity cost tens of milliseconds per collection). Traits, metadata and
+    credentials stay in ``body``, the JSON text the identity arrived in: its
+    CreateIdentityBody, or the whole PatchIdentitiesBody of its batch (shared by the batch's
+    identities) with ``batch_index``. :meth:`create_body` decodes them when someone asks, so
+    a batch is decoded once, by json.loads, when it arrives.
+    """
+
+    id: str
+    schema_id: str
+    state: str
+    external_id: str | None
+    organization_id: str | None
+    created_at: datetime
+    password_identifiers: tuple[str, ...]
+    generated_password_hash: str | None
+    verifiable_addresses: tuple[tuple[Any, ...], ...]
+    """Values in the order of :data:`_VERIFIABLE_FIELDS`."""
+    recovery_addresses: tuple[tuple[Any, ...], ...]
+    """Values in the order of :data:`_RECOVERY_FIELDS`."""
     keys: tuple[str, ...]
+    """Uniqueness keys (``kind:value``) the identity owns."""
+    body: str
+    """JSON text: the identity's CreateIdentityBody, or a whole PatchIdentitiesBody."""
+    batch_index: int = -1
+    """Which item of the PatchIdentitiesBody in :attr:`body` it was (-1: not a batch)."""
+
+    def create_body(self) -> dict[str, Any]:
+        """The CreateIdentityBody the identity was created from, decoded."""
+        text: str | None = self.body
+        if self.batch_index >= 0:
+            try:
+                text = _creates_of(self.body)[self.batch_index]
+            except (_LeaveToLoads, ValueError, StopIteration, IndexError):
+                text = None  # not met for a body json reads; json has the last word then
+        if text is None:
+            body: dict[str, Any] = json.loads(self.body)["identities"][self.batch_index]["create"]
+        else:
+            body = json.loads(text)
+        return body
+
+    def stored(self, body: Mapping[str, Any] | None = None) -> StoredIdentity:
+        """The public view (``body``: :meth:`create_body`, when at hand)."""
+        if body is None:
+            body = self.create_body()
+        return StoredIdentity(
+            id=self.id,
+            schema_id=self.schema_id,
+            traits=body["traits"],
+            state=self.state,
+            external_id=self.external_id,
+            metadata_public=body.get("metadata_public"),
+            metadata_admin=body.get("metadata_admin"),
+            verifiable_addresses=tuple(
+                dict(zip(_VERIFIABLE_FIELDS, a, strict=True)) for a in self.verifiable_addresses
+            ),
+            recovery_addresses=tuple(
+                dict(zip(_RECOVERY_FIELDS, a, strict=True)) for a in self.recovery_addresses
+            ),
+            credentials={k: v for k, v in (body.get("credentials") or {}).items() if v is not None},
+            created_at=self.created_at,
+            organization_id=self.organization_id,
+            password_identifiers=self.password_identifiers,
+            generated_password_hash=self.generated_password_hash,
+        )
 
 
 _CLASH_KINDS: Final = {
@@ -914,6 +1277,7 @@ class OryAdminServer:
         self._schemas: dict[str, Mapping[str, Any]] = {"preset://email": PRESET_EMAIL_SCHEMA}
         self._schemas.update(schemas or {})
         self._traits_schemas = {k: _traits_schema(v) for k, v in self._schemas.items()}
+        self._traits_fit = {k: _compile_schema(v) for k, v in self._traits_schemas.items()}
         self._rules = {k: _extension_rules(v) for k, v in self._traits_schemas.items()}
         self.max_inflight_imports = max_inflight_imports
         self.faults: OryFaults = faults if faults is not None else OryFaults()
@@ -921,10 +1285,10 @@ class OryAdminServer:
         self.absolute_links = absolute_links
         self._lock = threading.RLock()
         self._http = BackgroundHTTPServer(self._app)
-        self._store: dict[str, StoredIdentity] = {}
+        # Records as plain tuples (see _Record): the garbage collector soon stops tracking them.
+        self._store: dict[str, tuple[Any, ...]] = {}
         self._seq: dict[str, int] = {}
         self._owners: dict[str, str] = {}  # uniqueness key -> identity id
-        self._keys: dict[str, tuple[str, ...]] = {}  # identity id -> its uniqueness keys
         self._next_seq = 0
         self._inflight = 0
         self._admin_requests = 0
@@ -979,7 +1343,6 @@ class OryAdminServer:
             self._store.clear()
             self._seq.clear()
             self._owners.clear()
-            self._keys.clear()
             self._admin_requests = 0
             self.requests.clear()
             self.max_concurrent_seen = 0
@@ -1004,7 +1367,8 @@ class OryAdminServer:
         .. versionadded:: 0.1.0
         """
         with self._lock:
-            return list(self._store.values())
+            records = list(self._store.values())
+        return [_Record._make(record).stored() for record in records]
 
     def identity(self, identity_id: str) -> StoredIdentity | None:
         """The identity with this id, or None.
@@ -1012,7 +1376,8 @@ class OryAdminServer:
         .. versionadded:: 0.1.0
         """
         with self._lock:
-            return self._store.get(identity_id)
+            record = self._record(identity_id)
+        return record.stored() if record is not None else None
 
     def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
         """The identity with this ``external_id``, or None.
@@ -1021,7 +1386,8 @@ class OryAdminServer:
         """
         with self._lock:
             owner = self._owners.get(f"external_id:{external_id}")
-            return self._store.get(owner) if owner else None
+            record = self._record(owner)
+        return record.stored() if record is not None else None
 
     def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
         """The identity owning a credential identifier (an email, or ``provider:subject``).
@@ -1030,7 +1396,8 @@ class OryAdminServer:
         """
         with self._lock:
             owner = self._owner_of_identifier(identifier)
-            return self._store.get(owner) if owner else None
+            record = self._record(owner)
+        return record.stored() if record is not None else None
 
     def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
         """Store an identity directly, under the same rules as ``POST /admin/identities``.
@@ -1040,11 +1407,14 @@ class OryAdminServer:
 
         .. versionadded:: 0.1.0
         """
-        payload = json.loads(json.dumps(body))
+        text = json.dumps(body)
+        payload = json.loads(text)
         _check_shape(payload, _CREATE_IDENTITY, "CreateIdentityBody")
         _check_request_level(payload, "identity")
+        record = self._prepare(payload, text)
         with self._lock:
-            return self._create_locked(payload)
+            self._commit_locked(record)
+        return record.stored(payload)
 
     # -- creation rules -------------------------------------------------------------------
 
@@ -1058,111 +1428,116 @@ class OryAdminServer:
                 return self._owners[key]
         return None
 
-    def _create_locked(self, body: Mapping[str, Any]) -> StoredIdentity:
-        """Validate one CreateIdentityBody and commit it (caller holds the lock)."""
-        return self._commit_locked(self._prepare(body))
+    def _prepare(
+        self,
+        body: Mapping[str, Any],
+        text: str,
+        now: datetime | None = None,
+        stamp: str | None = None,
+        batch_index: int = -1,
+    ) -> _Record:
+        """Check one CreateIdentityBody against the per-identity rules (no lock needed).
 
-    def _prepare(self, body: Mapping[str, Any], now: datetime | None = None) -> _Prepared:
-        """Check one CreateIdentityBody against the per-identity rules (no lock needed)."""
-        schema_id = body.get("schema_id") or self.default_schema_id
+        ``text`` is the body as JSON text (kept for its traits, metadata and credentials), or
+        the whole PatchIdentitiesBody with the item's ``batch_index``; ``now`` and its
+        ``stamp`` are the creation time (default: now).
+        """
+        get = body.get
+        schema_id = get("schema_id") or self.default_schema_id
         traits_schema = self._traits_schemas.get(schema_id)
         if traits_schema is None:
             raise OryAdminError(400, f"identity schema {schema_id!r} does not exist")
-        traits = body.get("traits")
-        problems = validate_json_schema(traits_schema, traits, "#/traits")
-        if problems:
+        traits = get("traits")
+        if not self._traits_fit[schema_id](traits) and (
+            problems := validate_json_schema(traits_schema, traits, "#/traits")
+        ):
             raise OryAdminError(
                 400, "traits do not match the identity schema: " + "; ".join(problems)
             )
         if not isinstance(traits, dict):
             raise OryAdminError(400, "traits must be a JSON object")
-        metadata_public = body.get("metadata_public")
-        metadata_admin = body.get("metadata_admin")
-        for name, value in (
-            ("metadata_public", metadata_public),
-            ("metadata_admin", metadata_admin),
-        ):
+        for name in ("metadata_public", "metadata_admin"):
+            value = get(name)
             if value is not None and not isinstance(value, dict):
                 raise OryAdminError(400, f"{name} must be a JSON object, got {_json_type(value)}")
-        credentials = {k: v for k, v in (body.get("credentials") or {}).items() if v is not None}
-        for kind in ("oidc", "saml"):
-            if kind in credentials:
-                config = credentials[kind].get("config") or {}
-                for provider in config.get("providers") or ():
-                    if not provider or not provider.get("provider") or not provider.get("subject"):
-                        raise OryAdminError(
-                            400, f"{kind} credentials need a provider and a subject"
-                        )
-        plaintext = ((credentials.get("password") or {}).get("config") or {}).get("password")
-        if "totp" in credentials:
-            totp_url = (credentials["totp"].get("config") or {}).get("totp_url")
-            if totp_url is not None and not totp_url.startswith("otpauth://"):
-                raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
+        credentials = {k: v for k, v in (get("credentials") or {}).items() if v is not None}
+        plaintext = None
+        if credentials:
+            for kind in ("oidc", "saml"):
+                if kind in credentials:
+                    config = credentials[kind].get("config") or {}
+                    for provider in config.get("providers") or ():
+                        if (
+                            not provider
+                            or not provider.get("provider")
+                            or not provider.get("subject")
+                        ):
+                            raise OryAdminError(
+                                400, f"{kind} credentials need a provider and a subject"
+                            )
+            plaintext = ((credentials.get("password") or {}).get("config") or {}).get("password")
+            if "totp" in credentials:
+                totp_url = (credentials["totp"].get("config") or {}).get("totp_url")
+                if totp_url is not None and not totp_url.startswith("otpauth://"):
+                    raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
 
         derived = _derive(self._rules[schema_id], traits)
         if now is None:
             now = _now()
-        stamp = _timestamp(now)
+        if stamp is None:
+            stamp = _timestamp(now)
         verifiable = self._verifiable_addresses(body, derived, stamp)
-        recovery = tuple(
-            {
-                "id": _new_uuid(),
-                "value": value,
-                "via": via,
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
-            for via, value in derived.recovery
-        )
-        external_id = body.get("external_id") or None
+        recovery = tuple((_new_uuid(), value, via, stamp, stamp) for via, value in derived.recovery)
+        external_id = get("external_id") or None
         keys = [f"password:{identifier}" for identifier in derived.password]
         if "oidc" in credentials:
-            keys.extend(f"oidc:{i}" for i in _provider_identifiers(credentials, "oidc"))
+            keys.extend([f"oidc:{i}" for i in _provider_identifiers(credentials, "oidc")])
         if "saml" in credentials:
-            keys.extend(f"saml:{i}" for i in _provider_identifiers(credentials, "saml"))
-        keys.extend(f"verifiable:{via}:{value}" for via, value in derived.verifiable)
-        keys.extend(f"recovery:{via}:{value}" for via, value in derived.recovery)
+            keys.extend([f"saml:{i}" for i in _provider_identifiers(credentials, "saml")])
+        keys.extend([f"verifiable:{via}:{value}" for via, value in derived.verifiable])
+        keys.extend([f"recovery:{via}:{value}" for via, value in derived.recovery])
         if external_id is not None:
             keys.append(f"external_id:{external_id}")
-        identity = StoredIdentity(
-            id=_new_uuid(),
-            schema_id=schema_id,
-            traits=traits,
-            state=body.get("state") or "active",
-            external_id=external_id,
-            metadata_public=metadata_public,
-            metadata_admin=metadata_admin,
-            verifiable_addresses=verifiable,
-            recovery_addresses=recovery,
-            credentials=credentials,
-            created_at=now,
-            organization_id=body.get("organization_id") or None,
-            password_identifiers=derived.password,
-            generated_password_hash=_pbkdf2(plaintext) if plaintext else None,
+        return _Record(
+            _new_uuid(),
+            schema_id,
+            get("state") or "active",
+            external_id,
+            get("organization_id") or None,
+            now,
+            derived.password,
+            _pbkdf2(plaintext) if plaintext else None,
+            verifiable,
+            recovery,
+            tuple(dict.fromkeys(keys)),
+            text,
+            batch_index,
         )
-        return _Prepared(identity=identity, keys=tuple(dict.fromkeys(keys)))
 
-    def _commit_locked(self, prepared: _Prepared) -> StoredIdentity:
+    def _commit_locked(self, record: _Record) -> None:
         """Check uniqueness and store (caller holds the lock)."""
         owners = self._owners
-        for key in prepared.keys:
+        keys = record.keys
+        for key in keys:
             if key in owners:
                 raise OryAdminError(409, _clash_reason(key))
-        identity = prepared.identity
-        self._store[identity.id] = identity
-        self._seq[identity.id] = self._next_seq
+        identity_id = record.id
+        self._store[identity_id] = tuple(record)  # a plain tuple: see _Record
+        self._seq[identity_id] = self._next_seq
         self._next_seq += 1
-        self._keys[identity.id] = prepared.keys
-        for key in prepared.keys:
-            owners[key] = identity.id
-        return identity
+        for key in keys:
+            owners[key] = identity_id
 
     @staticmethod
     def _verifiable_addresses(
         body: Mapping[str, Any], derived: _Derived, stamp: str
-    ) -> tuple[dict[str, Any], ...]:
+    ) -> tuple[tuple[Any, ...], ...]:
+        """The verifiable addresses (as :data:`_VERIFIABLE_FIELDS`) the traits derive.
+
+        Verification state comes from the imported address with the same normalised value.
+        """
         imported: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for address in body.get("verifiable_addresses") or []:
+        for address in body.get("verifiable_addresses") or ():
             if not address:
                 continue
             via = address.get("via")
@@ -1177,29 +1552,28 @@ class OryAdminServer:
             imported[(via, normalize_identifier(value))] = address
         result = []
         for via, value in derived.verifiable:
-            source = imported.get((via, value), {})
-            verified = source.get("verified") is True
-            verified_at = source.get("verified_at") or (stamp if verified else None)
-            status = source.get("status") or ("completed" if verified else "pending")
-            result.append(
-                {
-                    "id": _new_uuid(),
-                    "value": value,
-                    "verified": verified,
-                    "via": via,
-                    "status": status,
-                    "verified_at": verified_at if verified else None,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-            )
+            source = imported.get((via, value))
+            if source is None:
+                verified, status, verified_at = False, "pending", None
+            else:
+                verified = source.get("verified") is True
+                status = source.get("status") or ("completed" if verified else "pending")
+                verified_at = (source.get("verified_at") or stamp) if verified else None
+            result.append((_new_uuid(), value, verified, via, status, verified_at, stamp, stamp))
         return tuple(result)
 
+    def _record(self, identity_id: str | None) -> _Record | None:
+        """The stored record of an identity, or None (caller holds the lock)."""
+        record = self._store.get(identity_id) if identity_id else None
+        return _Record._make(record) if record is not None else None
+
     def _delete_locked(self, identity_id: str) -> bool:
-        if self._store.pop(identity_id, None) is None:
+        record = self._record(identity_id)
+        if record is None:
             return False
+        del self._store[identity_id]
         self._seq.pop(identity_id, None)
-        for key in self._keys.pop(identity_id, ()):
+        for key in record.keys:
             if self._owners.get(key) == identity_id:
                 del self._owners[key]
         return True
@@ -1417,11 +1791,11 @@ class OryAdminServer:
             external_id = unquote(path[len(prefix) :])
             with self._lock:
                 owner = self._owners.get(f"external_id:{external_id}")
-                identity = self._store.get(owner) if owner else None
-            if identity is None:
+                record = self._record(owner)
+            if record is None:
                 raise OryAdminError(404, f"no identity with external_id {external_id!r}")
             include = _include_credential(request) or []
-            return HttpResponse.json(200, self._identity_json(identity, include))
+            return HttpResponse.json(200, self._identity_json(record.stored(), include))
         if path.startswith("/admin/identities/") and path.count("/") == 3:
             identity_id = unquote(path.rsplit("/", 1)[1])
             if method == "GET":
@@ -1450,12 +1824,13 @@ class OryAdminServer:
         return HttpResponse.json(200, schema)
 
     def _post_identity(self, request: HttpRequest, ctx: _Ctx) -> HttpResponse:
-        body = _decode_json(request.body, _CREATE_IDENTITY, "CreateIdentityBody")
+        body, text = _decode_create(request.body)
         ctx.items = 1
         _check_request_level(body, "identity")
-        prepared = self._prepare(body)
+        record = self._prepare(body, text)
         with self._lock:
-            identity = self._commit_locked(prepared)
+            self._commit_locked(record)
+        identity = record.stored(body)
         return HttpResponse.json(
             201,
             self._identity_json(identity, ()),
@@ -1463,7 +1838,7 @@ class OryAdminServer:
         )
 
     def _patch_identities(self, request: HttpRequest, ctx: _Ctx) -> HttpResponse:
-        body = _decode_json(request.body, _PATCH_IDENTITIES, "PatchIdentitiesBody")
+        body, text = _decode_patch(request.body)
         patches = body.get("identities") or []
         ctx.items = len(patches)
         if len(patches) > MAX_BATCH_SIZE:
@@ -1489,11 +1864,12 @@ class OryAdminServer:
         if above > 0 and len(creates) > above:
             raise OryAdminError(504, f"the batch of {len(creates)} identities timed out")
         results: list[dict[str, Any]] = []
-        prepared: list[_Prepared | OryAdminError] = []
+        prepared: list[_Record | OryAdminError] = []
         now = _now()
-        for create in creates:
+        stamp = _timestamp(now)
+        for index, create in enumerate(creates):
             try:
-                prepared.append(self._prepare(create, now))
+                prepared.append(self._prepare(create, text, now, stamp, index))
             except OryAdminError as e:
                 prepared.append(e)
         with self._lock:
@@ -1502,13 +1878,13 @@ class OryAdminServer:
                 try:
                     if isinstance(ready, OryAdminError):
                         raise ready
-                    identity = self._commit_locked(ready)
+                    self._commit_locked(ready)
                 except OryAdminError as e:
                     item["action"] = "error"
                     item["error"] = e.to_json()
                 else:
                     item["action"] = "create"
-                    item["identity"] = identity.id
+                    item["identity"] = ready.id
                 if patch.get("patch_id"):
                     item["patch_id"] = patch["patch_id"]
                 results.append(item)
@@ -1539,25 +1915,31 @@ class OryAdminServer:
                 raise OryAdminError(400, f"ids contains an invalid UUID: {identity_id!r}")
         identifier = request.query_one("credentials_identifier")
         organization_id = request.query_one("organization_id")
+        wanted = set(ids)
+        page: list[tuple[_Record, int]] = []  # (record, its place in creation order)
         with self._lock:
-            candidates = list(self._store.values())
+            store, seq = self._store, self._seq
+            in_order: Iterable[str] = store  # creation order
             if identifier:
                 owner = self._owner_of_identifier(identifier)
-                candidates = [i for i in candidates if i.id == owner]
-            if ids:
-                wanted = set(ids)
-                candidates = [i for i in candidates if i.id in wanted]
-            if organization_id:
-                candidates = [i for i in candidates if i.organization_id == organization_id]
-            seq = dict(self._seq)
-        page = [i for i in candidates if seq[i.id] >= start][: page_size + 1]
+                in_order = [owner] if owner is not None and owner in store else []
+            for identity_id in in_order:
+                place = seq[identity_id]
+                if place < start or (wanted and identity_id not in wanted):
+                    continue
+                record = _Record._make(store[identity_id])
+                if organization_id and record.organization_id != organization_id:
+                    continue
+                page.append((record, place))
+                if len(page) > page_size:
+                    break
         has_next = len(page) > page_size and not ids
         page = page[:page_size]
         links = [f'<{self._page_link(request, page_size, None)}>; rel="first"']
         if has_next:
-            token = _encode_page_token(seq[page[-1].id] + 1)
+            token = _encode_page_token(page[-1][1] + 1)
             links.append(f'<{self._page_link(request, page_size, token)}>; rel="next"')
-        body = [self._identity_json(i, include) for i in page]
+        body = [self._identity_json(record.stored(), include) for record, _ in page]
         return HttpResponse.json(200, body, {"Link": ",".join(links)})
 
     def _page_link(self, request: HttpRequest, page_size: int, token: str | None) -> str:

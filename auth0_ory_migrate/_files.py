@@ -13,6 +13,7 @@ from typing import IO
 __all__ = ["private_file"]
 
 PRIVATE_MODE = 0o600
+_BUFFER = 1 << 20  # big files of small lines: fewer write calls
 
 
 @contextlib.contextmanager
@@ -28,7 +29,7 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, PRIVATE_MODE)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb", buffering=_BUFFER) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -112,40 +112,40 @@ class MigrationPlan:
         groups: dict[int, list[Auth0User]] = {}
         first_line: dict[str, int] = {}
         matched: set[int] = set()
+        map_one = self._map_one
         for item in self._pass():
             if isinstance(item, UnreadableRecord):
-                builder.add(item)
+                add(item)
                 yield item
                 continue
             email = item.normalized_email
-            key = hash(email) if email is not None else None
-            ready: list[Auth0User] = [item]
-            if hash(item.user_id) in repeated_ids:
+            key = hash(email) if email is not None and shared else None
+            duplicate = False
+            if repeated_ids and hash(item.user_id) in repeated_ids:
                 seen = first_line.setdefault(item.user_id, item.line)
                 if seen != item.line:
                     # The same user exported twice: keep the first.
+                    duplicate = True
                     skipped = Skipped(
                         item.user_id, item.line, "duplicate_user_id",
                         f"the same user_id appears earlier, on line {seen}",
                     )  # fmt: skip
-                    builder.add(skipped)
+                    add(skipped)
                     yield skipped
-                    ready = []
                     if key in shared:
                         shared[key] -= 1  # its email group is one member smaller
             if key is not None and key in shared:
                 group = groups.setdefault(key, [])
-                group.extend(ready)
+                if not duplicate:
+                    group.append(item)
                 if len(group) < shared[key]:
                     continue
                 del groups[key], shared[key]
-                ready = group
-            elif ready:  # the common case: an email (or none) no one else has
-                out = self._map_one(item, matched)
-                add(out)
-                yield out
-                continue
-            for out in self._map_group(ready, matched):
+                for out in self._map_group(group, matched):
+                    add(out)
+                    yield out
+            elif not duplicate:  # the common case: an email (or none) no one else has
+                out = map_one(item, matched)
                 add(out)
                 yield out
         for group in groups.values():  # only if the two passes saw different data

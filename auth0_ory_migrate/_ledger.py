@@ -385,18 +385,7 @@ class Ledger:
 
         .. versionadded:: 0.1.0
         """
-        now = time.time()
-        lines = []
-        for outcome in outcomes:
-            entry = outcome.to_dict()
-            entry["at"] = now
-            lines.append(_json.dumps(entry) + b"\n")
-            self._apply(entry)
-        if not lines:
-            return
-        self._file.write(b"".join(lines))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._append(outcome.to_dict() for outcome in outcomes)
 
     def record_deletions(self, deleted: Iterable[tuple[str, str | None]]) -> None:
         """Record identities ``undo`` deleted (``(external_id, identity_id)`` pairs), fsynced.
@@ -405,16 +394,22 @@ class Ledger:
 
         .. versionadded:: 0.1.0
         """
-        now = time.time()
-        lines = []
-        for external_id, identity_id in deleted:
-            entry = {
+        self._append(
+            {
                 "external_id": external_id,
                 "status": "deleted",
                 "identity_id": identity_id,
                 "reason": None,
-                "at": now,
             }
+            for external_id, identity_id in deleted
+        )
+
+    def _append(self, entries: Iterable[dict[str, Any]]) -> None:
+        """Apply *entries* to the in-memory state and append them to the ledger, fsynced."""
+        now = time.time()
+        lines = []
+        for entry in entries:
+            entry["at"] = now
             lines.append(_json.dumps(entry) + b"\n")
             self._apply(entry)
         if not lines:

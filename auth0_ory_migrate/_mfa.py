@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 from attrs import field, frozen
 
-from ._read import iter_raw_records
+from ._read import iter_records
 from ._records import UnreadableRecord
 
 
@@ -67,11 +67,7 @@ def read_mfa_secrets(
 
     .. versionadded:: 0.1.0
     """
-    for item in iter_raw_records(f, "mfa_secrets"):
-        result = item if isinstance(item, UnreadableRecord) else _parse(item[1], item[0])
-        if strict and isinstance(result, UnreadableRecord):
-            raise result.to_error()
-        yield result
+    return iter_records(f, "mfa_secrets", _parse, strict=strict)
 
 
 @frozen

@@ -15,7 +15,7 @@ from typing import IO, Any
 from attrs import field, frozen
 
 from ._custom_hashes import CustomHashError, convert_custom_password_hash
-from ._read import iter_raw_records
+from ._read import iter_records
 from ._records import UnreadableRecord
 from ._users import NormalizedEmail, normalize_email
 
@@ -177,13 +177,7 @@ def read_password_hashes(
 
     .. versionadded:: 0.1.0
     """
-    for item in iter_raw_records(f, "password_hashes"):
-        result = (
-            item if isinstance(item, UnreadableRecord) else parse_password_hash(item[1], item[0])
-        )
-        if strict and isinstance(result, UnreadableRecord):
-            raise result.to_error()
-        yield result
+    return iter_records(f, "password_hashes", parse_password_hash, strict=strict)
 
 
 @frozen

@@ -17,18 +17,20 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, TypeVar
 
 from . import _json
 from ._errors import InputFileError
 from ._records import Source, UnreadableRecord
 
 
-__all__ = ["RawRecord", "iter_raw_records"]
+__all__ = ["RawRecord", "iter_raw_records", "iter_records"]
 
 #: ``(line number, the record as parsed)``.
 RawRecord = tuple[int, dict[str, Any]]
+
+T = TypeVar("T")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = codecs.BOM_UTF8
@@ -108,6 +110,26 @@ def iter_raw_records(
             )
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputFileError(source, f"the gzip stream is damaged or truncated ({e})") from e
+
+
+def iter_records(
+    f: IO[bytes],
+    source: Source,
+    parse: Callable[[dict[str, Any], int], T | UnreadableRecord],
+    *,
+    strict: bool = False,
+    allow_csv: bool = False,
+) -> Iterator[T | UnreadableRecord]:
+    """The validated stage of every reader: *parse* each raw record of *f*.
+
+    In *strict* mode the first unreadable record raises its
+    :class:`~auth0_ory_migrate.InvalidRecordError` instead of being yielded.
+    """
+    for item in iter_raw_records(f, source, allow_csv=allow_csv):
+        result = item if isinstance(item, UnreadableRecord) else parse(item[1], item[0])
+        if strict and isinstance(result, UnreadableRecord):
+            raise result.to_error()
+        yield result
 
 
 def _detect(binary: io.BufferedReader, *, allow_csv: bool) -> str:

@@ -9,7 +9,7 @@ from typing import IO, Any, NewType
 
 from attrs import field, frozen
 
-from ._read import iter_raw_records
+from ._read import iter_raw_records, iter_records
 from ._records import UnreadableRecord
 
 
@@ -232,11 +232,7 @@ def read_users(f: IO[bytes], *, strict: bool = False) -> Iterator[Auth0User | Un
 
     .. versionadded:: 0.1.0
     """
-    for item in iter_raw_records(f, "users", allow_csv=True):
-        result = item if isinstance(item, UnreadableRecord) else parse_user(item[1], item[0])
-        if strict and isinstance(result, UnreadableRecord):
-            raise result.to_error()
-        yield result
+    return iter_records(f, "users", parse_user, strict=strict, allow_csv=True)
 
 
 @frozen

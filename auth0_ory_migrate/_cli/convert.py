@@ -112,6 +112,17 @@ input_options = option_group(
 )
 
 
+#: Where ``convert`` and ``migrate`` write their report.
+report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="report.json",
+    show_default=True,
+    help="Report of every user not imported as their own identity, and every unreadable record.",
+)
+
+
 @contextlib.contextmanager
 def open_plan(
     *,
@@ -172,14 +183,7 @@ def write_report(path: Path, report: MigrationReport) -> None:
     show_default=True,
     help="Identities file to write (mode 0600: it holds password hashes).",
 )
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="report.json",
-    show_default=True,
-    help="Report of every user not imported as their own identity, and every unreadable record.",
-)
+@report_option
 @fail_on_library_errors
 def convert(out: Path, report_path: Path, **inputs: Any) -> None:
     """Turn Auth0 exports into an Ory identities file (no network).

@@ -28,7 +28,7 @@ from .._mapping import PlannedIdentity
 from .._ory import OryAdmin
 from .._report import format_summary
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
-from .convert import input_options, open_plan, write_report
+from .convert import input_options, open_plan, report_option, write_report
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -402,14 +402,7 @@ def _inputs_digest(inputs: dict[str, Any]) -> str:
 @input_options
 @_ory_options
 @_import_options
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="report.json",
-    show_default=True,
-    help="Report of every user not imported as their own identity, and every unreadable record.",
-)
+@report_option
 @fail_on_library_errors
 def migrate(
     *,

@@ -53,7 +53,7 @@ from ._password_hashes import (
     index_password_hashes,
     read_password_hashes,
 )
-from ._plan import MigrationPlan, PlanItem, plan_migration
+from ._plan import MigrationPlan, PlanItem, UserScan, plan_migration, scan_users
 from ._records import UnreadableRecord
 from ._report import MigrationReport, format_summary
 from ._schema import SchemaError, TraitsProblem, TraitsValidator, build_identity_schema
@@ -194,6 +194,7 @@ __all__ = [
     "TraitsValidator",
     "UndoResult",
     "UnreadableRecord",
+    "UserScan",
     "UsersFile",
     "VerifyResult",
     "apply_identity_schema",
@@ -215,6 +216,7 @@ __all__ = [
     "read_mfa_secrets",
     "read_password_hashes",
     "read_users",
+    "scan_users",
     "totp_url",
     "undo_import",
     "verify_identities",

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import subprocess
+import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
-__all__ = ["private_file"]
+if sys.platform == "linux":
+    import fcntl
+
+__all__ = ["open_input", "private_file"]
 
 PRIVATE_MODE = 0o600
 _BUFFER = 1 << 20  # big files of small lines: fewer write calls
@@ -38,3 +45,97 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the helper run ahead of the reader
+
+# The helper process: stdlib only, so it starts in milliseconds with -I -S.
+_INFLATE = """\
+import os, sys, zlib
+out, new = sys.stdout.buffer, lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)
+d, fed = new(), False
+try:
+    with open(sys.argv[1], "rb") as src:
+        while data := src.read(1 << 20):
+            while data:
+                if not fed:
+                    data = data.lstrip(b"\\0")  # padding between or after gzip members
+                    if not data:
+                        break
+                fed = True
+                out.write(d.decompress(data, 1 << 17))
+                data = d.unconsumed_tail
+                if d.eof:  # the end of one gzip member; another may follow
+                    data, d, fed = d.unused_data, new(), False  # (all the input left)
+    if fed:
+        sys.exit("compressed file ended before the end-of-stream marker was reached")
+    out.flush()
+except zlib.error as e:
+    sys.exit(str(e))
+except BrokenPipeError:  # the reader stopped early
+    os._exit(0)
+"""
+
+
+class _Inflated(io.RawIOBase):
+    """The output of the inflating helper; a damaged stream raises ``zlib.error`` at its end."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+        assert proc.stdout is not None
+        self._pipe: Any = proc.stdout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._pipe.readinto(buffer)
+        if n == 0 and self._proc.wait() != 0:
+            assert self._proc.stderr is not None
+            problem = self._proc.stderr.read().decode(errors="replace").strip()
+            raise zlib.error(problem.rpartition("\n")[2] or f"exit status {self._proc.returncode}")
+        return n
+
+
+@contextlib.contextmanager
+def open_input(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open an input file for reading, in binary mode.
+
+    A gzipped file is inflated by a helper process, on another core, while this
+    one parses what it reads: inflating is about a third of the work of reading
+    a gzipped export. Readers get the plain bytes (a damaged or truncated gzip
+    stream raises :class:`zlib.error` when reached, as :mod:`gzip` would).
+    Other files, or a machine where the helper cannot start, are read directly.
+    """
+    f = open(path, "rb")  # noqa: SIM115 - closed below, or handed to the caller's with
+    if f.read(2) != _GZIP_MAGIC:
+        f.seek(0)
+        with f:
+            yield f
+        return
+    f.close()
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-I", "-S", "-c", _INFLATE, os.fspath(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+    except OSError:
+        with open(path, "rb") as f:
+            yield f
+        return
+    if sys.platform == "linux" and proc.stdout is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
+    try:
+        yield io.BufferedReader(_Inflated(proc), buffer_size=1 << 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -15,7 +15,7 @@ from ._hashes import ory_hash_problem
 from ._mfa import totp_url
 from ._password_hashes import IndexedHash, to_epoch
 from ._schema import TraitsValidator, is_email, preset_schema
-from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User
+from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User, json_text
 
 
 __all__ = [
@@ -80,8 +80,8 @@ SkipReason = Literal[
 ]
 
 _MAX_EMAIL = 320
-_TOKEN_KEYS = frozenset({"access_token", "refresh_token", "access_token_secret"})
-_SECRET_KEYS = frozenset({"user_metadata", "custom_password_hash", "password_hash", "passwordHash"})
+_TOKEN_KEYS = ("access_token", "refresh_token", "access_token_secret")
+_SECRET_KEYS = ("user_metadata", "custom_password_hash", "password_hash", "passwordHash")
 
 
 @frozen
@@ -200,6 +200,8 @@ class Skipped:
 
 
 def _get_path(data: Mapping[str, Any], path: str) -> Any:
+    if "." not in path:
+        return data.get(path)
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, Mapping):
@@ -231,12 +233,14 @@ def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
 def _admin_metadata(user: Auth0User) -> dict[str, Any]:
     """The whole exported record but for what goes elsewhere or must not be stored."""
     meta = dict(user.raw)
-    for key in _SECRET_KEYS.intersection(meta):
-        del meta[key]
+    for key in _SECRET_KEYS:
+        meta.pop(key, None)
     identities = meta.get("identities")
     if type(identities) is list:
         for i in identities:
-            if type(i) is dict and not _TOKEN_KEYS.isdisjoint(i):
+            if type(i) is dict and (
+                "access_token" in i or "refresh_token" in i or "access_token_secret" in i
+            ):
                 meta["identities"] = [
                     {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if type(i) is dict else i
                     for i in identities
@@ -297,16 +301,18 @@ def _oidc_providers(
     for user in users:
         # Straight from the raw record: this runs for every user, Auth0Identity objects cost.
         entries = user.raw.get("identities") or [{"provider": user.provider}]
+        if len(entries) == 1 and entries[0].get("provider") == DATABASE_PROVIDER:
+            continue  # the common case: a database user with no linked account
         for n, entry in enumerate(entries):
-            provider = _text(entry.get("provider"))
+            provider = json_text(entry.get("provider"))
             if provider is None:
                 if n:
                     continue
                 provider = user.provider
             if provider == DATABASE_PROVIDER or provider in PASSWORDLESS_PROVIDERS:
                 continue
-            connection = _text(entry.get("connection"))
-            subject = _text(entry.get("user_id"))
+            connection = json_text(entry.get("connection"))
+            subject = json_text(entry.get("user_id"))
             if subject is None:
                 if n:
                     continue
@@ -329,13 +335,6 @@ def _oidc_providers(
                 (ory_provider, subject), {"provider": ory_provider, "subject": subject}
             )
     return list(providers.values())
-
-
-def _text(value: Any) -> str | None:
-    """A JSON string or number as text (GitHub's user ids are numbers)."""
-    if type(value) is str:
-        return value or None
-    return str(value) if type(value) is int else None
 
 
 def map_user(
@@ -417,7 +416,7 @@ def map_user(
         body["recovery_addresses"] = [{"value": address, "via": "email"}]
 
     user_metadata = user.raw.get("user_metadata")
-    if user_metadata and isinstance(user_metadata, Mapping):
+    if user_metadata and (type(user_metadata) is dict or isinstance(user_metadata, Mapping)):
         body["metadata_public"] = dict(user_metadata)
     admin = _admin_metadata(user)
     if merge:
@@ -466,7 +465,7 @@ def map_user(
         external_id=user.user_id,
         line=user.line,
         body=body,
-        merged_user_ids=tuple(m.user_id for m in merge),
+        merged_user_ids=tuple(m.user_id for m in merge) if merge else (),
         password=source,
         social_logins=len(oidc),
         notes=tuple(notes),

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeAlias
 
-from attrs import define, evolve, field
+from attrs import define, evolve, field, frozen
 
 from ._mapping import MappingOptions, Note, PlannedIdentity, Skipped, map_user
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
@@ -22,7 +22,7 @@ from ._report import MigrationReport
 from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
-__all__ = ["MigrationPlan", "PlanItem", "UserSource", "plan_migration"]
+__all__ = ["MigrationPlan", "PlanItem", "UserScan", "UserSource", "plan_migration", "scan_users"]
 
 #: What :func:`plan_migration` yields, in input order.
 PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
@@ -50,6 +50,53 @@ def _repeated(hashes: array[int]) -> dict[int, int]:
     return counts
 
 
+#: Tells whether a :class:`UserScan` was made with this process's ``hash()`` (it
+#: is salted per interpreter unless inherited by ``fork``).
+_HASH_CHECK = hash("auth0-ory-migrate: same hash() salt?")
+
+
+@frozen
+class UserScan:
+    """Which emails and user ids occur more than once in an export: the planner's first pass.
+
+    Made by :func:`scan_users`. It holds ``hash()`` values, a few bytes per
+    repeated email, so it is valid only in the process that made it or in a
+    child forked from it after that (which may also make it, in parallel with
+    other work, and send it back: it pickles).
+
+    .. versionadded:: 0.1.0
+    """
+
+    shared_emails: dict[int, int] = field(repr=False)
+    repeated_ids: frozenset[int] = field(repr=False)
+    users: int
+    hash_check: int = field(default=_HASH_CHECK, repr=False)
+
+
+def scan_users(users: UserSource) -> UserScan:
+    """Read the users once to find repeated (normalised) emails and user ids.
+
+    :func:`plan_migration` does this itself unless handed the result; doing it
+    separately lets a caller run it at the same time as other work, e.g. while
+    the password hashes are indexed.
+
+    .. versionadded:: 0.1.0
+    """
+    # 8 bytes per user in an array: hash() collisions only cost a little extra work in
+    # the second pass, never a wrong result.
+    email_hashes, id_hashes = array("q"), array("q")
+    if isinstance(users, UsersFile):
+        keys: Iterable[tuple[str, NormalizedEmail | None]] = users.identity_keys()
+    else:
+        source = users() if callable(users) else users
+        keys = ((u.user_id, u.normalized_email) for u in source if type(u) is Auth0User)
+    for user_id, normalized_email in keys:
+        id_hashes.append(hash(user_id))
+        if normalized_email is not None:
+            email_hashes.append(hash(normalized_email))
+    return UserScan(_repeated(email_hashes), frozenset(_repeated(id_hashes)), len(id_hashes))
+
+
 def _oldest_key(user: Auth0User) -> tuple[float, int]:
     created = to_epoch(user.created_at)
     return (created if created is not None else float("inf"), user.line)
@@ -68,6 +115,7 @@ class MigrationPlan:
     _hashes: PasswordHashIndex | None
     _mfa: MfaIndex | None
     options: MappingOptions
+    _scan: UserScan | None = None
     _report: MigrationReport | None = field(default=None, init=False)
 
     @property
@@ -92,21 +140,10 @@ class MigrationPlan:
         builder = MigrationReport.builder()
         add = builder.add
 
-        # Pass 1: which emails and user ids occur more than once? 8 bytes per user in an
-        # array (hash() collisions only cost a little extra work in pass 2, never a wrong result).
-        email_hashes, id_hashes = array("q"), array("q")
-        keys = (
-            self._users.identity_keys()
-            if isinstance(self._users, UsersFile)
-            else ((u.user_id, u.normalized_email) for u in self._pass() if type(u) is Auth0User)
-        )
-        for user_id, normalized_email in keys:
-            id_hashes.append(hash(user_id))
-            if normalized_email is not None:
-                email_hashes.append(hash(normalized_email))
-        shared = _repeated(email_hashes)
-        repeated_ids = set(_repeated(id_hashes))
-        del email_hashes, id_hashes
+        # Pass 1: which emails and user ids occur more than once?
+        scan = self._scan if self._scan is not None else scan_users(self._users)
+        shared = dict(scan.shared_emails)  # (counted down below)
+        repeated_ids = scan.repeated_ids
 
         # Pass 2: map, holding back shared-email groups until complete.
         groups: dict[int, list[Auth0User]] = {}
@@ -114,7 +151,7 @@ class MigrationPlan:
         matched: set[int] = set()
         map_one = self._map_one
         for item in self._pass():
-            if isinstance(item, UnreadableRecord):
+            if type(item) is not Auth0User and isinstance(item, UnreadableRecord):
                 add(item)
                 yield item
                 continue
@@ -251,6 +288,7 @@ def plan_migration(
     | None = None,
     mfa_secrets: MfaIndex | Iterable[MfaSecret | UnreadableRecord] | None = None,
     options: MappingOptions | None = None,
+    scan: UserScan | None = None,
 ) -> MigrationPlan:
     """Plan the migration of every Auth0 user.
 
@@ -265,6 +303,11 @@ def plan_migration(
         password_hashes: Auth0's password-hash export (records or an index).
         mfa_secrets: Auth0's MFA-secrets export (records or an index).
         options: Mapping rules.
+        scan: The users' :func:`scan_users`, if already made (then they are
+            read once more, not twice).
+
+    Raises:
+        ValueError: *scan* was made in another process (its ``hash()`` values differ).
 
     Example:
         >>> plan = plan_migration(lambda: read_users(open(users_path, "rb")))  # doctest: +SKIP
@@ -277,4 +320,7 @@ def plan_migration(
         password_hashes = index_password_hashes(password_hashes)
     if mfa_secrets is not None and not isinstance(mfa_secrets, MfaIndex):
         mfa_secrets = index_mfa_secrets(mfa_secrets)
-    return MigrationPlan(users, password_hashes, mfa_secrets, options or MappingOptions())
+    if scan is not None and scan.hash_check != _HASH_CHECK:
+        msg = "this UserScan was made in another process: hash() differs here (fork, or rescan)"
+        raise ValueError(msg)
+    return MigrationPlan(users, password_hashes, mfa_secrets, options or MappingOptions(), scan)

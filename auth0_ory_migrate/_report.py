@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import Factory, define, field, frozen
 
+from ._json import dumps
 from ._mapping import Note, PlannedIdentity, Skipped
 from ._records import UnreadableRecord
 
@@ -129,11 +130,11 @@ class MigrationReport:
         yield b'{\n  "summary": ' + summary.replace("\n", "\n  ").encode()
         for name, entries in self._sections().items():
             yield f',\n  "{name}": ['.encode()
-            separator = "\n    "
+            separator = b"\n    "
             for entry in entries:
-                yield (separator + json.dumps(entry, ensure_ascii=False)).encode()
-                separator = ",\n    "
-            yield b"\n  ]" if separator != "\n    " else b"]"
+                yield separator + dumps(entry)
+                separator = b",\n    "
+            yield b"\n  ]" if separator != b"\n    " else b"]"
         yield b"\n}\n"
 
 
@@ -154,15 +155,16 @@ class ReportBuilder:
     def add(self, item: PlannedIdentity | Skipped | UnreadableRecord) -> None:
         """Count one plan item."""
         c = self.counts
-        if isinstance(item, PlannedIdentity):
-            c["users_read"] += 1 + len(item.merged_user_ids)
+        if type(item) is PlannedIdentity or isinstance(item, PlannedIdentity):
+            c["users_read"] += 1 + len(item.merged_user_ids) if item.merged_user_ids else 1
             c["identities"] += 1
             c[_PASSWORD_KEYS[item.password]] += 1
             if item.social_logins:
                 c["social_logins"] += item.social_logins
-            if item.blocked:
+            body = item.body
+            if body.get("state") == "inactive":
                 c["blocked"] += 1
-            if "totp" in item.body.get("credentials", ()):
+            if "credentials" in body and "totp" in body["credentials"]:
                 c["totp"] += 1
             if item.notes:
                 self.notes.extend(item.notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import IO, Any, NewType
 
 from attrs import field, frozen
@@ -66,7 +67,11 @@ class Auth0Identity:
         return self.provider == DATABASE_PROVIDER
 
 
-def _str(value: Any) -> str | None:
+def json_text(value: Any) -> str | None:
+    """A JSON string or number as text; ``None`` for ``""`` or another type.
+
+    (GitHub's user ids are numbers.)
+    """
     if type(value) is str:
         return value or None
     if type(value) is int:  # GitHub's numeric ids
@@ -104,10 +109,15 @@ class Auth0User:
     raw: Mapping[str, Any] = field(factory=dict, repr=False, eq=False, hash=False)
     email: str | None = None
     normalized_email: NormalizedEmail | None = field(init=False, repr=False, eq=False)
+    _database_ids: tuple[str, ...] = field(init=False, repr=False, eq=False)
 
     @normalized_email.default
     def _normalize(self) -> NormalizedEmail | None:
         return normalize_email(self.email) if self.email else None
+
+    @_database_ids.default
+    def _find_database_ids(self) -> tuple[str, ...]:
+        return _database_ids(self)
 
     @property
     def email_verified(self) -> bool:
@@ -122,19 +132,19 @@ class Auth0User:
     @property
     def created_at(self) -> str | None:
         """When the user was created (ISO 8601)."""
-        return _str(self.raw.get("created_at"))
+        return json_text(self.raw.get("created_at"))
 
     @property
     def last_password_reset(self) -> str | None:
         """When the password was last reset (ISO 8601)."""
-        return _str(self.raw.get("last_password_reset"))
+        return json_text(self.raw.get("last_password_reset"))
 
     @functools.cached_property
     def identities(self) -> tuple[Auth0Identity, ...]:
         """Primary and linked identities (the primary derived from ``user_id`` if missing)."""
         identities = []
         for n, entry in enumerate(self.raw.get("identities") or ()):
-            provider, user_id = _str(entry.get("provider")), _str(entry.get("user_id"))
+            provider, user_id = json_text(entry.get("provider")), json_text(entry.get("user_id"))
             if provider is None or user_id is None:
                 if n:
                     continue
@@ -144,7 +154,7 @@ class Auth0User:
                 Auth0Identity(
                     provider=provider,
                     user_id=user_id,
-                    connection=_str(entry.get("connection")),
+                    connection=json_text(entry.get("connection")),
                     is_social=_bool(entry.get("isSocial")),
                 )
             )
@@ -163,16 +173,20 @@ class Auth0User:
         """The names of every connection the user has an identity in, primary first."""
         return tuple(dict.fromkeys(i.connection for i in self.identities if i.connection))
 
-    @functools.cached_property
+    @property
     def database_ids(self) -> tuple[str, ...]:
         """The ids of the user's database identities: the keys of the password-hash join."""
-        ids = [self.local_id] if self.provider == DATABASE_PROVIDER else []
-        for entry in self.raw.get("identities") or ():
-            if entry.get("provider") == DATABASE_PROVIDER:
-                local = _str(entry.get("user_id"))
-                if local is not None and local not in ids:
-                    ids.append(local)
-        return tuple(ids)
+        return self._database_ids
+
+
+def _database_ids(user: Auth0User) -> tuple[str, ...]:
+    ids = [user.user_id.partition("|")[2]] if user.provider == DATABASE_PROVIDER else []
+    for entry in user.raw.get("identities") or ():
+        if entry.get("provider") == DATABASE_PROVIDER:
+            local = json_text(entry.get("user_id"))
+            if local is not None and local not in ids:
+                ids.append(local)
+    return tuple(ids)
 
 
 def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableRecord:
@@ -208,7 +222,8 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
                 )
             # An entry with neither (the job's CSV exports only the asked-for columns, e.g.
             # identities[0].connection) describes the primary identity; one of the two is a defect.
-            if (_str(entry.get("provider")) is None) != (_str(entry.get("user_id")) is None):
+            entry_provider = json_text(entry.get("provider"))
+            if (entry_provider is None) != (json_text(entry.get("user_id")) is None):
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry lacks provider or user_id"
                 )
@@ -245,13 +260,14 @@ class UsersFile:
     (e.g. ``lambda: open(path, "rb")``) for each pass and closed after it.
 
     Attributes:
-        opener: Returns the export, opened in binary mode, each time it is called.
+        opener: Returns the export opened in binary mode (or a context manager
+            giving it) each time it is called.
         strict: Raise on the first malformed record (see :func:`read_users`).
 
     .. versionadded:: 0.1.0
     """
 
-    opener: Callable[[], IO[bytes]] = field(repr=False)
+    opener: Callable[[], AbstractContextManager[IO[bytes]]] = field(repr=False)
     strict: bool = False
 
     def __iter__(self) -> Iterator[Auth0User | UnreadableRecord]:

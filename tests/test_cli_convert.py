@@ -7,13 +7,14 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from auth0_ory_migrate import read_identities
+from auth0_ory_migrate import UserScan, plan_migration, read_identities
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.testing import assert_valid_identity_body, auth0_users, write_export
 
@@ -415,6 +416,70 @@ def test_strict_stops_at_the_first_unreadable_record(examples: Path, tmp_path: P
     assert out.read_text() == "previous run\n"
     assert not list(tmp_path.glob(".*.part"))
     assert not (tmp_path / "report.json").exists()
+
+
+# --- the first pass in a forked child --------------------------------------------------------
+
+
+def _plan_spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record the ``scan`` that ``convert`` hands to plan_migration."""
+    scans: list[object] = []
+    real = plan_migration
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        scans.append(kwargs.get("scan"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("auth0_ory_migrate._cli.convert.plan_migration", spy)
+    return scans
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the scan is forked on Linux only")
+def test_users_are_scanned_in_a_child_while_hashes_are_indexed(
+    examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a side file, a forked child scans the users; the files are the same as without it."""
+    scans = _plan_spy(monkeypatch)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    (tmp_path / "forked").mkdir()
+    assert _convert(examples, tmp_path / "forked").exit_code == 0
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    (tmp_path / "alone").mkdir()
+    assert _convert(examples, tmp_path / "alone").exit_code == 0
+
+    assert isinstance(scans[0], UserScan)
+    assert scans[0].users == 21  # every record with a user id
+    assert scans[1] is None  # other threads run: no fork, the plan scans itself
+    for name in ("identities.ndjson", "report.json"):
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
+
+
+def test_a_failed_scan_in_the_child_is_reported_by_the_parent(
+    tmp_path: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encrypted user export fails the child's scan; the run still exits 2 with the hint."""
+    scans = _plan_spy(monkeypatch)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    encrypted = tmp_path / "users.json.gpg"
+    encrypted.write_bytes(b"\x85\x02\x0c\x03" + bytes(range(200)))
+    result = CliRunner().invoke(
+        main,
+        [
+            "convert",
+            "--users",
+            str(encrypted),
+            "--password-hashes",
+            str(examples / "auth0-password-hashes.json"),
+            "--out",
+            str(tmp_path / "i.ndjson"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "decrypt" in result.stderr
+    assert scans == [None]
+    assert not (tmp_path / "i.ndjson").exists()
 
 
 # --- the real command ------------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import random
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import attrs
 import pytest
 
 from auth0_ory_migrate import (
@@ -30,6 +32,7 @@ from auth0_ory_migrate import (
     read_mfa_secrets,
     read_password_hashes,
     read_users,
+    scan_users,
 )
 from auth0_ory_migrate.testing import auth0_users, fake_bcrypt, write_export
 
@@ -406,6 +409,52 @@ def _keys(items: list[PlanItem]) -> list[str]:
         elif isinstance(item, Skipped):
             keys.append(item.user_id)
     return keys
+
+
+def test_a_scan_made_beforehand_plans_the_same_and_reads_the_users_once(tmp_path: Path) -> None:
+    """plan_migration(scan=scan_users(...)) gives the same items and report, in one more pass."""
+    users = auth0_users(200, seed=5, real_hashes=False)
+    files = write_export(tmp_path, users, fmt="ndjson.gz")
+    assert files.password_hashes is not None
+    with files.password_hashes.open("rb") as f:
+        hashes = index_password_hashes(read_password_hashes(f))
+    opened = 0
+
+    def opener() -> IO[bytes]:
+        nonlocal opened
+        opened += 1
+        return files.users.open("rb")
+
+    source = UsersFile(opener)
+    scan = scan_users(source)
+    assert scan.users == 200
+    assert scan.shared_emails  # the builder's data has shared emails
+    assert opened == 1
+    with_scan = plan_migration(source, password_hashes=hashes, scan=scan)
+    items = [_describe(item) for item in with_scan]
+    assert opened == 2
+    without = plan_migration(source, password_hashes=hashes)
+    assert [_describe(item) for item in without] == items
+    assert with_scan.report == without.report
+    assert scan.shared_emails == scan_users(source).shared_emails  # the plan did not change it
+
+
+def _describe(item: PlanItem) -> tuple[Any, ...]:
+    if isinstance(item, PlannedIdentity):
+        return ("identity", item.external_id, item.body, item.notes)
+    if isinstance(item, Skipped):
+        return (item.reason, item.user_id, item.detail)
+    return ("unreadable", item.line, item.reason)
+
+
+def test_a_scan_pickles_and_one_from_another_interpreter_is_refused() -> None:
+    """A scan survives pickling (a forked child sends it); another process's hash() values don't."""
+    scan = scan_users(_source_users())
+    assert pickle.loads(pickle.dumps(scan)) == scan  # noqa: S301 - our own bytes
+    assert "shared_emails" not in repr(scan)
+    foreign = attrs.evolve(scan, hash_check=scan.hash_check + 1)
+    with pytest.raises(ValueError, match="another process"):
+        plan_migration(_source_users(), scan=foreign)
 
 
 def test_report_needs_a_complete_iteration() -> None:

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .._errors import ConfigurationError
-from .._files import private_file
+from .._files import open_input, private_file
 from .._identities import dump_identity
 from .._mapping import MappingOptions, PlannedIdentity
 from .._mfa import index_mfa_secrets, read_mfa_secrets
 from .._password_hashes import index_password_hashes, read_password_hashes
-from .._plan import MigrationPlan, plan_migration
+from .._plan import MigrationPlan, UserScan, plan_migration, scan_users
 from .._report import MigrationReport, format_summary
 from .._users import UsersFile
 from ._app import cli, fail_on_library_errors, option_group
@@ -155,17 +159,66 @@ def open_plan(
         ignore_hashes=ignore_hashes,
         totp_issuer=totp_issuer,
     ).with_providers(providers)
-    hashes = None
-    if hashes_path is not None and not ignore_hashes:
-        with hashes_path.open("rb") as f:
-            hashes = index_password_hashes(read_password_hashes(f, strict=strict))
-    mfa = None
-    if mfa_path is not None:
-        with mfa_path.open("rb") as f:
-            mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
+    if ignore_hashes:
+        hashes_path = None
+    users = UsersFile(lambda: open_input(users_path), strict=strict)  # opened once per pass
+    with _scan_in_background(users, hashes_path or mfa_path) as scanned:
+        hashes = None
+        if hashes_path is not None:
+            with open_input(hashes_path) as f:
+                hashes = index_password_hashes(read_password_hashes(f, strict=strict))
+        mfa = None
+        if mfa_path is not None:
+            with open_input(mfa_path) as f:
+                mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
+        scan = scanned()
+    yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan)
 
-    users = UsersFile(lambda: users_path.open("rb"), strict=strict)  # opened once per pass
-    yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options)
+
+def _scan_child(users: UsersFile, conn: Connection) -> None:
+    try:
+        result = scan_users(users)
+    except BaseException:  # the parent scans again, and reports the error itself
+        result = None
+    conn.send(result)
+    conn.close()
+
+
+@contextlib.contextmanager
+def _scan_in_background(
+    users: UsersFile, other_work: object
+) -> Iterator[Callable[[], UserScan | None]]:
+    """Scan *users* in a forked child while the ``with`` block does *other_work*.
+
+    The planner's first pass and the indexing of the side files are each about a
+    tenth of a conversion; on two cores they take the time of one. Yields a
+    function that waits for the scan; it returns ``None`` (the plan then scans
+    itself) when there was no other work, no ``fork`` (only Linux is trusted
+    with it), other threads running (forking them is unsafe) or the child failed.
+    """
+    if other_work is None or sys.platform != "linux" or threading.active_count() > 1:
+        yield lambda: None
+        return
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_scan_child, args=(users, sender), daemon=True)
+    child.start()
+    sender.close()
+
+    def result() -> UserScan | None:
+        try:
+            scan = receiver.recv()
+        except (EOFError, OSError):
+            return None
+        return scan if isinstance(scan, UserScan) else None
+
+    try:
+        yield result
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
 
 
 def write_report(path: Path, report: MigrationReport) -> None:

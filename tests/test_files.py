@@ -1,0 +1,113 @@
+"""The file helpers of the adapters and the CLI: ``open_input`` (a helper process inflates gzip)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from auth0_ory_migrate import InputFileError, UsersFile, read_users
+from auth0_ory_migrate._files import open_input
+
+
+LINES = b"".join(b'{"user_id":"auth0|%d","email":"u%d@x.example"}\n' % (i, i) for i in range(3000))
+
+
+def _helpers() -> list[int]:
+    """Pids of this process's children that run the inflating helper (Linux)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == os.getpid() and b"decompressobj" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_plain_file_is_read_as_it_is(tmp_path: Path) -> None:
+    """A file that is not gzip is opened directly and read unchanged."""
+    path = tmp_path / "users.ndjson"
+    path.write_bytes(LINES)
+    with open_input(path) as f:
+        assert f.read() == LINES
+
+
+def test_gzip_is_inflated_by_a_helper(tmp_path: Path) -> None:
+    """A gzipped file reads as its plain bytes, whatever its name."""
+    path = tmp_path / "users.json"
+    path.write_bytes(gzip.compress(LINES))
+    with open_input(path) as f:
+        assert f.read() == LINES
+
+
+def test_several_gzip_members_and_zero_padding(tmp_path: Path) -> None:
+    """Concatenated gzip members read as one stream, as gzip.decompress reads them."""
+    data = gzip.compress(LINES) + b"\0\0" + gzip.compress(b'{"user_id":"auth0|x"}\n') + b"\0\0\0"
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(data)
+    with open_input(path) as f:
+        assert f.read() == gzip.decompress(data)
+
+
+def test_empty_gzip_reads_as_empty(tmp_path: Path) -> None:
+    """A gzip stream of nothing is an empty file."""
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(gzip.compress(b""))
+    with open_input(path) as f:
+        assert list(read_users(f)) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data[:-8] + b"\0\0\0\0" + data[-4:], id="bad checksum"),
+        pytest.param(lambda data: data + b"not gzip", id="trailing garbage"),
+    ],
+)
+def test_damaged_gzip_is_an_input_file_error_after_the_good_records(
+    tmp_path: Path, damage: object
+) -> None:
+    """A damaged stream raises InputFileError (naming the input), after the records before it."""
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(damage(gzip.compress(LINES * 40)))  # type: ignore[operator]
+    read: list[object] = []
+    with open_input(path) as f:
+        users = read_users(f)
+        with pytest.raises(InputFileError) as caught:
+            read.extend(users)
+    assert str(caught.value).startswith("users: the gzip stream is damaged or truncated")
+    assert read  # the records before the damage
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_stopping_early_ends_the_helper(tmp_path: Path) -> None:
+    """Leaving the with block before the end kills and reaps the helper: no process is left."""
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(gzip.compress(LINES * 50))
+    with open_input(path) as f:
+        assert f.readline().startswith(b'{"user_id":"auth0|0"')
+        assert len(_helpers()) == 1
+    assert _helpers() == []
+
+
+def test_without_a_helper_the_file_is_read_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the helper cannot start, the gzipped file is handed over as is (readers inflate it)."""
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(gzip.compress(LINES))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    users = UsersFile(lambda: open_input(path))
+    assert sum(1 for _ in users) == 3000
+    with open_input(path) as f:
+        assert f.read(2) == b"\x1f\x8b"

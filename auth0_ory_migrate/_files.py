@@ -50,10 +50,14 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 _GZIP_MAGIC = b"\x1f\x8b"
 _F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the helper run ahead of the reader
 
-# The helper process: stdlib only, so it starts in milliseconds with -I -S.
+# The helper process: isal's zlib (the ``fast`` extra) when installed, else the stdlib's.
 _INFLATE = """\
 import os, sys, zlib
-out, new = sys.stdout.buffer, lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)
+try:
+    from isal import isal_zlib
+except ImportError:
+    isal_zlib = zlib
+out, new = sys.stdout.buffer, lambda: isal_zlib.decompressobj(zlib.MAX_WBITS | 16)
 d, fed = new(), False
 try:
     with open(sys.argv[1], "rb") as src:
@@ -71,7 +75,7 @@ try:
     if fed:
         sys.exit("compressed file ended before the end-of-stream marker was reached")
     out.flush()
-except zlib.error as e:
+except (zlib.error, isal_zlib.error) as e:
     sys.exit(str(e))
 except BrokenPipeError:  # the reader stopped early
     os._exit(0)
@@ -117,7 +121,7 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     f.close()
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-            [sys.executable, "-I", "-S", "-c", _INFLATE, os.fspath(path)],
+            [sys.executable, "-I", "-c", _INFLATE, os.fspath(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -87,6 +87,8 @@ _EPOCH_CACHE_SIZE = 4096
 
 def _extended_str(value: Any, key: str) -> str | None:
     """``{"$oid": "x"}`` / ``{"$date": "x"}`` / ``"x"`` → ``"x"``."""
+    if value is None:
+        return None
     if type(value) is dict:
         inner = value.get(key)
         if type(inner) is str and inner and not inner[0].isspace() and not inner[-1].isspace():
@@ -139,12 +141,12 @@ def parse_password_hash(
     if alt_id:
         ids.append(alt_id)
     email = _record_email(raw)
-    user_hint = f"auth0|{ids[0]}" if ids else None
     if not ids and not email:
         return UnreadableRecord("password_hashes", line, None, "neither _id nor email")
     password_hash = raw.get("passwordHash", raw.get("password_hash"))
     problem = None
     if not isinstance(password_hash, str) or not password_hash.strip():
+        user_hint = f"auth0|{ids[0]}" if ids else None
         custom = raw.get("custom_password_hash")
         if custom is None:
             return UnreadableRecord("password_hashes", line, user_hint, "no passwordHash")
@@ -155,7 +157,7 @@ def parse_password_hash(
         password_hash, problem = conversion.ory_hash or "", conversion.reason
     return PasswordHashRecord(
         line=line,
-        ids=tuple(dict.fromkeys(ids)),
+        ids=(ids[0],) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
         email=email,
         password_hash=password_hash.strip(),
         password_set_date=_extended_str(raw.get("password_set_date"), "$date"),

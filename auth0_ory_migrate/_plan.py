@@ -23,6 +23,7 @@ from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
 __all__ = ["MigrationPlan", "PlanItem", "UserScan", "UserSource", "plan_migration", "scan_users"]
+# (PlanRun and needs_order are for the package's parallel writer.)
 
 #: What :func:`plan_migration` yields, in input order.
 PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
@@ -137,62 +138,13 @@ class MigrationPlan:
         if not callable(self._users) and iter(self._users) is self._users:
             # A one-shot iterator cannot be read twice: keep it (memory grows with it).
             self._users = list(self._users)
-        builder = MigrationReport.builder()
-        add = builder.add
-
-        # Pass 1: which emails and user ids occur more than once?
-        scan = self._scan if self._scan is not None else scan_users(self._users)
-        shared = dict(scan.shared_emails)  # (counted down below)
-        repeated_ids = scan.repeated_ids
-
-        # Pass 2: map, holding back shared-email groups until complete.
-        groups: dict[int, list[Auth0User]] = {}
-        first_line: dict[str, int] = {}
-        matched: set[int] = set()
-        map_one = self._map_one
-        for item in self._pass():
-            if type(item) is not Auth0User and isinstance(item, UnreadableRecord):
-                add(item)
-                yield item
-                continue
-            email = item.normalized_email
-            key = hash(email) if email is not None and shared else None
-            duplicate = False
-            if repeated_ids and hash(item.user_id) in repeated_ids:
-                seen = first_line.setdefault(item.user_id, item.line)
-                if seen != item.line:
-                    # The same user exported twice: keep the first.
-                    duplicate = True
-                    skipped = Skipped(
-                        item.user_id, item.line, "duplicate_user_id",
-                        f"the same user_id appears earlier, on line {seen}",
-                    )  # fmt: skip
-                    add(skipped)
-                    yield skipped
-                    if key in shared:
-                        shared[key] -= 1  # its email group is one member smaller
-            if key is not None and key in shared:
-                group = groups.setdefault(key, [])
-                if not duplicate:
-                    group.append(item)
-                if len(group) < shared[key]:
-                    continue
-                del groups[key], shared[key]
-                for out in self._map_group(group, matched):
-                    add(out)
-                    yield out
-            elif not duplicate:  # the common case: an email (or none) no one else has
-                out = map_one(item, matched)
-                add(out)
-                yield out
-        for group in groups.values():  # only if the two passes saw different data
-            for out in self._map_group(group, matched):
-                builder.add(out)
-                yield out
-
-        self._report = builder.build(
-            hashes=self._hashes, matched_hashes=len(matched), mfa=self._mfa
-        )
+        scan = self._scan if self._scan is not None else scan_users(self._users)  # pass 1
+        run = PlanRun(self, scan)
+        feed = run.feed
+        for item in self._pass():  # pass 2
+            yield from feed(item)
+        yield from run.finish()
+        self._report = run.report()
 
     def _map_one(
         self, user: Auth0User, matched: set[int], merge: list[Auth0User] | None = None
@@ -278,6 +230,98 @@ class MigrationPlan:
                     "every account with this email has it verified",
                     holder=holder.user_id,
                 )
+
+
+def needs_order(scan: UserScan, user: Auth0User) -> bool:
+    """Whether *user* shares an email or user id with another: then it is planned with them."""
+    email = user.normalized_email
+    if email is not None and hash(email) in scan.shared_emails:
+        return True
+    return bool(scan.repeated_ids) and hash(user.user_id) in scan.repeated_ids
+
+
+class PlanRun:
+    """The second pass of a plan: feed it every record in file order; it says what each becomes.
+
+    Users that share an email are held back until their group is complete. Every
+    item is counted in the report as it is returned. (Also used by the parallel
+    writer, which maps the users with no one to wait for elsewhere and feeds the rest.)
+    """
+
+    def __init__(self, plan: MigrationPlan, scan: UserScan) -> None:
+        self.plan = plan
+        self.builder = MigrationReport.builder()
+        self.shared = dict(scan.shared_emails)  # counted down as groups complete
+        self.repeated_ids = scan.repeated_ids
+        self.groups: dict[int, list[Auth0User]] = {}
+        self.first_line: dict[str, int] = {}
+        self.matched: set[int] = set()  # id() of the hash entries used
+
+    def feed(self, item: Auth0User | UnreadableRecord) -> list[PlanItem]:
+        """What *item* becomes now (nothing yet while its email group is incomplete)."""
+        add = self.builder.add
+        if type(item) is not Auth0User and isinstance(item, UnreadableRecord):
+            add(item)
+            return [item]
+        email = item.normalized_email
+        shared = self.shared
+        key = hash(email) if email is not None and shared else None
+        if (key is None or key not in shared) and not (
+            self.repeated_ids and hash(item.user_id) in self.repeated_ids
+        ):  # the common case: an email (or none) no one else has
+            out = self.plan._map_one(item, self.matched)
+            add(out)
+            return [out]
+
+        items: list[PlanItem] = []
+        duplicate = False
+        if self.repeated_ids and hash(item.user_id) in self.repeated_ids:
+            seen = self.first_line.setdefault(item.user_id, item.line)
+            if seen != item.line:
+                # The same user exported twice: keep the first.
+                duplicate = True
+                skipped = Skipped(
+                    item.user_id, item.line, "duplicate_user_id",
+                    f"the same user_id appears earlier, on line {seen}",
+                )  # fmt: skip
+                add(skipped)
+                items.append(skipped)
+                if key in shared:
+                    shared[key] -= 1  # its email group is one member smaller
+        if key is not None and key in shared:
+            group = self.groups.setdefault(key, [])
+            if not duplicate:
+                group.append(item)
+            if len(group) >= shared[key]:
+                del self.groups[key], shared[key]
+                items.extend(self._map_group(group))
+        elif not duplicate:
+            out = self.plan._map_one(item, self.matched)
+            add(out)
+            items.append(out)
+        return items
+
+    def finish(self) -> list[PlanItem]:
+        """The groups still held back (only when the two passes saw different data)."""
+        items: list[PlanItem] = []
+        for group in self.groups.values():
+            items.extend(self._map_group(group))
+        self.groups.clear()
+        return items
+
+    def _map_group(self, group: list[Auth0User]) -> list[PlanItem]:
+        items: list[PlanItem] = []
+        for out in self.plan._map_group(group, self.matched):
+            self.builder.add(out)
+            items.append(out)
+        return items
+
+    def report(self) -> MigrationReport:
+        """The report of everything fed."""
+        plan = self.plan
+        return self.builder.build(
+            hashes=plan._hashes, matched_hashes=len(self.matched), mfa=plan._mfa
+        )
 
 
 def plan_migration(

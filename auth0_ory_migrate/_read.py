@@ -10,6 +10,7 @@ a JSON object, in bounded memory. It reads only the file object it is handed.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -17,7 +18,7 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
 from . import _json
@@ -25,7 +26,14 @@ from ._errors import InputFileError
 from ._records import Source, UnreadableRecord
 
 
-__all__ = ["RawRecord", "iter_raw_records", "iter_records"]
+__all__ = [
+    "RawRecord",
+    "decode_ndjson_line",
+    "iter_raw_records",
+    "iter_records",
+    "ndjson_blocks",
+    "ndjson_lines",
+]
 
 #: ``(line number, the record as parsed)``.
 RawRecord = tuple[int, dict[str, Any]]
@@ -35,6 +43,7 @@ T = TypeVar("T")
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = codecs.BOM_UTF8
 _CHUNK = 1 << 20
+_BLOCK = 256 << 10
 _MAX_ARRAY_ITEM = 64 << 20
 
 _ENCRYPTED = (
@@ -95,21 +104,61 @@ def iter_raw_records(
 
     .. versionadded:: 0.1.0
     """
-    try:
+    with _file_errors(source):
         binary = _open_binary(f, source)
         kind = _detect(binary, allow_csv=allow_csv)
         if kind == "json":
             yield from _iter_json_stream(binary, source)
         elif kind == "ndjson":
-            yield from _iter_ndjson(binary, source)
+            for number, line in ndjson_lines(binary):
+                yield decode_ndjson_line(number, line, source)
         elif kind == "csv":
             yield from _iter_csv(binary)
         else:
             raise InputFileError(
                 source, "not newline-delimited JSON or a JSON array (first character is not { or [)"
             )
+
+
+@contextlib.contextmanager
+def _file_errors(source: Source) -> Iterator[None]:
+    """Turn what a damaged gzip stream raises into an :class:`InputFileError`."""
+    try:
+        yield
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise InputFileError(source, f"the gzip stream is damaged or truncated ({e})") from e
+
+
+def ndjson_blocks(
+    f: IO[bytes], source: Source, *, allow_csv: bool = False
+) -> Iterator[tuple[int, bytes]] | None:
+    """An NDJSON file in blocks of whole lines, each with the number of its first line.
+
+    ``None`` when the file is another format (a JSON array, CSV). Each block
+    goes to :func:`ndjson_lines` and :func:`decode_ndjson_line`, which read it as
+    :func:`iter_raw_records` reads the file: they let that work happen elsewhere
+    (in another process).
+    """
+    with _file_errors(source):
+        binary = _open_binary(f, source)
+        if _detect(binary, allow_csv=allow_csv) != "ndjson":
+            return None
+
+    def blocks() -> Iterator[tuple[int, bytes]]:
+        number, tail = 1, b""
+        with _file_errors(source):
+            while chunk := binary.read(_BLOCK):
+                end = chunk.rfind(b"\n") + 1
+                if not end:
+                    tail += chunk
+                    continue
+                block, tail = tail + chunk[:end], chunk[end:]
+                yield number, block
+                number += block.count(b"\n")
+        if tail:
+            yield number, tail
+
+    return blocks()
 
 
 def iter_records(
@@ -152,23 +201,27 @@ def _json_problem(e: ValueError) -> str:
     return f"not valid JSON (column {column.group(1)})" if column else "not valid JSON"
 
 
-def _iter_ndjson(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:
-    loads = _json.loads
-    for number, line in enumerate(binary, 1):
+def ndjson_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of NDJSON (or of a block of it), stripped, with their numbers."""
+    for number, line in enumerate(lines, start):
         if number == 1:
             line = line.removeprefix(_BOM)
         line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = loads(line)
-        except ValueError as e:  # json.JSONDecodeError, orjson.JSONDecodeError, bad UTF-8
-            yield UnreadableRecord(source, number, None, _json_problem(e))
-            continue
-        if type(obj) is dict:
-            yield number, obj
-        else:
-            yield UnreadableRecord(source, number, None, "not a JSON object")
+        if line:
+            yield number, line
+
+
+def decode_ndjson_line(
+    number: int, line: bytes, source: Source, loads: Callable[[bytes], Any] = _json.loads
+) -> RawRecord | UnreadableRecord:
+    """One line of an NDJSON file as a raw record, or why it is unreadable."""
+    try:
+        obj = loads(line)
+    except ValueError as e:  # json.JSONDecodeError, orjson.JSONDecodeError, bad UTF-8
+        return UnreadableRecord(source, number, None, _json_problem(e))
+    if type(obj) is dict:
+        return number, obj
+    return UnreadableRecord(source, number, None, "not a JSON object")
 
 
 def _iter_json_stream(binary: IO[bytes], source: Source) -> Iterator[RawRecord | UnreadableRecord]:

@@ -180,6 +180,15 @@ class ReportBuilder:
             self.unreadable[item.source] += 1
             self.unreadable_records.append(item)
 
+    def merge(self, other: ReportBuilder) -> None:
+        """Count what *other* counted, as if its items were added here now."""
+        self.counts.update(other.counts)
+        self.skipped.update(other.skipped)
+        self.unreadable.update(other.unreadable)
+        self.users.extend(other.users)
+        self.notes.extend(other.notes)
+        self.unreadable_records.extend(other.unreadable_records)
+
     def build(
         self,
         *,

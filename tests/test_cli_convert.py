@@ -482,6 +482,30 @@ def test_a_failed_scan_in_the_child_is_reported_by_the_parent(
     assert not (tmp_path / "i.ndjson").exists()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_any_number_of_jobs_writes_the_same_files(
+    examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 1, 2 and 3 write byte-identical identities files and reports."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr("auth0_ory_migrate._read._BLOCK", 1000)  # several blocks per worker
+    written = []
+    for jobs in ("1", "2", "3"):
+        (tmp_path / jobs).mkdir()
+        assert _convert(examples, tmp_path / jobs, "--jobs", jobs).exit_code == 0
+        written.append(
+            [(tmp_path / jobs / name).read_bytes() for name in ("identities.ndjson", "report.json")]
+        )
+    assert written[0] == written[1] == written[2]
+
+
+def test_jobs_must_be_positive(examples: Path, tmp_path: Path) -> None:
+    """--jobs 0 is a usage error (exit 2)."""
+    result = _convert(examples, tmp_path, "--jobs", "0")
+    assert result.exit_code == 2
+    assert "--jobs" in result.stderr
+
+
 # --- the real command ------------------------------------------------------------------------
 
 

@@ -19,9 +19,9 @@ import click
 
 from .._errors import ConfigurationError
 from .._files import open_input, private_file
-from .._identities import dump_identity
-from .._mapping import MappingOptions, PlannedIdentity
+from .._mapping import MappingOptions
 from .._mfa import index_mfa_secrets, read_mfa_secrets
+from .._parallel import usable_cpus, write_identities
 from .._password_hashes import index_password_hashes, read_password_hashes
 from .._plan import MigrationPlan, UserScan, plan_migration, scan_users
 from .._report import MigrationReport, format_summary
@@ -237,18 +237,22 @@ def write_report(path: Path, report: MigrationReport) -> None:
     help="Identities file to write (mode 0600: it holds password hashes).",
 )
 @report_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=usable_cpus,
+    show_default="the CPUs this process may use",
+    help="Processes that map users (1: all in this one). The output is the same for any number.",
+)
 @fail_on_library_errors
-def convert(out: Path, report_path: Path, **inputs: Any) -> None:
+def convert(out: Path, report_path: Path, jobs: int, **inputs: Any) -> None:
     """Turn Auth0 exports into an Ory identities file (no network).
 
     Every input user ends up an identity, merged into one, or skipped with a
     reason in the report; unreadable records are reported by line number.
     """
     with open_plan(**inputs) as plan, private_file(out) as f:
-        for item in plan:
-            if isinstance(item, PlannedIdentity):
-                f.write(dump_identity(item.body))
-        report = plan.report
+        report = write_identities(plan, f, jobs=jobs)
         if report.identities == 0 and report.skipped.get("invalid_traits"):
             # Nothing fits: a mapping/schema mismatch, not bad records. Write nothing.
             problem = next(s.detail for s in report.users if s.reason == "invalid_traits")

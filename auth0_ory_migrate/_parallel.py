@@ -1,0 +1,292 @@
+"""Write a plan's identities file with the mapping spread over forked worker processes.
+
+Not part of the pure core: it forks. The parent reads the users file and hands
+it out in blocks of whole lines (one block in flight per worker, each worker's
+in turn). A worker decodes, validates and maps every user that has no one to
+wait for, and sends back, in file order, *segments* (the identities-file lines
+and the report's counts for a run of records) and, between them, the raw lines
+of the few users that share an email or user id with another: the parent plans
+those itself, as :class:`~auth0_ory_migrate.MigrationPlan` would. The parent
+consumes it all in file order, so the identities file and the report are byte
+for byte those of a plan iterated in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+import pickle
+import sys
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any, TypeAlias
+
+from ._errors import Auth0OryMigrateError
+from ._identities import dump_identity
+from ._mapping import PlannedIdentity, Skipped
+from ._plan import MigrationPlan, PlanRun, UserScan, needs_order, scan_users
+from ._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
+from ._records import UnreadableRecord
+from ._report import MigrationReport, ReportBuilder
+from ._users import Auth0User, UsersFile, parse_user
+
+
+if sys.platform == "linux":
+    import fcntl
+
+__all__ = ["usable_cpus", "write_identities"]
+
+_F_SETPIPE_SZ = 1031
+
+#: A record the parent must plan itself: its line number, its raw line, and where
+#: it comes among the worker's output: offset in the lines, lengths of the
+#: report's lists of users, notes and unreadable records.
+_InOrder: TypeAlias = tuple[int, bytes, int, int, int, int]
+#: What a worker sends back for a block: the identities-file lines, the report
+#: of what it mapped, the records for the parent, ``id()`` of the hashes used.
+_Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int]]
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - not Linux
+
+
+def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> MigrationReport:
+    """Iterate *plan*, writing each planned identity to *out* (one line each); return the report.
+
+    With ``jobs > 1`` the users are mapped by that many forked worker
+    processes when the plan reads a :class:`~auth0_ory_migrate.UsersFile` of
+    NDJSON on Linux and no other thread runs (forking threads is unsafe);
+    otherwise, and always with ``jobs == 1``, in this process. Either way the
+    file and the report are the same, byte for byte.
+    """
+    users = plan._users
+    if jobs > 1 and isinstance(users, UsersFile) and _can_fork():
+        report = _write_in_parallel(plan, users, out, jobs)
+        if report is not None:
+            return report
+    for item in plan:
+        if type(item) is PlannedIdentity:
+            out.write(dump_identity(item.body))
+    return plan.report
+
+
+def _can_fork() -> bool:
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+def _write_in_parallel(
+    plan: MigrationPlan, users: UsersFile, out: IO[bytes], jobs: int
+) -> MigrationReport | None:
+    if plan._scan is None:
+        plan._scan = scan_users(users)
+    scan = plan._scan
+    with users.opener() as f:
+        blocks = ndjson_blocks(f, "users", allow_csv=True)
+        if blocks is None:
+            return None  # a JSON array or CSV: planned in this process
+        workers = _start_workers(plan, scan, jobs)
+        try:
+            run = PlanRun(plan, scan)
+            in_flight: deque[_Link] = deque()
+            for n, block in enumerate(blocks):
+                conn = workers[n % jobs][1]
+                if len(in_flight) == jobs:  # this worker's previous block: take it, then feed it
+                    result = _receive(in_flight.popleft())
+                    conn.send(block)
+                    _write_result(result, run, out, strict=users.strict)
+                else:
+                    conn.send(block)
+                in_flight.append(conn)
+            while in_flight:
+                _write_result(_receive(in_flight.popleft()), run, out, strict=users.strict)
+            for item in run.finish():
+                if type(item) is PlannedIdentity:
+                    out.write(dump_identity(item.body))
+        finally:
+            _stop_workers(workers)
+    plan._report = run.report()
+    return plan._report
+
+
+class _Link:
+    """Two one-way pipes of 1 MiB (where Linux allows): a block or a result in one write."""
+
+    def __init__(self, context: Any) -> None:
+        self._in, self._out = context.Pipe(duplex=False)
+        if sys.platform == "linux":
+            for conn in (self._in, self._out):
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, 1 << 20)
+
+    def send(self, obj: object) -> None:
+        self._out.send(obj)
+
+    def recv(self) -> Any:
+        return self._in.recv()
+
+    def close(self) -> None:
+        self._in.close()
+        self._out.close()
+
+
+def _links(context: Any) -> tuple[_Link, _Link]:
+    """The parent's and the worker's ends of a two-way channel."""
+    to_worker, to_parent = _Link(context), _Link(context)
+    parent, worker = object.__new__(_Link), object.__new__(_Link)
+    parent._in, parent._out = to_parent._in, to_worker._out
+    worker._in, worker._out = to_worker._in, to_parent._out
+    return parent, worker
+
+
+_Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
+
+
+def _start_workers(plan: MigrationPlan, scan: UserScan, jobs: int) -> _Workers:
+    context = multiprocessing.get_context("fork")
+    workers: _Workers = []
+    gc.freeze()  # the workers share the indexes; their GC must not touch (and so copy) them
+    try:
+        for _ in range(jobs):
+            parent_end, child_end = _links(context)
+            process = context.Process(target=_work, args=(child_end, plan, scan), daemon=True)
+            process.start()
+            child_end.close()
+            workers.append((process, parent_end))
+    except BaseException:
+        _stop_workers(workers)
+        raise
+    finally:
+        gc.unfreeze()
+    return workers
+
+
+def _stop_workers(workers: _Workers) -> None:
+    for process, conn in workers:
+        with contextlib.suppress(OSError):
+            conn.send(None)
+        conn.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _receive(conn: _Link) -> _Result:
+    try:
+        message = conn.recv()
+    except (EOFError, OSError) as e:
+        msg = "a worker process died (out of memory?); run again with --jobs 1"
+        raise Auth0OryMigrateError(msg) from e
+    if isinstance(message, BaseException):
+        raise message
+    return message  # type: ignore[no-any-return]
+
+
+def _write_result(result: _Result, run: PlanRun, out: IO[bytes], *, strict: bool) -> None:
+    _, counted, in_order, matched = result
+    if strict and counted.unreadable_records:
+        raise counted.unreadable_records[0].to_error()
+    builder = run.builder
+    builder.counts.update(counted.counts)
+    builder.skipped.update(counted.skipped)
+    builder.unreadable.update(counted.unreadable)
+    at = (0, 0, 0, 0)
+    for number, line, *until in in_order:
+        _take(result, builder, out, at, until)
+        at = tuple(until)  # type: ignore[assignment]
+        raw = decode_ndjson_line(number, line, "users")
+        user = raw if isinstance(raw, UnreadableRecord) else parse_user(raw[1], raw[0])
+        for item in run.feed(user):
+            if type(item) is PlannedIdentity:
+                out.write(dump_identity(item.body))
+    _take(result, builder, out, at, None)
+    run.matched.update(matched)
+
+
+def _take(
+    result: _Result,
+    builder: ReportBuilder,
+    out: IO[bytes],
+    start: tuple[int, int, int, int],
+    end: list[int] | None,
+) -> None:
+    """Write the worker's lines, and list its report's entries, from *start* to *end*."""
+    lines, counted = result[0], result[1]
+    a, b, c, d = start
+    w, x, y, z = end if end is not None else (None, None, None, None)
+    out.write(lines[a:w])
+    builder.users.extend(counted.users[b:x])
+    builder.notes.extend(counted.notes[c:y])
+    builder.unreadable_records.extend(counted.unreadable_records[d:z])
+
+
+def _work(conn: _Link, plan: MigrationPlan, scan: UserScan) -> None:
+    """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
+    map_one = plan._map_one
+    try:
+        while (block := conn.recv()) is not None:
+            try:
+                conn.send(_map_block(block, map_one, scan))
+            except Exception as e:
+                conn.send(_picklable(e))
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
+    finally:
+        conn.close()
+
+
+def _map_block(
+    block: tuple[int, bytes],
+    map_one: Callable[[Auth0User, set[int]], PlannedIdentity | Skipped],
+    scan: UserScan,
+) -> _Result:
+    start, data = block
+    in_order: list[_InOrder] = []
+    matched: set[int] = set()
+    lines: list[bytes] = []
+    size = 0
+    counted = ReportBuilder()
+    add = counted.add
+    for number, line in ndjson_lines(data.split(b"\n"), start):
+        raw = decode_ndjson_line(number, line, "users")
+        if type(raw) is UnreadableRecord:
+            add(raw)
+            continue
+        user = parse_user(raw[1], number)  # type: ignore[index]
+        if type(user) is not Auth0User:
+            add(user)  # type: ignore[arg-type]
+        elif needs_order(scan, user):
+            in_order.append(
+                (
+                    number,
+                    line,
+                    size,
+                    len(counted.users),
+                    len(counted.notes),
+                    len(counted.unreadable_records),
+                )
+            )
+        else:
+            item = map_one(user, matched)
+            if type(item) is PlannedIdentity:
+                dumped = dump_identity(item.body)
+                lines.append(dumped)
+                size += len(dumped)
+            add(item)
+    return b"".join(lines), counted, in_order, list(matched)
+
+
+def _picklable(e: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(e))  # noqa: S301 - our own bytes
+    except Exception:
+        return Auth0OryMigrateError("".join(traceback.format_exception_only(e)).strip())
+    return e

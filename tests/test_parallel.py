@@ -1,0 +1,172 @@
+"""``write_identities``: the mapping spread over forked workers writes what one process writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auth0_ory_migrate import (
+    Auth0OryMigrateError,
+    InvalidRecordError,
+    MigrationReport,
+    UsersFile,
+    _parallel,
+    _read,
+    index_mfa_secrets,
+    index_password_hashes,
+    plan_migration,
+    read_mfa_secrets,
+    read_password_hashes,
+)
+from auth0_ory_migrate._parallel import write_identities
+from auth0_ory_migrate.testing import auth0_users, write_export
+from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
+
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+
+
+@pytest.fixture(autouse=True)
+def _small_blocks_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Blocks of a few lines, so that every test spreads its users over many blocks and workers.
+
+    (The suite may have left a test server's thread running: pretend it has not, so that the
+    workers are forked; they use no thread.)
+    """
+    monkeypatch.setattr(_read, "_BLOCK", 700)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    yield
+    assert multiprocessing.active_children() == []  # every worker was reaped
+
+
+def _ndjson(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def _write(
+    users: bytes, hashes: bytes, mfa: bytes, jobs: int, *, strict: bool = False
+) -> tuple[bytes, MigrationReport]:
+    plan = plan_migration(
+        UsersFile(lambda: io.BytesIO(users), strict=strict),
+        password_hashes=index_password_hashes(read_password_hashes(io.BytesIO(hashes))),
+        mfa_secrets=index_mfa_secrets(read_mfa_secrets(io.BytesIO(mfa))),
+    )
+    out = io.BytesIO()
+    report = write_identities(plan, out, jobs=jobs)
+    assert plan.report is report
+    return out.getvalue(), report
+
+
+@settings(max_examples=25)
+@given(auth0_exports(max_users=14, duplicate_records=True), st.integers(2, 3), st.data())
+def test_any_export_is_written_the_same_by_workers(
+    export: Auth0Export, jobs: int, data: st.DataObject
+) -> None:
+    """Any export, shared emails and repeated records included: the same bytes, the same report."""
+    users = _ndjson(export.users)
+    if len(export.users) > 0 and data.draw(st.booleans(), label="garbage lines"):
+        lines = users.splitlines(keepends=True)
+        at = data.draw(st.integers(0, len(lines)))
+        users = b"".join([*lines[:at], b"{not json\n", b"\n", b"[1]\n", *lines[at:]])
+    hashes, mfa = _ndjson(export.password_hashes), _ndjson(export.mfa_secrets)
+    alone = _write(users, hashes, mfa, jobs=1)
+    spread = _write(users, hashes, mfa, jobs=jobs)
+    assert spread[0] == alone[0]
+    assert spread[1] == alone[1]
+
+
+def test_a_realistic_export_is_written_the_same_by_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """600 users (merges, duplicates, social logins, TOTP, stale hashes) in 2 or 3 workers."""
+    started: list[int] = []
+    start = _parallel._start_workers
+
+    def counting(plan: Any, scan: Any, jobs: int) -> Any:
+        started.append(jobs)
+        return start(plan, scan, jobs)
+
+    monkeypatch.setattr(_parallel, "_start_workers", counting)
+    files = write_export(tmp_path, auth0_users(600, seed=8, real_hashes=False, mfa=True))
+    assert files.password_hashes is not None
+    assert files.mfa_secrets is not None
+    users, hashes = files.users.read_bytes(), files.password_hashes.read_bytes()
+    mfa = files.mfa_secrets.read_bytes()
+    alone = _write(users, hashes, mfa, jobs=1)
+    assert alone[1].merged
+    assert alone[1].skipped.get("duplicate_email")
+    for jobs in (2, 3):
+        assert _write(users, hashes, mfa, jobs=jobs) == alone
+    assert started == [2, 3]
+
+
+def test_strict_raises_on_the_first_unreadable_record_in_file_order() -> None:
+    """In strict mode the workers' first unreadable record raises, naming its line."""
+    records = [{"user_id": f"auth0|{i:024x}", "email": f"u{i}@example.com"} for i in range(40)]
+    lines = _ndjson(records).splitlines(keepends=True)
+    users = b"".join([*lines[:25], b'{"no": "user_id"}\n', *lines[25:33], b"[]\n", *lines[33:]])
+    with pytest.raises(InvalidRecordError) as caught:
+        _write(users, b"", b"", jobs=2, strict=True)
+    assert caught.value.line == 26
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_other_formats_are_planned_in_this_process(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON array or the job's CSV is not split into lines: no worker, the same result."""
+    files = write_export(tmp_path, auth0_users(40, seed=2, real_hashes=False), fmt=fmt)  # type: ignore[arg-type]
+    assert files.password_hashes is not None
+    users, hashes = files.users.read_bytes(), files.password_hashes.read_bytes()
+    alone = _write(users, hashes, b"", jobs=1)
+    monkeypatch.setattr(_parallel, "_start_workers", _no_workers)
+    assert _write(users, hashes, b"", jobs=2) == alone
+
+
+def _no_workers(*args: object) -> None:
+    raise AssertionError("no worker should start")
+
+
+def test_with_other_threads_running_nothing_is_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking a process that runs threads is unsafe: then the plan runs in this process."""
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    monkeypatch.setattr(_parallel, "_start_workers", _no_workers)
+    users = _ndjson([{"user_id": "auth0|1", "email": "a@example.com"}])
+    body, report = _write(users, b"", b"", jobs=4)
+    assert report.identities == 1
+    assert json.loads(body)["external_id"] == "auth0|1"
+
+
+def test_an_error_in_a_worker_is_raised_by_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in a worker reaches the caller; no worker is left behind."""
+
+    def fail(*args: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(_parallel, "_map_block", fail)
+    users = _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@example.com"} for i in range(50)])
+    with pytest.raises(ValueError, match="boom"):
+        _write(users, b"", b"", jobs=2)
+
+
+def test_a_worker_that_dies_is_a_library_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-run (say, by the OOM killer) fails the run with a clear error."""
+
+    def die(*args: object) -> None:
+        os._exit(1)
+
+    monkeypatch.setattr(_parallel, "_map_block", die)
+    users = _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@example.com"} for i in range(50)])
+    with pytest.raises(Auth0OryMigrateError, match="worker process died"):
+        _write(users, b"", b"", jobs=2)

@@ -46,6 +46,7 @@ from ._mapping import (
     map_user,
 )
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
+from ._parallel import write_identities
 from ._password_hashes import (
     IndexedHash,
     PasswordHashIndex,
@@ -220,4 +221,5 @@ __all__ = [
     "totp_url",
     "undo_import",
     "verify_identities",
+    "write_identities",
 ]

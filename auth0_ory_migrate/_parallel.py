@@ -22,7 +22,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeAlias
 
 from ._errors import Auth0OryMigrateError
@@ -61,11 +61,29 @@ def usable_cpus() -> int:
 def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> MigrationReport:
     """Iterate *plan*, writing each planned identity to *out* (one line each); return the report.
 
-    With ``jobs > 1`` the users are mapped by that many forked worker
-    processes when the plan reads a :class:`~auth0_ory_migrate.UsersFile` of
-    NDJSON on Linux and no other thread runs (forking threads is unsafe);
-    otherwise, and always with ``jobs == 1``, in this process. Either way the
-    file and the report are the same, byte for byte.
+    This is what ``convert`` does. With ``jobs > 1`` the users are mapped by
+    that many forked worker processes when the plan reads a
+    :class:`~auth0_ory_migrate.UsersFile` of NDJSON on Linux and no other
+    thread runs (forking threads is unsafe); otherwise, and always with
+    ``jobs == 1``, in this process. Either way the file and the report are the
+    same, byte for byte. Custom trait mappings work in workers too (they are
+    forked, not pickled).
+
+    Args:
+        plan: What :func:`~auth0_ory_migrate.plan_migration` returned.
+        out: The identities file, opened for writing in binary mode.
+        jobs: Worker processes (:func:`os.cpu_count` is a good number).
+
+    Raises:
+        Auth0OryMigrateError: A worker process died (e.g. killed for memory).
+
+    Example:
+        >>> # The file holds password hashes: mode 0600.
+        >>> fd = os.open("identities.ndjson", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        >>> with open(fd, "wb") as out:  # doctest: +SKIP
+        ...     report = write_identities(plan, out, jobs=os.cpu_count() or 1)
+
+    .. versionadded:: 0.1.0
     """
     users = plan._users
     if jobs > 1 and isinstance(users, UsersFile) and _can_fork():
@@ -92,26 +110,13 @@ def _write_in_parallel(
         blocks = ndjson_blocks(f, "users", allow_csv=True)
         if blocks is None:
             return None  # a JSON array or CSV: planned in this process
-        workers = _start_workers(plan, scan, jobs)
+        # The workers share the parent's memory (the indexes) until either side writes a
+        # page: no garbage collector may walk those objects (writing each header) meanwhile.
+        gc.freeze()
         try:
-            run = PlanRun(plan, scan)
-            in_flight: deque[_Link] = deque()
-            for n, block in enumerate(blocks):
-                conn = workers[n % jobs][1]
-                if len(in_flight) == jobs:  # this worker's previous block: take it, then feed it
-                    result = _receive(in_flight.popleft())
-                    conn.send(block)
-                    _write_result(result, run, out, strict=users.strict)
-                else:
-                    conn.send(block)
-                in_flight.append(conn)
-            while in_flight:
-                _write_result(_receive(in_flight.popleft()), run, out, strict=users.strict)
-            for item in run.finish():
-                if type(item) is PlannedIdentity:
-                    out.write(dump_identity(item.body))
+            run = _feed_workers(plan, scan, blocks, out, jobs, strict=users.strict)
         finally:
-            _stop_workers(workers)
+            gc.unfreeze()
     plan._report = run.report()
     return plan._report
 
@@ -146,13 +151,44 @@ def _links(context: Any) -> tuple[_Link, _Link]:
     return parent, worker
 
 
+def _feed_workers(
+    plan: MigrationPlan,
+    scan: UserScan,
+    blocks: Iterator[tuple[int, bytes]],
+    out: IO[bytes],
+    jobs: int,
+    *,
+    strict: bool,
+) -> PlanRun:
+    workers = _start_workers(plan, scan, jobs)
+    try:
+        run = PlanRun(plan, scan)
+        in_flight: deque[_Link] = deque()
+        for n, block in enumerate(blocks):
+            conn = workers[n % jobs][1]
+            if len(in_flight) == jobs:  # this worker's previous block: take it, then feed it
+                result = _receive(in_flight.popleft())
+                conn.send(block)
+                _write_result(result, run, out, strict=strict)
+            else:
+                conn.send(block)
+            in_flight.append(conn)
+        while in_flight:
+            _write_result(_receive(in_flight.popleft()), run, out, strict=strict)
+        for item in run.finish():
+            if type(item) is PlannedIdentity:
+                out.write(dump_identity(item.body))
+    finally:
+        _stop_workers(workers)
+    return run
+
+
 _Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
 
 
 def _start_workers(plan: MigrationPlan, scan: UserScan, jobs: int) -> _Workers:
     context = multiprocessing.get_context("fork")
     workers: _Workers = []
-    gc.freeze()  # the workers share the indexes; their GC must not touch (and so copy) them
     try:
         for _ in range(jobs):
             parent_end, child_end = _links(context)
@@ -163,8 +199,6 @@ def _start_workers(plan: MigrationPlan, scan: UserScan, jobs: int) -> _Workers:
     except BaseException:
         _stop_workers(workers)
         raise
-    finally:
-        gc.unfreeze()
     return workers
 
 
@@ -219,7 +253,7 @@ def _take(
     end: list[int] | None,
 ) -> None:
     """Write the worker's lines, and list its report's entries, from *start* to *end*."""
-    lines, counted = result[0], result[1]
+    lines, counted = memoryview(result[0]), result[1]
     a, b, c, d = start
     w, x, y, z = end if end is not None else (None, None, None, None)
     out.write(lines[a:w])

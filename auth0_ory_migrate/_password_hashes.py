@@ -9,6 +9,8 @@ or in ``identifiers[]``, one object per line or one JSON array.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
@@ -199,15 +201,14 @@ class IndexedHash:
     problem: str | None = None
 
 
-_Entry = IndexedHash
-
-
 @frozen
 class PasswordHashIndex:
     """Password hashes keyed by Auth0 database user id (and by email for id-less records).
 
     Build it with :func:`index_password_hashes`. It keeps only the hash and its
-    date per user, so memory grows with the number of hashes and nothing else.
+    date per user, so memory grows with the number of hashes and nothing else,
+    and packed: all the hashes in one buffer, the dates in an array (a few
+    hundred bytes per hash; processes forked after it is built share it).
 
     Attributes:
         total: Records read (readable ones).
@@ -217,8 +218,12 @@ class PasswordHashIndex:
     .. versionadded:: 0.1.0
     """
 
-    by_id: dict[str, _Entry] = field(repr=False)
-    by_email: dict[NormalizedEmail, _Entry] = field(repr=False)
+    _by_id: dict[str, int] = field(repr=False, alias="by_id")
+    _by_email: dict[NormalizedEmail, int] = field(repr=False, alias="by_email")
+    _hashes: bytes = field(repr=False, alias="hashes")  # every hash, UTF-8, one after another
+    _ends: array[int] = field(repr=False, alias="ends")  # where entry n's hash ends in _hashes
+    _set_at: array[float] = field(repr=False, alias="set_at")  # NaN: unknown
+    _problems: dict[int, str] = field(repr=False, alias="problems")
     total: int = 0
     duplicates: int = 0
     unreadable: tuple[UnreadableRecord, ...] = ()
@@ -226,25 +231,39 @@ class PasswordHashIndex:
     @property
     def distinct(self) -> int:
         """How many different hashes the index holds (one per user it can match)."""
-        return len({id(entry) for entry in self.by_id.values()}) + len(self.by_email)
+        return len(set(self._by_id.values())) + len(self._by_email)
 
-    def lookup(self, database_ids: Iterable[str], email: NormalizedEmail | None) -> _Entry | None:
-        """Find a user's hash: by id first; by email only for id-less records.
+    def lookup(
+        self, database_ids: Iterable[str], email: NormalizedEmail | None
+    ) -> IndexedHash | None:
+        """Find a user's hash: by id first; by email only for id-less records."""
+        n = self.find(database_ids, email)
+        return None if n < 0 else self.entry(n)
 
-        The same entry object is returned whichever of a record's ids is used,
-        so callers can count distinct matched records by ``id(entry)``.
+    def find(self, database_ids: Iterable[str], email: NormalizedEmail | None) -> int:
+        """The number of a user's entry (see :meth:`lookup`), ``-1`` for none.
+
+        Whichever of a record's ids is used, the number is the same, so callers
+        can count the distinct records matched.
         """
+        by_id = self._by_id
         for user_id in database_ids:
-            entry = self.by_id.get(user_id)
-            if entry is not None:
-                return entry
-        if email is not None and self.by_email:
-            return self.by_email.get(email)
-        return None
+            n = by_id.get(user_id)
+            if n is not None:
+                return n
+        if email is not None and self._by_email:
+            return self._by_email.get(email, -1)
+        return -1
 
-
-def _newer(new: _Entry, old: _Entry | None) -> bool:
-    return old is None or (new.set_at or 0.0) >= (old.set_at or 0.0)
+    def entry(self, n: int) -> IndexedHash:
+        """Entry *n* (from :meth:`find`)."""
+        start = self._ends[n - 1] if n else 0
+        set_at = self._set_at[n]
+        return IndexedHash(
+            self._hashes[start : self._ends[n]].decode(),
+            None if math.isnan(set_at) else set_at,
+            self._problems.get(n),
+        )
 
 
 def index_password_hashes(
@@ -257,33 +276,53 @@ def index_password_hashes(
 
     .. versionadded:: 0.1.0
     """
-    by_id: dict[str, _Entry] = {}
-    by_email: dict[NormalizedEmail, _Entry] = {}
+    by_id: dict[str, int] = {}
+    by_email: dict[NormalizedEmail, int] = {}
+    hashes, ends, set_ats = bytearray(), array("q"), array("d")
+    problems: dict[int, str] = {}
     unreadable: list[UnreadableRecord] = []
     total = duplicates = 0
+    nan = float("nan")
+
+    def newer(old: int | None) -> bool:  # the newest hash wins; a tie, the later record
+        if old is None:
+            return True
+        new_at, old_at = set_ats[-1], set_ats[old]
+        return (0.0 if math.isnan(new_at) else new_at) >= (0.0 if math.isnan(old_at) else old_at)
+
     for record in records:
         if isinstance(record, UnreadableRecord):
             unreadable.append(record)
             continue
         total += 1
-        entry = IndexedHash(
-            record.password_hash, to_epoch(record.password_set_date), record.problem
-        )
+        if not record.ids and not record.email:
+            continue
+        n = len(ends)
+        hashes += record.password_hash.encode()
+        ends.append(len(hashes))
+        set_at = to_epoch(record.password_set_date)
+        set_ats.append(nan if set_at is None else set_at)
+        if record.problem is not None:
+            problems[n] = record.problem
         if record.ids:
             if record.ids[0] in by_id:
                 duplicates += 1
             for key in record.ids:
-                if _newer(entry, by_id.get(key)):
-                    by_id[key] = entry
-        elif record.email:
-            key_email = normalize_email(record.email)
+                if newer(by_id.get(key)):
+                    by_id[key] = n
+        else:
+            key_email = normalize_email(record.email)  # type: ignore[arg-type]
             if key_email in by_email:
                 duplicates += 1
-            if _newer(entry, by_email.get(key_email)):
-                by_email[key_email] = entry
+            if newer(by_email.get(key_email)):
+                by_email[key_email] = n
     return PasswordHashIndex(
         by_id=by_id,
         by_email=by_email,
+        hashes=bytes(hashes),
+        ends=ends,
+        set_at=set_ats,
+        problems=problems,
         total=total,
         duplicates=duplicates,
         unreadable=tuple(unreadable),

@@ -151,9 +151,10 @@ class MigrationPlan:
     ) -> PlannedIdentity | Skipped:
         entry = None
         if self._hashes is not None:
-            entry = self._hashes.lookup(user.database_ids, user.normalized_email)
-            if entry is not None:
-                matched.add(id(entry))
+            n = self._hashes.find(user.database_ids, user.normalized_email)
+            if n >= 0:
+                matched.add(n)
+                entry = self._hashes.entry(n)
         otp, recovery, notes = None, 0, []
         if self._mfa is not None:
             # A merged identity is one person: it takes the first TOTP secret among its users.
@@ -255,7 +256,7 @@ class PlanRun:
         self.repeated_ids = scan.repeated_ids
         self.groups: dict[int, list[Auth0User]] = {}
         self.first_line: dict[str, int] = {}
-        self.matched: set[int] = set()  # id() of the hash entries used
+        self.matched: set[int] = set()  # the hash entries used (PasswordHashIndex.find)
 
     def feed(self, item: Auth0User | UnreadableRecord) -> list[PlanItem]:
         """What *item* becomes now (nothing yet while its email group is incomplete)."""

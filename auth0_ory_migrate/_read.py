@@ -66,6 +66,8 @@ class _Borrowed(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if isinstance(self._f, io.BufferedIOBase | io.RawIOBase):
+            return self._f.readinto(buffer) or 0  # one copy, not two
         data = self._f.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)

@@ -248,7 +248,9 @@ def test_lookup_returns_the_same_entry_for_every_id_of_a_record() -> None:
     index = index_password_hashes(
         _records({"_id": {"$oid": "0" * 24}, "alt_id": OID, "passwordHash": HASH})
     )
-    assert index.lookup([OID], None) is index.lookup(["0" * 24], None)
+    assert index.find([OID], None) == index.find(["0" * 24], None) >= 0
+    assert index.lookup([OID], None) == index.lookup(["0" * 24], None)
+    assert index.find(["unknown"], None) == -1
     assert index.distinct == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,21 @@ def test_without_a_helper_the_file_is_read_directly(
     assert sum(1 for _ in users) == 3000
     with open_input(path) as f:
         assert f.read(2) == b"\x1f\x8b"
+
+
+def test_the_helper_inflates_with_zlib_when_isal_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the ``fast`` extra's isal, the helper uses the standard library's zlib."""
+    from auth0_ory_migrate import _files
+
+    monkeypatch.setattr(
+        _files, "_INFLATE", "import sys; sys.modules['isal'] = None\n" + _files._INFLATE
+    )
+    path = tmp_path / "users.ndjson.gz"
+    path.write_bytes(gzip.compress(LINES))
+    with open_input(path) as f:
+        assert f.read() == LINES
+    path.write_bytes(gzip.compress(LINES)[:-8])
+    with open_input(path) as f, pytest.raises(zlib.error, match="end-of-stream"):
+        f.read()

@@ -82,6 +82,13 @@ def _convert(
     return CliRunner().invoke(main, [*args, *extra], env=env, catch_exceptions=False)
 
 
+def _convert_files(users: Path, hashes: Path, out: Path) -> Result:
+    """``convert`` of *users* and *hashes* into ``i.ndjson`` and ``r.json`` in *out*."""
+    args = ["convert", "--users", str(users), "--password-hashes", str(hashes)]
+    args += ["--out", str(out / "i.ndjson"), "--report", str(out / "r.json")]
+    return CliRunner().invoke(main, args)
+
+
 def _password(body: dict[str, Any]) -> Any:
     return body.get("credentials", {}).get("password", {}).get("config")
 
@@ -385,20 +392,7 @@ def test_encrypted_hash_file_exits_2_telling_to_decrypt(tmp_path: Path, examples
     encrypted.write_bytes(
         b"-----BEGIN PGP MESSAGE-----\n\nhQIMA1VwJwVJ\n-----END PGP MESSAGE-----\n"
     )
-    result = CliRunner().invoke(
-        main,
-        [
-            "convert",
-            "--users",
-            str(examples / "auth0-users.ndjson"),
-            "--password-hashes",
-            str(encrypted),
-            "--out",
-            str(tmp_path / "i.ndjson"),
-            "--report",
-            str(tmp_path / "r.json"),
-        ],
-    )
+    result = _convert_files(examples / "auth0-users.ndjson", encrypted, tmp_path)
     assert result.exit_code == 2
     assert "decrypt" in result.stderr
     assert "Traceback" not in result.output
@@ -462,20 +456,7 @@ def test_a_failed_scan_in_the_child_is_reported_by_the_parent(
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     encrypted = tmp_path / "users.json.gpg"
     encrypted.write_bytes(b"\x85\x02\x0c\x03" + bytes(range(200)))
-    result = CliRunner().invoke(
-        main,
-        [
-            "convert",
-            "--users",
-            str(encrypted),
-            "--password-hashes",
-            str(examples / "auth0-password-hashes.json"),
-            "--out",
-            str(tmp_path / "i.ndjson"),
-            "--report",
-            str(tmp_path / "r.json"),
-        ],
-    )
+    result = _convert_files(encrypted, examples / "auth0-password-hashes.json", tmp_path)
     assert result.exit_code == 2
     assert "decrypt" in result.stderr
     assert scans == [None]

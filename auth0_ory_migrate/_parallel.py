@@ -192,7 +192,12 @@ def _start_workers(plan: MigrationPlan, scan: UserScan, jobs: int) -> _Workers:
     try:
         for _ in range(jobs):
             parent_end, child_end = _links(context)
-            process = context.Process(target=_work, args=(child_end, plan, scan), daemon=True)
+            # The worker must not keep the parent's ends (its own and the earlier workers'):
+            # a pipe whose every writer is gone is how a worker learns the parent died.
+            not_its_own = [parent_end, *(link for _, link in workers)]
+            process = context.Process(
+                target=_work, args=(child_end, plan, scan, not_its_own), daemon=True
+            )
             process.start()
             child_end.close()
             workers.append((process, parent_end))
@@ -262,8 +267,10 @@ def _take(
     builder.unreadable_records.extend(counted.unreadable_records[d:z])
 
 
-def _work(conn: _Link, plan: MigrationPlan, scan: UserScan) -> None:
+def _work(conn: _Link, plan: MigrationPlan, scan: UserScan, not_its_own: list[_Link]) -> None:
     """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
+    for link in not_its_own:
+        link.close()
     map_one = plan._map_one
     try:
         while (block := conn.recv()) is not None:

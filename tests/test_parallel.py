@@ -6,8 +6,10 @@ import io
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,3 +172,49 @@ def test_a_worker_that_dies_is_a_library_error(monkeypatch: pytest.MonkeyPatch) 
     users = _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@example.com"} for i in range(50)])
     with pytest.raises(Auth0OryMigrateError, match="worker process died"):
         _write(users, b"", b"", jobs=2)
+
+
+_STUCK_PARENT = """
+import io, sys, time
+from auth0_ory_migrate import UsersFile, plan_migration, write_identities
+from auth0_ory_migrate import _parallel
+
+def stuck(*args, **kwargs):
+    print("workers started", flush=True)
+    time.sleep(600)
+
+_parallel._write_result = stuck
+path = sys.argv[1]
+plan = plan_migration(UsersFile(lambda: open(path, "rb")))
+write_identities(plan, io.BytesIO(), jobs=2)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A parent killed with SIGKILL leaves no worker behind: they see their pipe close, and exit."""
+    users = tmp_path / "users.ndjson"
+    users.write_bytes(
+        _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@x.io"} for i in range(3000)])
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", _STUCK_PARENT, str(users)], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        assert parent.stdout.readline() == "workers started\n"
+        children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        workers = [int(pid) for pid in children]
+        assert len(workers) >= 2
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in workers)

@@ -38,7 +38,11 @@ from ._users import Auth0User, UsersFile, parse_user
 if sys.platform == "linux":
     import fcntl
 
-__all__ = ["usable_cpus", "write_identities"]
+__all__ = ["default_jobs", "write_identities"]
+
+#: More workers than this gain nothing: the parent, which reads, writes and plans
+#: the users that share an email, keeps about this many busy.
+MAX_DEFAULT_JOBS = 8
 
 _F_SETPIPE_SZ = 1031
 
@@ -51,11 +55,11 @@ _InOrder: TypeAlias = tuple[int, bytes, int, int, int, int]
 _Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int]]
 
 
-def usable_cpus() -> int:
-    """How many CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1  # pragma: no cover - not Linux
+def default_jobs() -> int:
+    """Worker processes for :func:`write_identities`: the CPUs this process may use, at most 8."""
+    affinity = getattr(os, "sched_getaffinity", None)  # (Linux)
+    cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    return min(cpus, MAX_DEFAULT_JOBS)
 
 
 def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> MigrationReport:

@@ -21,7 +21,7 @@ from .._errors import ConfigurationError
 from .._files import open_input, private_file
 from .._mapping import MappingOptions
 from .._mfa import index_mfa_secrets, read_mfa_secrets
-from .._parallel import usable_cpus, write_identities
+from .._parallel import default_jobs, write_identities
 from .._password_hashes import index_password_hashes, read_password_hashes
 from .._plan import MigrationPlan, UserScan, plan_migration, scan_users
 from .._report import MigrationReport, format_summary
@@ -240,8 +240,8 @@ def write_report(path: Path, report: MigrationReport) -> None:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=usable_cpus,
-    show_default="the CPUs this process may use",
+    default=default_jobs,
+    show_default="the CPUs this process may use, at most 8",
     help="Processes that map users (1: all in this one). The output is the same for any number.",
 )
 @fail_on_library_errors

@@ -17,7 +17,7 @@ from typing import IO, Any
 if sys.platform == "linux":
     import fcntl
 
-__all__ = ["open_input", "private_file"]
+__all__ = ["open_input", "private_file", "widen_pipe"]
 
 PRIVATE_MODE = 0o600
 _BUFFER = 1 << 20  # big files of small lines: fewer write calls
@@ -82,6 +82,13 @@ except BrokenPipeError:  # the reader stopped early
 """
 
 
+def widen_pipe(fd: int) -> None:
+    """Let pipe *fd* hold 1 MiB, where Linux allows: the writer runs ahead of the reader."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+
+
 class _Inflated(io.RawIOBase):
     """The output of the inflating helper; a damaged stream raises ``zlib.error`` at its end."""
 
@@ -131,9 +138,8 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         with open(path, "rb") as f:
             yield f
         return
-    if sys.platform == "linux" and proc.stdout is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
+    if proc.stdout is not None:
+        widen_pipe(proc.stdout.fileno())
     try:
         yield io.BufferedReader(_Inflated(proc), buffer_size=1 << 20)
     finally:

@@ -3,12 +3,12 @@
 Not part of the pure core: it forks. The parent reads the users file and hands
 it out in blocks of whole lines (one block in flight per worker, each worker's
 in turn). A worker decodes, validates and maps every user that has no one to
-wait for, and sends back, in file order, *segments* (the identities-file lines
-and the report's counts for a run of records) and, between them, the raw lines
-of the few users that share an email or user id with another: the parent plans
-those itself, as :class:`~auth0_ory_migrate.MigrationPlan` would. The parent
-consumes it all in file order, so the identities file and the report are byte
-for byte those of a plan iterated in one process.
+wait for, and sends back the block's identities-file lines, the report of what
+it mapped, and the raw lines of the few users that share an email or user id
+with another, each with its place among the rest: the parent plans those
+itself, as :class:`~auth0_ory_migrate.MigrationPlan` would. The parent takes it
+all in file order, so the identities file and the report are byte for byte
+those of a plan iterated in one process.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeAlias
 
 from ._errors import Auth0OryMigrateError
+from ._files import widen_pipe
 from ._identities import dump_identity
 from ._mapping import PlannedIdentity, Skipped
 from ._plan import MigrationPlan, PlanRun, UserScan, needs_order, scan_users
@@ -35,23 +36,19 @@ from ._report import MigrationReport, ReportBuilder
 from ._users import Auth0User, UsersFile, parse_user
 
 
-if sys.platform == "linux":
-    import fcntl
-
 __all__ = ["default_jobs", "write_identities"]
 
 #: More workers than this gain nothing: the parent, which reads, writes and plans
 #: the users that share an email, keeps about this many busy.
 MAX_DEFAULT_JOBS = 8
 
-_F_SETPIPE_SZ = 1031
-
 #: A record the parent must plan itself: its line number, its raw line, and where
 #: it comes among the worker's output: offset in the lines, lengths of the
 #: report's lists of users, notes and unreadable records.
 _InOrder: TypeAlias = tuple[int, bytes, int, int, int, int]
 #: What a worker sends back for a block: the identities-file lines, the report
-#: of what it mapped, the records for the parent, ``id()`` of the hashes used.
+#: of what it mapped, the records for the parent, the hash entries used
+#: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`).
 _Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int]]
 
 
@@ -130,10 +127,8 @@ class _Link:
 
     def __init__(self, context: Any) -> None:
         self._in, self._out = context.Pipe(duplex=False)
-        if sys.platform == "linux":
-            for conn in (self._in, self._out):
-                with contextlib.suppress(OSError):
-                    fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, 1 << 20)
+        for conn in (self._in, self._out):
+            widen_pipe(conn.fileno())
 
     def send(self, obj: object) -> None:
         self._out.send(obj)

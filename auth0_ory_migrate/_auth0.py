@@ -42,6 +42,7 @@ from auth0.management.management_client import ManagementClient
 
 from ._errors import Auth0OryMigrateError, ConfigurationError
 from ._files import private_file
+from ._read import GZIP_MAGIC
 from ._retry import rate_limit_wait
 
 
@@ -114,7 +115,6 @@ EXPORT_FIELDS: tuple[str, ...] = (
 DEFAULT_TIMEOUT = 6 * 60 * 60.0
 
 _CHUNK = 256 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 _S3_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
 _S3_MESSAGE = re.compile(r"<Message>([^<]{1,200})</Message>")
 _RUNNING = ("pending", "processing")
@@ -777,25 +777,16 @@ class Auth0Exporter:
                     and (failure.transport or failure.status == 408 or (failure.status or 0) >= 500)
                 )
                 attempt += 1
-                if not retryable or attempt >= self.retry.attempts:
-                    raise Auth0ApiError(
-                        action,
-                        failure.status,
-                        failure.error_code,
-                        self._scrub(failure.message),
-                    ) from None
-                wait = retry_wait(self.retry, attempt - 1, failure.headers, self.wall_clock())
-                if deadline is not None and self.clock() + wait > deadline:
-                    raise Auth0ApiError(
-                        action,
-                        failure.status,
-                        failure.error_code,
-                        self._scrub(failure.message)
-                        + (
-                            f" (gave up: the timeout for job {job_id} is reached)" if job_id else ""
-                        ),
-                    ) from None
-                self.sleep(wait)
+                gave_up = ""
+                if retryable and attempt < self.retry.attempts:
+                    wait = retry_wait(self.retry, attempt - 1, failure.headers, self.wall_clock())
+                    if deadline is None or self.clock() + wait <= deadline:
+                        self.sleep(wait)
+                        continue
+                    if job_id:
+                        gave_up = f" (gave up: the timeout for job {job_id} is reached)"
+                message = self._scrub(failure.message) + gave_up
+                raise Auth0ApiError(action, failure.status, failure.error_code, message) from None
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -1001,7 +992,7 @@ class Auth0Exporter:
                 continue
             if not started:
                 started = True
-                if not chunk.startswith(_GZIP_MAGIC[: len(chunk)]):
+                if not chunk.startswith(GZIP_MAGIC[: len(chunk)]):
                     raise ExportDownloadError(job.id, "the file is not gzip-compressed")
             sink.write(chunk)
             size += len(chunk)
@@ -1018,7 +1009,7 @@ class Auth0Exporter:
                 if decompressor.eof:
                     rest = decompressor.unused_data
                     if rest:
-                        if not rest.startswith(_GZIP_MAGIC[: len(rest)]):
+                        if not rest.startswith(GZIP_MAGIC[: len(rest)]):
                             raise _RetryDownload("unexpected bytes after the gzip data")
                         decompressor = zlib.decompressobj(wbits=31)
                         data = rest

@@ -44,7 +44,7 @@ from ._importing import (
     retry_wait,
     split_batch,
 )
-from ._ory import OryAdmin, PreparedBatch, RemoteIdentity, body_problem
+from ._ory import OryAdmin, PreparedBatch, RemoteIdentity, body_problem, iter_pages
 from ._records import UnreadableRecord
 
 
@@ -66,6 +66,36 @@ InputItem = Body | UnreadableRecord
 
 _SKIP_PROGRESS_EVERY = 1000
 _UNDO_CHUNK = 100
+
+
+def _keyed(
+    identities: Iterable[InputItem],
+    unreadable: list[UnreadableRecord],
+    duplicates: list[str] | None = None,
+    *,
+    reason: str = "no external_id",
+) -> Iterator[tuple[str, Body]]:
+    """The bodies of *identities* with their external ids, in input order.
+
+    Unreadable records, and bodies without an external id (as *reason*), go to
+    *unreadable*. With *duplicates*, an external id seen before goes there instead of
+    being yielded again.
+    """
+    seen: set[str] = set()
+    for position, item in enumerate(identities, start=1):
+        if isinstance(item, UnreadableRecord):
+            unreadable.append(item)
+            continue
+        external_id = item.get("external_id")
+        if not isinstance(external_id, str) or not external_id:
+            unreadable.append(UnreadableRecord("identities", position, None, reason))
+            continue
+        if duplicates is not None:
+            if external_id in seen:
+                duplicates.append(external_id)
+                continue
+            seen.add(external_id)
+        yield external_id, item
 
 
 class _State(Protocol):
@@ -195,23 +225,12 @@ class _ImportRun:
         )
 
     def _accepted(self, identities: Iterable[InputItem]) -> Iterator[Body]:
-        seen: set[str] = set()
-        for position, item in enumerate(identities, start=1):
-            if isinstance(item, UnreadableRecord):
-                self.unreadable.append(item)
-                continue
-            external_id = item.get("external_id")
-            if not isinstance(external_id, str) or not external_id:
-                self.unreadable.append(
-                    UnreadableRecord(
-                        "identities", position, None, "no external_id (the import's key)"
-                    )
-                )
-                continue
-            if external_id in seen:
-                self.duplicates.append(external_id)
-                continue
-            seen.add(external_id)
+        for external_id, item in _keyed(
+            identities,
+            self.unreadable,
+            self.duplicates,
+            reason="no external_id (the import's key)",
+        ):
             if self.state.is_done(external_id):
                 self.skipped += 1
                 if self.skipped % _SKIP_PROGRESS_EVERY == 0:
@@ -555,23 +574,11 @@ def check_identities(
     invalid: list[ImportOutcome] = []
     unreadable: list[UnreadableRecord] = []
     duplicates: list[str] = []
-    seen: set[str] = set()
     existing = 0
 
     def valid_bodies() -> Iterator[Body]:
         nonlocal existing
-        for position, item in enumerate(identities, start=1):
-            if isinstance(item, UnreadableRecord):
-                unreadable.append(item)
-                continue
-            external_id = item.get("external_id")
-            if not isinstance(external_id, str) or not external_id:
-                unreadable.append(UnreadableRecord("identities", position, None, "no external_id"))
-                continue
-            if external_id in seen:
-                duplicates.append(external_id)
-                continue
-            seen.add(external_id)
+        for external_id, item in _keyed(identities, unreadable, duplicates):
             problem = body_problem(item)
             if problem is not None:
                 invalid.append(ImportOutcome(external_id, "failed", reason=problem))
@@ -600,17 +607,9 @@ def check_identities(
 
 
 def _iter_remote(ory: OryAdmin, policy: RetryPolicy) -> Iterator[RemoteIdentity]:
-    token: str | None = None
-    seen: set[str] = set()
-    while True:
-        page, token = _call_with_retries(
-            lambda t=token: ory.list_page(t, page_size=500),  # type: ignore[misc]
-            policy,
-        )
-        yield from page
-        if token is None or token in seen:
-            return
-        seen.add(token)
+    return iter_pages(
+        lambda token: _call_with_retries(lambda: ory.list_page(token, page_size=500), policy)
+    )
 
 
 @frozen
@@ -692,14 +691,7 @@ def verify_identities(
     policy = retry or RetryPolicy()
     expected: dict[str, str | None] = {}
     unreadable: list[UnreadableRecord] = []
-    for position, item in enumerate(identities, start=1):
-        if isinstance(item, UnreadableRecord):
-            unreadable.append(item)
-            continue
-        external_id = item.get("external_id")
-        if not isinstance(external_id, str) or not external_id:
-            unreadable.append(UnreadableRecord("identities", position, None, "no external_id"))
-            continue
+    for external_id, item in _keyed(identities, unreadable):
         traits = item.get("traits")
         email = traits.get("email") if isinstance(traits, Mapping) else None
         expected[external_id] = email if isinstance(email, str) else None

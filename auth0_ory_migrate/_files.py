@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ._read import GZIP_MAGIC
+
 
 if sys.platform == "linux":
     import fcntl
@@ -47,7 +49,6 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         raise
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the helper run ahead of the reader
 
 # The helper process: isal's zlib (the ``fast`` extra) when installed, else the stdlib's.
@@ -120,7 +121,7 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     Other files, or a machine where the helper cannot start, are read directly.
     """
     f = open(path, "rb")  # noqa: SIM115 - closed below, or handed to the caller's with
-    if f.read(2) != _GZIP_MAGIC:
+    if f.read(2) != GZIP_MAGIC:
         f.seek(0)
         with f:
             yield f

@@ -80,7 +80,7 @@ SkipReason = Literal[
 ]
 
 _MAX_EMAIL = 320
-_TOKEN_KEYS = ("access_token", "refresh_token", "access_token_secret")
+_TOKEN_KEYS = frozenset({"access_token", "refresh_token", "access_token_secret"})
 _SECRET_KEYS = ("user_metadata", "custom_password_hash", "password_hash", "passwordHash")
 
 
@@ -238,9 +238,7 @@ def _admin_metadata(user: Auth0User) -> dict[str, Any]:
     identities = meta.get("identities")
     if type(identities) is list:
         for i in identities:
-            if type(i) is dict and (
-                "access_token" in i or "refresh_token" in i or "access_token_secret" in i
-            ):
+            if type(i) is dict and not _TOKEN_KEYS.isdisjoint(i):
                 meta["identities"] = [
                     {k: v for k, v in i.items() if k not in _TOKEN_KEYS} if type(i) is dict else i
                     for i in identities

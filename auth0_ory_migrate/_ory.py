@@ -7,8 +7,9 @@ functions in :mod:`auth0_ory_migrate._importing`.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +33,7 @@ __all__ = [
     "PreparedBatch",
     "RemoteIdentity",
     "body_problem",
+    "iter_pages",
     "next_page_token",
 ]
 
@@ -200,6 +202,36 @@ def _from_transport(e: BaseException) -> OryError:
 _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
+@contextlib.contextmanager
+def _as_ory_error() -> Iterator[None]:
+    """Turn the SDK's and the transport's exceptions raised inside into :class:`OryError`."""
+    try:
+        yield
+    except ApiException as e:
+        raise _from_api_exception(e) from e
+    except _TRANSPORT_ERRORS as e:
+        raise _from_transport(e) from e
+
+
+def iter_pages(
+    list_page: Callable[[str | None], tuple[list[RemoteIdentity], str | None]],
+) -> Iterator[RemoteIdentity]:
+    """Every identity of the pages *list_page* returns, following each page's next token.
+
+    Stops at the last page, or when a token comes back again (a server looping).
+
+    .. versionadded:: 0.1.0
+    """
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        page, token = list_page(token)
+        yield from page
+        if token is None or token in seen:
+            return
+        seen.add(token)
+
+
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -340,7 +372,7 @@ class OryAdmin:
         .. versionadded:: 0.1.0
         """
         connect, read = self._timeout
-        try:
+        with _as_ory_error():
             raw = self.api_client.rest_client.pool_manager.request(
                 batch.method,
                 batch.url,
@@ -351,8 +383,6 @@ class OryAdmin:
             )
             response = RESTResponse(raw)
             response.read()  # type: ignore[no-untyped-call]
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from e
         if not 200 <= response.status <= 299:
             try:
                 self.api_client.response_deserialize(response, _BATCH_TYPES)
@@ -396,16 +426,13 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        try:
-            answer = self._api.get_identity_by_external_id_with_http_info(
-                external_id, _request_timeout=self._timeout
-            )
-        except NotFoundException:
-            return None
-        except ApiException as e:
-            raise _from_api_exception(e) from e
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from e
+        with _as_ory_error():
+            try:
+                answer = self._api.get_identity_by_external_id_with_http_info(
+                    external_id, _request_timeout=self._timeout
+                )
+            except NotFoundException:
+                return None
         identity = answer.data
         return FoundIdentity(str(identity.id), _timestamp(identity.created_at))
 
@@ -417,14 +444,10 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        try:
+        with _as_ory_error():
             answer = self._api.list_identities_with_http_info(
                 credentials_identifier=identifier, _request_timeout=self._timeout
             )
-        except ApiException as e:
-            raise _from_api_exception(e) from e
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from e
         return str(answer.data[0].id) if answer.data else None
 
     def list_page(
@@ -437,14 +460,10 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        try:
+        with _as_ory_error():
             answer = self._api.list_identities_with_http_info(
                 page_size=page_size, page_token=page_token, _request_timeout=self._timeout
             )
-        except ApiException as e:
-            raise _from_api_exception(e) from e
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from e
         page = []
         for identity in answer.data:
             traits = identity.traits if isinstance(identity.traits, Mapping) else {}
@@ -467,14 +486,7 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page, token = self.list_page(token, page_size=page_size)
-            yield from page
-            if token is None or token in seen:
-                return
-            seen.add(token)
+        return iter_pages(lambda token: self.list_page(token, page_size=page_size))
 
     # -- deletion -----------------------------------------------------------------------------
 
@@ -486,12 +498,11 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        try:
-            self._api.delete_identity_with_http_info(identity_id, _request_timeout=self._timeout)
-        except NotFoundException:
-            return False
-        except ApiException as e:
-            raise _from_api_exception(e) from e
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from e
+        with _as_ory_error():
+            try:
+                self._api.delete_identity_with_http_info(
+                    identity_id, _request_timeout=self._timeout
+                )
+            except NotFoundException:
+                return False
         return True

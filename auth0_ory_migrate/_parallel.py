@@ -1,14 +1,17 @@
-"""Write a plan's identities file with the mapping spread over forked worker processes.
+"""Forked processes for big exports: the users' first reading, and the mapping of the users.
 
-Not part of the pure core: it forks. The parent reads the users file and hands
-it out in blocks of whole lines (one block in flight per worker, each worker's
-in turn). A worker decodes, validates and maps every user that has no one to
-wait for, and sends back the block's identities-file lines, the report of what
-it mapped, and the raw lines of the few users that share an email or user id
-with another, each with its place among the rest: the parent plans those
-itself, as :class:`~auth0_ory_migrate.MigrationPlan` would. The parent takes it
-all in file order, so the identities file and the report are byte for byte
-those of a plan iterated in one process.
+Not part of the pure core: it forks. :func:`scan_in_background` reads the users
+once in a child while the parent indexes the side files.
+
+:func:`write_identities`: the parent reads the users file and hands it out in
+blocks of whole lines (one block in flight per worker, each worker's in turn).
+A worker decodes, validates and maps every user that has no one to wait for,
+and sends back the block's identities-file lines, the report of what it mapped,
+and the raw lines of the few users that share an email or user id with another,
+each with its place among the rest: the parent plans those itself, as
+:class:`~auth0_ory_migrate.MigrationPlan` would. The parent takes it all in file
+order, so the identities file and the report are byte for byte those of a plan
+iterated in one process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 from typing import IO, Any, TypeAlias
 
 from ._errors import Auth0OryMigrateError
@@ -36,7 +40,7 @@ from ._report import MigrationReport, ReportBuilder
 from ._users import Auth0User, UsersFile, parse_user
 
 
-__all__ = ["default_jobs", "write_identities"]
+__all__ = ["can_fork", "default_jobs", "scan_in_background", "write_identities"]
 
 #: More workers than this gain nothing: the parent, which reads, writes and plans
 #: the users that share an email, keeps about this many busy.
@@ -50,6 +54,49 @@ _InOrder: TypeAlias = tuple[int, bytes, int, int, int, int]
 #: of what it mapped, the records for the parent, the hash entries used
 #: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`).
 _Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int]]
+
+
+def _scan_child(users: UsersFile, conn: Connection) -> None:
+    try:
+        result = scan_users(users)
+    except BaseException:  # the parent scans again, and reports the error itself
+        result = None
+    conn.send(result)
+    conn.close()
+
+
+@contextlib.contextmanager
+def scan_in_background(users: UsersFile) -> Iterator[Callable[[], UserScan | None]]:
+    """Scan *users* (:func:`~auth0_ory_migrate.scan_users`) in a forked child during the ``with``.
+
+    The planner's first pass and the indexing of the side files are each about a
+    tenth of a conversion; on two cores they take the time of one. Yields a
+    function that waits for the scan; it returns ``None`` (the plan then scans
+    itself) when this process may not fork (:func:`can_fork`) or the child failed.
+    """
+    if not can_fork():
+        yield lambda: None
+        return
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_scan_child, args=(users, sender), daemon=True)
+    child.start()
+    sender.close()
+
+    def result() -> UserScan | None:
+        try:
+            scan = receiver.recv()
+        except (EOFError, OSError):
+            return None
+        return scan if isinstance(scan, UserScan) else None
+
+    try:
+        yield result
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
 
 
 def default_jobs() -> int:
@@ -87,7 +134,7 @@ def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> M
     .. versionadded:: 0.1.0
     """
     users = plan._users
-    if jobs > 1 and isinstance(users, UsersFile) and _can_fork():
+    if jobs > 1 and isinstance(users, UsersFile) and can_fork():
         report = _write_in_parallel(plan, users, out, jobs)
         if report is not None:
             return report
@@ -97,7 +144,8 @@ def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> M
     return plan.report
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
+    """Whether this process may fork: on Linux, with no other thread (forking one is unsafe)."""
     return sys.platform == "linux" and threading.active_count() == 1
 
 
@@ -123,12 +171,10 @@ def _write_in_parallel(
 
 
 class _Link:
-    """Two one-way pipes of 1 MiB (where Linux allows): a block or a result in one write."""
+    """One end of a two-way channel: a pipe to read from and one to write to."""
 
-    def __init__(self, context: Any) -> None:
-        self._in, self._out = context.Pipe(duplex=False)
-        for conn in (self._in, self._out):
-            widen_pipe(conn.fileno())
+    def __init__(self, inbox: Connection, outbox: Connection) -> None:
+        self._in, self._out = inbox, outbox
 
     def send(self, obj: object) -> None:
         self._out.send(obj)
@@ -142,12 +188,15 @@ class _Link:
 
 
 def _links(context: Any) -> tuple[_Link, _Link]:
-    """The parent's and the worker's ends of a two-way channel."""
-    to_worker, to_parent = _Link(context), _Link(context)
-    parent, worker = object.__new__(_Link), object.__new__(_Link)
-    parent._in, parent._out = to_parent._in, to_worker._out
-    worker._in, worker._out = to_worker._in, to_parent._out
-    return parent, worker
+    """The parent's and the worker's ends of a channel of two pipes.
+
+    The pipes hold 1 MiB where Linux allows: a block or a result goes in one write.
+    """
+    worker_in, parent_out = context.Pipe(duplex=False)
+    parent_in, worker_out = context.Pipe(duplex=False)
+    for conn in (worker_in, parent_in):
+        widen_pipe(conn.fileno())
+    return _Link(parent_in, parent_out), _Link(worker_in, worker_out)
 
 
 def _feed_workers(

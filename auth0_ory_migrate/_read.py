@@ -40,7 +40,8 @@ RawRecord = tuple[int, dict[str, Any]]
 
 T = TypeVar("T")
 
-_GZIP_MAGIC = b"\x1f\x8b"
+#: The first two bytes of every gzip stream.
+GZIP_MAGIC = b"\x1f\x8b"
 _BOM = codecs.BOM_UTF8
 _CHUNK = 1 << 20
 _BLOCK = 256 << 10
@@ -77,7 +78,7 @@ def _open_binary(f: IO[bytes], source: Source) -> io.BufferedReader:
     """Undo gzip (recognised by its magic bytes, not the name) and check for encryption."""
     buffered: io.BufferedReader = io.BufferedReader(_Borrowed(f), buffer_size=_CHUNK)
     head = buffered.peek(64)[:64]
-    if head.startswith(_GZIP_MAGIC):
+    if head.startswith(GZIP_MAGIC):
         buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), buffer_size=_CHUNK)
         head = buffered.peek(64)[:64]
     stripped = head.removeprefix(_BOM).lstrip()

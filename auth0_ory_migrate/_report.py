@@ -156,7 +156,7 @@ class ReportBuilder:
         """Count one plan item."""
         c = self.counts
         if type(item) is PlannedIdentity or isinstance(item, PlannedIdentity):
-            c["users_read"] += 1 + len(item.merged_user_ids) if item.merged_user_ids else 1
+            c["users_read"] += 1 + len(item.merged_user_ids)
             c["identities"] += 1
             c[_PASSWORD_KEYS[item.password]] += 1
             if item.social_logins:

@@ -10,8 +10,7 @@ from typing import IO, Any, NewType
 
 from attrs import field, frozen
 
-from . import _json
-from ._read import iter_raw_records, iter_records, ndjson_blocks, ndjson_lines
+from ._read import decode_ndjson_line, iter_raw_records, iter_records, ndjson_blocks, ndjson_lines
 from ._records import UnreadableRecord
 
 
@@ -100,6 +99,8 @@ class Auth0User:
         raw: The record exactly as exported, so that nothing is lost.
         email: The email address, trimmed (``None`` when missing or empty).
         normalized_email: The email as Ory compares identifiers.
+        database_ids: The ids of the user's database identities (the primary one
+            and linked ones): the keys of the password-hash join.
 
     .. versionadded:: 0.1.0
     """
@@ -110,18 +111,13 @@ class Auth0User:
     raw: Mapping[str, Any] = field(factory=dict, repr=False, eq=False, hash=False)
     email: str | None = None
     normalized_email: NormalizedEmail | None = field(init=False, repr=False, eq=False)
-    _database_ids: tuple[str, ...] = field(init=False, repr=False, eq=False)
+    database_ids: tuple[str, ...] = field(init=False, repr=False, eq=False)
 
     @normalized_email.default
     def _normalize(self) -> NormalizedEmail | None:
-        email = self.email
-        if not email:
-            return None
-        if email.isascii():  # (normalize_email, inlined: this runs for every user)
-            return NormalizedEmail(email.strip().lower())
-        return normalize_email(email)
+        return normalize_email(self.email) if self.email else None
 
-    @_database_ids.default
+    @database_ids.default
     def _find_database_ids(self) -> tuple[str, ...]:
         ids = [self.user_id.partition("|")[2]] if self.provider == DATABASE_PROVIDER else []
         for entry in self.raw.get("identities") or ():
@@ -185,11 +181,6 @@ class Auth0User:
         """The names of every connection the user has an identity in, primary first."""
         return tuple(dict.fromkeys(i.connection for i in self.identities if i.connection))
 
-    @property
-    def database_ids(self) -> tuple[str, ...]:
-        """The ids of the user's database identities: the keys of the password-hash join."""
-        return self._database_ids
-
 
 def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableRecord:
     """Validate one exported Auth0 user.
@@ -224,12 +215,8 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
                 )
             # An entry with neither (the job's CSV exports only the asked-for columns, e.g.
             # identities[0].connection) describes the primary identity; one of the two is a defect.
-            entry_provider, entry_id = entry.get("provider"), entry.get("user_id")
-            if (type(entry_provider) is str and entry_provider) and (
-                type(entry_id) is str and entry_id
-            ):
-                continue  # the usual entry, quickly
-            if (json_text(entry_provider) is None) != (json_text(entry_id) is None):
+            has_provider = json_text(entry.get("provider")) is not None
+            if has_provider != (json_text(entry.get("user_id")) is not None):
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry lacks provider or user_id"
                 )
@@ -300,15 +287,11 @@ class UsersFile:
         with self.opener() as f:
             blocks = ndjson_blocks(f, "users", allow_csv=True)
             if blocks is not None:
-                loads = _json.loads
                 for start, block in blocks:
-                    for _, line in ndjson_lines(block.split(b"\n"), start):
-                        try:
-                            obj = loads(line)
-                        except ValueError:
-                            continue
-                        if type(obj) is dict:
-                            yield obj
+                    for number, line in ndjson_lines(block.split(b"\n"), start):
+                        item = decode_ndjson_line(number, line, "users")
+                        if type(item) is not UnreadableRecord:
+                            yield item[1]  # type: ignore[index]
                 return
         with self.opener() as f:  # a JSON array or CSV
             for item in iter_raw_records(f, "users", allow_csv=True):

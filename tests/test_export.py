@@ -651,9 +651,7 @@ def test_cli_all_connections_with_client_credentials(
     result = run(["export", "--all-connections", "-o", str(out), "--poll-interval", "0"], env)
     assert result.exit_code == 0, result.output
     assert len(read_export(out)) == len(sample_users())
-    assert "connection_id" not in json.loads(
-        cli_server.requests_to("POST", "/api/v2/jobs/users-exports")[0].body
-    )
+    assert "connection_id" not in created_bodies(cli_server)[0]
 
 
 @pytest.mark.parametrize(

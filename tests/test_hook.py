@@ -270,6 +270,20 @@ def make_hook(
     return Hook(make_hook_app(settings, checker))
 
 
+def ask_once(
+    auth0: Auth0ManagementServer | None,
+    *,
+    client_secret: str = CLIENT_SECRET,
+    domain: str | None = None,
+) -> requests.Response:
+    """Serve a hook for one request with Ada's right password, stop it, and return the answer."""
+    served = make_hook(auth0, client_secret=client_secret, domain=domain)
+    try:
+        return served.post({"identifier": "ada@example.com", "password": PASSWORD})
+    finally:
+        served.close()
+
+
 @pytest.fixture
 def hook(auth0: Auth0ManagementServer) -> Iterator[Hook]:
     served = make_hook(auth0, client_ip_header="X-Forwarded-For")
@@ -355,11 +369,7 @@ def test_auth0_server_errors_are_502(hook: Hook, auth0: Auth0ManagementServer, s
 
 def test_wrong_client_secret_is_misconfiguration(auth0: Auth0ManagementServer) -> None:
     """A wrong client secret → 500 hook_misconfigured, not a wrong password."""
-    served = make_hook(auth0, client_secret="not-the-secret")
-    try:
-        response = served.post({"identifier": "ada@example.com", "password": PASSWORD})
-    finally:
-        served.close()
+    response = ask_once(auth0, client_secret="not-the-secret")
     assert response.status_code == 500
     assert response.json()["error"] == "hook_misconfigured"
 
@@ -367,11 +377,7 @@ def test_wrong_client_secret_is_misconfiguration(auth0: Auth0ManagementServer) -
 def test_password_grant_not_enabled_is_misconfiguration(auth0: Auth0ManagementServer) -> None:
     """An application without the Password grant → 500 hook_misconfigured."""
     auth0.add_client(ClientApp(CLIENT_ID, CLIENT_SECRET, grant_types=("client_credentials",)))
-    served = make_hook(auth0)
-    try:
-        response = served.post({"identifier": "ada@example.com", "password": PASSWORD})
-    finally:
-        served.close()
+    response = ask_once(auth0)
     assert response.status_code == 500
     assert "unauthorized_client" in response.json()["message"]
 
@@ -381,11 +387,7 @@ def test_auth0_unreachable_is_502() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    served = make_hook(None, domain=f"http://127.0.0.1:{port}")
-    try:
-        response = served.post({"identifier": "ada@example.com", "password": PASSWORD})
-    finally:
-        served.close()
+    response = ask_once(None, domain=f"http://127.0.0.1:{port}")
     assert response.status_code == 502
 
 
@@ -396,11 +398,7 @@ def test_auth0_answer_without_token_is_not_a_match() -> None:
         return HttpResponse(200, b"<html>login</html>", (("Content-Type", "text/html"),))
 
     with BackgroundHTTPServer(html) as fake:
-        served = make_hook(None, domain=fake.url)
-        try:
-            response = served.post({"identifier": "ada@example.com", "password": PASSWORD})
-        finally:
-            served.close()
+        response = ask_once(None, domain=fake.url)
     assert response.status_code == 502
     assert response.json()["error"] == "auth0_unexpected"
 

@@ -50,6 +50,7 @@ from auth0_ory_migrate.testing import (
 
 
 API_KEY = "ory_pat_test_key"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 BCRYPT_HASH = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(rounds=4)).decode()
 
 
@@ -127,7 +128,7 @@ def post_raw(server: OryAdminServer, payload: Any, method: str = "POST") -> requ
         method,
         f"{server.url}/admin/identities",
         data=data,
-        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        headers={**AUTH, "Content-Type": "application/json"},
         timeout=10,
     )
 
@@ -218,9 +219,7 @@ def test_server_without_api_key_accepts_any_request() -> None:
 
 def test_unknown_route_is_404_with_ory_error_body(server: OryAdminServer) -> None:
     """Unknown paths answer 404 with Ory's error body."""
-    response = requests.get(
-        f"{server.url}/admin/nothing", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10
-    )
+    response = requests.get(f"{server.url}/admin/nothing", headers=AUTH, timeout=10)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == 404
 
@@ -897,17 +896,14 @@ def test_list_defaults_to_250_and_caps_page_size_at_500(server: OryAdminServer) 
     """Without page_size a page holds 250 identities; a larger page_size is capped at 500."""
     for i in range(510):
         server.add_identity(raw_create(f"u{i}@x.com"))
-    headers = {"Authorization": f"Bearer {API_KEY}"}
     url = f"{server.url}/admin/identities"
-    first = requests.get(url, headers=headers, timeout=10)
+    first = requests.get(url, headers=AUTH, timeout=10)
     assert len(first.json()) == 250
     assert 'rel="next"' in first.headers["Link"]
-    capped = requests.get(url, params={"page_size": 1000}, headers=headers, timeout=10)
+    capped = requests.get(url, params={"page_size": 1000}, headers=AUTH, timeout=10)
     assert len(capped.json()) == 500
-    assert (
-        requests.get(url, params={"page_size": 0}, headers=headers, timeout=10).status_code == 400
-    )
-    bad_token = requests.get(url, params={"page_token": "zzz"}, headers=headers, timeout=10)
+    assert requests.get(url, params={"page_size": 0}, headers=AUTH, timeout=10).status_code == 400
+    bad_token = requests.get(url, params={"page_token": "zzz"}, headers=AUTH, timeout=10)
     assert bad_token.status_code == 400
 
 
@@ -1004,7 +1000,7 @@ def test_get_identity_hides_configs_unless_included(
     response = requests.get(
         f"{server.url}/admin/identities/{created.id}",
         params={"include_credential": "secrets"},
-        headers={"Authorization": f"Bearer {API_KEY}"},
+        headers=AUTH,
         timeout=10,
     )
     assert response.status_code == 400

@@ -11,6 +11,7 @@ import pytest
 
 from auth0_ory_migrate import (
     Auth0User,
+    MappingOptions,
     PasswordHashIndex,
     PasswordHashRecord,
     PlannedIdentity,
@@ -419,8 +420,6 @@ def test_stale_hash_rule(reset: str | None, set_date: str | None, stale: bool) -
 
 def test_stale_hash_without_hook_means_no_password() -> None:
     """With --without-hash none a stale hash leaves the user without a password credential."""
-    from auth0_ory_migrate import MappingOptions
-
     plan = plan_migration(
         [_user(f"auth0|{OID}", "a@example.com", last_password_reset="2030-01-01T00:00:00Z")],
         password_hashes=_records(

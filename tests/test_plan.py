@@ -7,7 +7,7 @@ import json
 import pickle
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +19,7 @@ from auth0_ory_migrate import (
     InvalidRecordError,
     MappingOptions,
     MigrationPlan,
+    PasswordHashIndex,
     PlanItem,
     PlannedIdentity,
     Skipped,
@@ -34,7 +35,7 @@ from auth0_ory_migrate import (
     read_users,
     scan_users,
 )
-from auth0_ory_migrate.testing import auth0_users, fake_bcrypt, write_export
+from auth0_ory_migrate.testing import ExportFiles, auth0_users, fake_bcrypt, write_export
 
 
 DB = "Username-Password-Authentication"
@@ -99,6 +100,16 @@ def _assert_counts_add_up(plan: MigrationPlan) -> None:
     assert report.users_read == report.identities + report.merged + sum(report.skipped.values())
 
 
+def _assert_skipped(
+    items: dict[str, PlanItem], user_ids: list[str], reason: str, holder: str
+) -> None:
+    """Each of *user_ids* is Skipped for *reason* in favour of *holder*."""
+    for user_id in user_ids:
+        skipped = items[user_id]
+        assert isinstance(skipped, Skipped)
+        assert (skipped.reason, skipped.holder) == (reason, holder)
+
+
 # --- same email on several users ---------------------------------------------------------------
 
 
@@ -118,10 +129,7 @@ def test_all_verified_merge_into_the_database_user() -> None:
     assert primary.password == "hash"
     assert {p["provider"] for p in _oidc(primary)} == {"google", "github"}
     assert primary.body["verifiable_addresses"][0]["verified"] is True
-    for other in ("google-oauth2|113", "github|5"):
-        skipped = items[other]
-        assert isinstance(skipped, Skipped)
-        assert (skipped.reason, skipped.holder) == ("merged", "auth0|tim")
+    _assert_skipped(items, ["google-oauth2|113", "github|5"], "merged", "auth0|tim")
     report = plan.report
     assert (report.users_read, report.identities, report.merged) == (3, 1, 2)
     assert report.skipped == {}
@@ -151,9 +159,7 @@ def test_oldest_among_several_database_users_is_primary() -> None:
     )
     items = _run(plan_migration(users))
     assert isinstance(items["auth0|old"], PlannedIdentity)
-    young = items["auth0|young"]
-    assert isinstance(young, Skipped)
-    assert (young.reason, young.holder) == ("merged", "auth0|old")
+    _assert_skipped(items, ["auth0|young"], "merged", "auth0|old")
 
 
 def test_missing_created_at_counts_as_youngest_then_file_order() -> None:
@@ -203,10 +209,7 @@ def test_none_verified_the_oldest_wins() -> None:
     holder = items["github|a"]
     assert isinstance(holder, PlannedIdentity)
     assert holder.body["verifiable_addresses"][0]["verified"] is False
-    for other in ("auth0|b", "auth0|c"):
-        skipped = items[other]
-        assert isinstance(skipped, Skipped)
-        assert (skipped.reason, skipped.holder) == ("duplicate_email", "github|a")
+    _assert_skipped(items, ["auth0|b", "auth0|c"], "duplicate_email", "github|a")
 
 
 def test_several_verified_and_one_unverified_merge_nothing() -> None:
@@ -221,10 +224,7 @@ def test_several_verified_and_one_unverified_merge_nothing() -> None:
     assert isinstance(holder, PlannedIdentity)
     assert holder.merged_user_ids == ()
     assert _oidc(holder) == []
-    for other in ("github|u", "google-oauth2|v2"):
-        skipped = items[other]
-        assert isinstance(skipped, Skipped)
-        assert (skipped.reason, skipped.holder) == ("duplicate_email", "auth0|v1")
+    _assert_skipped(items, ["github|u", "google-oauth2|v2"], "duplicate_email", "auth0|v1")
 
 
 def test_an_unverified_account_is_never_merged() -> None:
@@ -382,19 +382,28 @@ def test_list_callable_and_one_shot_iterator_sources_agree() -> None:
     ]
 
 
+def _reader(path: Path) -> Callable[[], Iterator[Auth0User | UnreadableRecord]]:
+    """A source that reopens the users file *path* on every pass."""
+
+    def read() -> Iterator[Auth0User | UnreadableRecord]:
+        with path.open("rb") as f:
+            yield from read_users(f)
+
+    return read
+
+
+def _hash_index(files: ExportFiles) -> PasswordHashIndex:
+    """The index of the export's password-hash file."""
+    assert files.password_hashes is not None
+    with files.password_hashes.open("rb") as f:
+        return index_password_hashes(read_password_hashes(f))
+
+
 def test_callable_source_over_a_file(tmp_path: Path) -> None:
     """A function reopening the export file is the bounded-memory way to plan."""
     users = auth0_users(60, seed=11, real_hashes=False)
     files = write_export(tmp_path, users, fmt="ndjson.gz")
-    assert files.password_hashes is not None
-
-    def read() -> Iterator[Auth0User | UnreadableRecord]:
-        with files.users.open("rb") as f:
-            yield from read_users(f)
-
-    with files.password_hashes.open("rb") as f:
-        hashes = index_password_hashes(read_password_hashes(f))
-    plan = plan_migration(read, password_hashes=hashes)
+    plan = plan_migration(_reader(files.users), password_hashes=_hash_index(files))
     items = list(plan)
     assert len(items) == 60
     assert sorted(_keys(items)) == sorted(u.user_id for u in users)
@@ -415,9 +424,7 @@ def test_a_scan_made_beforehand_plans_the_same_and_reads_the_users_once(tmp_path
     """plan_migration(scan=scan_users(...)) gives the same items and report, in one more pass."""
     users = auth0_users(200, seed=5, real_hashes=False)
     files = write_export(tmp_path, users, fmt="ndjson.gz")
-    assert files.password_hashes is not None
-    with files.password_hashes.open("rb") as f:
-        hashes = index_password_hashes(read_password_hashes(f))
+    hashes = _hash_index(files)
     opened = 0
 
     def opener() -> IO[bytes]:
@@ -634,14 +641,6 @@ def test_no_secret_in_reprs_reports_or_errors(tmp_path: Path) -> None:
         assert secret not in str(info.value)
 
 
-def _reader(path: Path) -> Any:
-    def read() -> Iterator[Auth0User | UnreadableRecord]:
-        with path.open("rb") as f:
-            yield from read_users(f)
-
-    return read
-
-
 def test_merged_identity_takes_a_merged_users_totp_secret() -> None:
     """A merged identity imports the TOTP secret of a merged user when its primary has none."""
     users = _users(
@@ -664,14 +663,8 @@ def test_merged_identity_takes_a_merged_users_totp_secret() -> None:
 def test_users_file_plans_exactly_like_a_callable(tmp_path: Path) -> None:
     """A UsersFile (fast first pass) gives the same items and report as a plain callable."""
     export = write_export(tmp_path, auth0_users(120, seed=11), fmt="ndjson.gz")
-    with export.password_hashes.open("rb") as f:  # type: ignore[union-attr]
-        hashes = index_password_hashes(read_password_hashes(f))
-
-    def users() -> Iterator[Auth0User | UnreadableRecord]:
-        with export.users.open("rb") as f:
-            yield from read_users(f)
-
-    plain = plan_migration(users, password_hashes=hashes)
+    hashes = _hash_index(export)
+    plain = plan_migration(_reader(export.users), password_hashes=hashes)
     fast = plan_migration(UsersFile(lambda: export.users.open("rb")), password_hashes=hashes)
     items_plain, items_fast = list(plain), list(fast)
     assert [repr(i) for i in items_fast] == [repr(i) for i in items_plain]

@@ -51,6 +51,15 @@ def _bad(items: list[Any]) -> list[UnreadableRecord]:
     return [i for i in items if isinstance(i, UnreadableRecord)]
 
 
+def _pretty_array(objs: list[dict[str, Any]], indent: int) -> tuple[str, list[int]]:
+    """*objs* as an indented JSON array (no final newline), and the line each item starts on."""
+    starts, line = [], 2
+    for o in objs:
+        starts.append(line)
+        line += json.dumps(o, indent=indent).count("\n") + 1
+    return "[\n" + ",\n".join(json.dumps(o, indent=indent) for o in objs) + "\n]", starts
+
+
 class _RawStream(io.RawIOBase):
     """A non-seekable, non-peekable byte stream that counts what has been read."""
 
@@ -174,12 +183,8 @@ def test_reads_from_unbuffered_non_seekable_stream() -> None:
 def test_json_array_items_carry_the_line_where_they_start() -> None:
     """Items of a pretty-printed JSON array get the line their object starts on."""
     objs = [_user(1), _user(2, app_metadata={"a": [1, 2]}), _user(3)]
-    text = "[\n" + ",\n".join(json.dumps(o, indent=2) for o in objs) + "\n]\n"
-    expected, line = [], 2
-    for o in objs:
-        expected.append(line)
-        line += json.dumps(o, indent=2).count("\n") + 1
-    users = _users(text.encode())
+    text, expected = _pretty_array(objs, indent=2)
+    users = _users((text + "\n").encode())
     assert [u.line for u in users] == expected
     assert [u.user_id for u in _ok(users)] == [o["user_id"] for o in objs]
 
@@ -187,11 +192,7 @@ def test_json_array_items_carry_the_line_where_they_start() -> None:
 def test_json_array_across_read_chunks() -> None:
     """A multi-megabyte JSON array is read whole, items split across read chunks included."""
     objs = [_user(n, padding="x" * (3000 + n)) for n in range(1200)]
-    text = "[\n" + ",\n".join(json.dumps(o, indent=1) for o in objs) + "\n]"
-    expected, line = [], 2
-    for o in objs:
-        expected.append(line)
-        line += json.dumps(o, indent=1).count("\n") + 1
+    text, expected = _pretty_array(objs, indent=1)
     users = _users(text.encode())
     assert len(text) > 3 * (1 << 20)
     assert [u.line for u in users] == expected

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +17,9 @@ from .._errors import ConfigurationError
 from .._files import open_input, private_file
 from .._mapping import MappingOptions
 from .._mfa import index_mfa_secrets, read_mfa_secrets
-from .._parallel import default_jobs, write_identities
+from .._parallel import default_jobs, scan_in_background, write_identities
 from .._password_hashes import index_password_hashes, read_password_hashes
-from .._plan import MigrationPlan, UserScan, plan_migration, scan_users
+from .._plan import MigrationPlan, plan_migration
 from .._report import MigrationReport, format_summary
 from .._users import UsersFile
 from ._app import cli, fail_on_library_errors, option_group
@@ -162,7 +158,13 @@ def open_plan(
     if ignore_hashes:
         hashes_path = None
     users = UsersFile(lambda: open_input(users_path), strict=strict)  # opened once per pass
-    with _scan_in_background(users, hashes_path or mfa_path) as scanned:
+    # The users' first reading is worth a child of its own only beside other work.
+    background = (
+        scan_in_background(users)
+        if hashes_path is not None or mfa_path is not None
+        else contextlib.nullcontext(lambda: None)
+    )
+    with background as scanned:
         hashes = None
         if hashes_path is not None:
             with open_input(hashes_path) as f:
@@ -173,52 +175,6 @@ def open_plan(
                 mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
         scan = scanned()
     yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan)
-
-
-def _scan_child(users: UsersFile, conn: Connection) -> None:
-    try:
-        result = scan_users(users)
-    except BaseException:  # the parent scans again, and reports the error itself
-        result = None
-    conn.send(result)
-    conn.close()
-
-
-@contextlib.contextmanager
-def _scan_in_background(
-    users: UsersFile, other_work: object
-) -> Iterator[Callable[[], UserScan | None]]:
-    """Scan *users* in a forked child while the ``with`` block does *other_work*.
-
-    The planner's first pass and the indexing of the side files are each about a
-    tenth of a conversion; on two cores they take the time of one. Yields a
-    function that waits for the scan; it returns ``None`` (the plan then scans
-    itself) when there was no other work, no ``fork`` (only Linux is trusted
-    with it), other threads running (forking them is unsafe) or the child failed.
-    """
-    if other_work is None or sys.platform != "linux" or threading.active_count() > 1:
-        yield lambda: None
-        return
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_scan_child, args=(users, sender), daemon=True)
-    child.start()
-    sender.close()
-
-    def result() -> UserScan | None:
-        try:
-            scan = receiver.recv()
-        except (EOFError, OSError):
-            return None
-        return scan if isinstance(scan, UserScan) else None
-
-    try:
-        yield result
-    finally:
-        receiver.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
 
 
 def write_report(path: Path, report: MigrationReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,14 +40,13 @@ def config_snippet(url: str, secret_header: str, secret: str | None) -> str:
     patch = "/selfservice/methods/password/config/migrate_hook=" + json.dumps(
         hook, separators=(",", ":")
     )
-    quoted = "'" + patch.replace("'", "'\"'\"'") + "'"
     return "\n".join(
         [
             "# Self-hosted Ory Kratos (kratos.yml):",
             *_yaml(config),
             "",
             "# Ory Network:",
-            f'ory patch identity-config "$ORY_PROJECT_ID" --replace {quoted}',
+            f'ory patch identity-config "$ORY_PROJECT_ID" --replace {shlex.quote(patch)}',
         ]
     )
 

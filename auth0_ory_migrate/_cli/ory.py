@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -26,12 +27,11 @@ from .._importing import ImportProgress, ImportResult
 from .._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from .._mapping import PlannedIdentity
 from .._ory import OryAdmin
+from .._read import GZIP_MAGIC
 from .._report import format_summary
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import input_options, open_plan, report_option, write_report
 
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 _UNEXPECTED_SHOWN = 50
@@ -58,14 +58,13 @@ _ory_options = option_group(
 )
 
 
-def _state_dir_option(func: F) -> F:
-    return click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_STATE_DIR,
-        show_default=True,
-        help="Where the ledger of outcomes and the id map are kept.",
-    )(func)
+_state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STATE_DIR,
+    show_default=True,
+    help="Where the ledger of outcomes and the id map are kept.",
+)
 
 
 _import_options = option_group(
@@ -91,6 +90,7 @@ _import_options = option_group(
 )
 
 
+@functools.cache  # one handler per process, however many commands run in it
 def _quiet_retries() -> None:
     # stamina logs every scheduled retry; the progress display is the CLI's voice.
     logging.getLogger("stamina").addHandler(logging.NullHandler())
@@ -107,11 +107,10 @@ class _Display:
         self.quiet = quiet
         self.total = total
         self.what = what
-        self.tty = sys.stderr.isatty()
         self.started = time.monotonic()
         self._last_line = 0.0
         self._bar: tqdm[Any] | None = None
-        if not quiet and self.tty:
+        if not quiet and sys.stderr.isatty():
             self._bar = tqdm(total=total, unit=f" {unit}", file=sys.stderr, dynamic_ncols=True)
 
     def update(self, done: int, detail: str = "") -> None:
@@ -148,7 +147,7 @@ class _Display:
 def _count_records(path: Path) -> int | None:
     """Non-blank lines of a plain NDJSON file (for the progress total); None when gzipped."""
     with path.open("rb") as f:
-        if f.read(2) == b"\x1f\x8b":
+        if f.read(2) == GZIP_MAGIC:
             return None
         f.seek(0)
         count = 0
@@ -202,6 +201,13 @@ def _echo_import(result: ImportResult, ledger: Ledger | None) -> int:
     if result.failed:
         click.echo("run the same command again to retry the failed users")
     return EXIT_OK if result.ok else EXIT_SOME_FAILED
+
+
+def _run_check(
+    bodies: Iterator[Any], *, ory_url: str, api_key: str | None, batch_size: int | None
+) -> int:
+    with _open_ory(ory_url, api_key, 4) as ory:
+        return _echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url)
 
 
 def _run_import(
@@ -267,17 +273,15 @@ def import_(
     imported. Exit status 0 when everyone is in Ory, 1 when some failed (each is listed).
     """
     _quiet_retries()
-    if dry_run:
-        with _open_ory(ory_url, api_key, 4) as ory, _identities(identities_path) as bodies:
-            sys.exit(_echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url))
-    digest = file_digest(identities_path)
     with _identities(identities_path) as bodies:
+        if dry_run:
+            sys.exit(_run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size))
         status = _run_import(
             bodies,
             ory_url=ory_url,
             api_key=api_key,
             state_dir=state_dir,
-            digest=digest,
+            digest=file_digest(identities_path),
             input_name=identities_path.name,
             batch_size=batch_size,
             concurrency=concurrency,
@@ -426,8 +430,7 @@ def migrate(
     with open_plan(**inputs) as plan:
         bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
         if dry_run:
-            with _open_ory(ory_url, api_key, 4) as ory:
-                status = _echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url)
+            status = _run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size)
         else:
             status = _run_import(
                 bodies,

@@ -131,15 +131,12 @@ def command(
 ) -> None:
     """Print the `ory patch identity-config` command of Ory's guide for the schema."""
     built = _load_schema(traits, required, code_login, schema_file)
-    if project == "$ORY_PROJECT_ID":
-        line = ory_patch_identity_config_command(
-            "PROJECT", schema_id, built, make_default=make_default
-        )
+    from_env = project == "$ORY_PROJECT_ID"  # expanded by the shell, so not single-quoted
+    line = ory_patch_identity_config_command(
+        "PROJECT" if from_env else project, schema_id, built, make_default=make_default
+    )
+    if from_env:
         line = line.replace("identity-config PROJECT", 'identity-config "$ORY_PROJECT_ID"', 1)
-    else:
-        line = ory_patch_identity_config_command(
-            project, schema_id, built, make_default=make_default
-        )
     click.echo(
         "note: --replace '/identity/schemas=[…]' replaces every schema of the project, as in "
         "Ory's guide; `schema apply` adds this one and keeps the others.",

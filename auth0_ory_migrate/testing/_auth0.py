@@ -285,21 +285,14 @@ class _TLSServer(_http._Server):
 class _TLSBackgroundServer(BackgroundHTTPServer):
     """:class:`BackgroundHTTPServer` speaking HTTPS with a throw-away self-signed certificate."""
 
+    _scheme = "https"
+
     def __init__(self, app: _http.Handler, context: ssl.SSLContext) -> None:
         super().__init__(app)
         self._context = context
 
-    def start(self) -> None:
-        if self._server is not None:
-            return
-        server = _TLSServer(self._app, self._context)
-        host, port = server.server_address[:2]
-        self.url = f"https://{host!s}:{port}"
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+    def _bind(self) -> _http._Server:
+        return _TLSServer(self._app, self._context)
 
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -343,6 +336,11 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def _text(value: Any) -> str | None:
+    """*value* when it is a string (a request parameter as sent), else None."""
+    return value if isinstance(value, str) else None
 
 
 def _isoformat(ts: float) -> str:
@@ -1202,12 +1200,12 @@ class Auth0ManagementServer:
         except ValueError:  # pragma: no cover - every answer here is JSON
             error = None
         record = TokenRequest(
-            grant_type=grant_type if isinstance(grant_type, str) else None,
-            client_id=client_id if isinstance(client_id, str) else None,
+            grant_type=_text(grant_type),
+            client_id=_text(client_id),
             client_authenticated=authenticated,
-            username=params.get("username") if isinstance(params.get("username"), str) else None,
-            realm=params.get("realm") if isinstance(params.get("realm"), str) else None,
-            audience=params.get("audience") if isinstance(params.get("audience"), str) else None,
+            username=_text(params.get("username")),
+            realm=_text(params.get("realm")),
+            audience=_text(params.get("audience")),
             forwarded_for=forwarded_for,
             forwarded_for_trusted=bool(
                 forwarded_for and authenticated and client and client.trust_forwarded_for

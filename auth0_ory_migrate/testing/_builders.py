@@ -394,9 +394,14 @@ def _csv_cell(value: Any) -> str:
     return "'" + text if isinstance(value, str) else text
 
 
+def _ndjson(records: Iterable[dict[str, Any]]) -> bytes:
+    """One JSON object per line."""
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
 def _users_bytes(records: Sequence[dict[str, Any]], fmt: str) -> bytes:
     if fmt in ("ndjson", "ndjson.gz"):
-        data = "".join(json.dumps(r) + "\n" for r in records).encode()
+        data = _ndjson(records)
         return gzip.compress(data) if fmt == "ndjson.gz" else data
     if fmt == "json":
         return json.dumps(list(records), indent=2).encode()
@@ -482,15 +487,10 @@ def write_export(
     if hashes:
         records = [r for u in users if (r := _reformed(u, hash_id_form)) is not None]
         hashes_path = directory / "auth0-password-hashes.json"
-        data = (
-            json.dumps(records, indent=1).encode()
-            if hash_fmt == "json"
-            else "".join(json.dumps(r) + "\n" for r in records).encode()
-        )
+        data = json.dumps(records, indent=1).encode() if hash_fmt == "json" else _ndjson(records)
         _private_file(hashes_path, gzip.compress(data) if hash_fmt == "ndjson.gz" else data)
     mfa_path = None
     if mfa_secrets and any(u.mfa_secret is not None for u in users):
         mfa_path = directory / "auth0-mfa-secrets.json"
-        lines = (json.dumps(r) + "\n" for u in users for r in u.mfa_records)
-        _private_file(mfa_path, "".join(lines).encode())
+        _private_file(mfa_path, _ndjson(r for u in users for r in u.mfa_records))
     return ExportFiles(users_path, hashes_path, mfa_path, tuple(users))

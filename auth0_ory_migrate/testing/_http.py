@@ -180,11 +180,17 @@ class BackgroundHTTPServer:
     .. versionadded:: 0.1.0
     """
 
+    _scheme = "http"
+
     def __init__(self, app: Handler) -> None:
         self._app = app
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+
+    def _bind(self) -> _Server:
+        """A server bound to an ephemeral port, not yet serving (a subclass may wrap it)."""
+        return _Server(self._app)
 
     @property
     def running(self) -> bool:
@@ -201,9 +207,9 @@ class BackgroundHTTPServer:
         """
         if self._server is not None:
             return
-        server = _Server(self._app)
+        server = self._bind()
         host, port = server.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
+        self.url = f"{self._scheme}://{host!s}:{port}"
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

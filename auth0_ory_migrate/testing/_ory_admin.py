@@ -301,8 +301,7 @@ class StoredIdentity:
         """
         if self.generated_password_hash is not None:
             return self.generated_password_hash
-        config = (self.credentials.get("password") or {}).get("config") or {}
-        value = config.get("hashed_password")
+        value = _credential_config(self.credentials, "password").get("hashed_password")
         return value if isinstance(value, str) and value else None
 
     @property
@@ -311,7 +310,7 @@ class StoredIdentity:
 
         .. versionadded:: 0.1.0
         """
-        config = (self.credentials.get("password") or {}).get("config") or {}
+        config = _credential_config(self.credentials, "password")
         return config.get("use_password_migration_hook") is True
 
     @property
@@ -928,44 +927,28 @@ def _read_batch(text: str) -> tuple[dict[str, Any], list[str | None]]:
     return value, creates
 
 
-def _decode_text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError as e:
-        raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
-
-
-def _check_body(value: Any, spec: _Spec, fits: _Fits, name: str) -> dict[str, Any]:
-    """The decoded body, or the 400 Go's strict decoder would answer."""
-    if not isinstance(value, dict):
-        raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {name}")
-    if not fits(value):
-        _check_shape(value, spec, name)  # raises, naming the first problem
-    return value
-
-
 _CREATE_FITS: Final = _compile_shape(_CREATE_IDENTITY)
 _PATCH_FITS: Final = _compile_shape(_PATCH_IDENTITIES)
 
 
-def _decode_create(body: bytes) -> tuple[dict[str, Any], str]:
-    """A CreateIdentityBody, and its JSON text."""
-    text = _decode_text(body)
-    value = _check_body(_loads(text), _CREATE_IDENTITY, _CREATE_FITS, "CreateIdentityBody")
-    return value, text
+def _decode_body(body: bytes, spec: _Spec, fits: _Fits, name: str) -> tuple[dict[str, Any], str]:
+    """The request body decoded and its JSON text, or the 400 Go's strict decoder would answer.
 
-
-def _decode_patch(body: bytes) -> tuple[dict[str, Any], str]:
-    """A PatchIdentitiesBody, and its JSON text."""
-    text = _decode_text(body)
-    value = _check_body(_loads(text), _PATCH_IDENTITIES, _PATCH_FITS, "PatchIdentitiesBody")
+    Args:
+        body: The raw request body.
+        spec: The shape it must have (``_CREATE_IDENTITY`` or ``_PATCH_IDENTITIES``).
+        fits: ``spec`` compiled by :func:`_compile_shape`.
+        name: The Go type, for the error message.
+    """
+    try:
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as e:  # UnicodeDecodeError is one
+        raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
+    if not isinstance(value, dict):
+        raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {name}")
+    if not fits(value):
+        _check_shape(value, spec, name)  # raises, naming the first problem
     return value, text
 
 
@@ -983,8 +966,7 @@ def _check_request_level(body: Mapping[str, Any], where: str) -> None:
     region = body.get("region")
     if region not in (None, "") and region not in _REGIONS:
         raise OryAdminError(400, f"{where}: region is not valid: {region!r}")
-    config = ((body.get("credentials") or {}).get("password") or {}).get("config") or {}
-    hashed = config.get("hashed_password")
+    hashed = _credential_config(body.get("credentials"), "password").get("hashed_password")
     if hashed and not is_supported_password_hash(hashed):
         raise OryAdminError(
             400, f"{where}: unable to import hashed password: the hash format is not recognised"
@@ -992,12 +974,18 @@ def _check_request_level(body: Mapping[str, Any], where: str) -> None:
 
 
 def _has_plaintext_password(body: Mapping[str, Any]) -> bool:
-    config = ((body.get("credentials") or {}).get("password") or {}).get("config") or {}
-    return bool(config.get("password"))
+    return bool(_credential_config(body.get("credentials"), "password").get("password"))
 
 
-def _provider_identifiers(credentials: Mapping[str, Any], kind: str) -> list[str]:
-    providers = ((credentials.get(kind) or {}).get("config") or {}).get("providers") or []
+def _credential_config(credentials: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any]:
+    """The ``config`` of one type of credential in a ``credentials`` object (empty: none)."""
+    config = ((credentials or {}).get(kind) or {}).get("config")
+    return config if isinstance(config, Mapping) else {}
+
+
+def _provider_identifiers(credentials: Mapping[str, Any] | None, kind: str) -> list[str]:
+    """``provider:subject`` of every OIDC or SAML (*kind*) provider in a ``credentials`` object."""
+    providers = _credential_config(credentials, kind).get("providers") or []
     return [f"{p['provider']}:{p['subject']}" for p in providers if p]
 
 
@@ -1410,13 +1398,17 @@ class OryAdminServer:
         text = json.dumps(body)
         payload = json.loads(text)
         _check_shape(payload, _CREATE_IDENTITY, "CreateIdentityBody")
-        _check_request_level(payload, "identity")
-        record = self._prepare(payload, text)
-        with self._lock:
-            self._commit_locked(record)
-        return record.stored(payload)
+        return self._create(payload, text)
 
     # -- creation rules -------------------------------------------------------------------
+
+    def _create(self, body: Mapping[str, Any], text: str) -> StoredIdentity:
+        """Check and store one well-formed CreateIdentityBody (``text``: its JSON text)."""
+        _check_request_level(body, "identity")
+        record = self._prepare(body, text)
+        with self._lock:
+            self._commit_locked(record)
+        return record.stored(body)
 
     def _owner_of_identifier(self, identifier: str) -> str | None:
         for key in (
@@ -1464,22 +1456,15 @@ class OryAdminServer:
         plaintext = None
         if credentials:
             for kind in ("oidc", "saml"):
-                if kind in credentials:
-                    config = credentials[kind].get("config") or {}
-                    for provider in config.get("providers") or ():
-                        if (
-                            not provider
-                            or not provider.get("provider")
-                            or not provider.get("subject")
-                        ):
-                            raise OryAdminError(
-                                400, f"{kind} credentials need a provider and a subject"
-                            )
-            plaintext = ((credentials.get("password") or {}).get("config") or {}).get("password")
-            if "totp" in credentials:
-                totp_url = (credentials["totp"].get("config") or {}).get("totp_url")
-                if totp_url is not None and not totp_url.startswith("otpauth://"):
-                    raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
+                for provider in _credential_config(credentials, kind).get("providers") or ():
+                    if not provider or not provider.get("provider") or not provider.get("subject"):
+                        raise OryAdminError(
+                            400, f"{kind} credentials need a provider and a subject"
+                        )
+            plaintext = _credential_config(credentials, "password").get("password")
+            totp_url = _credential_config(credentials, "totp").get("totp_url")
+            if totp_url is not None and not totp_url.startswith("otpauth://"):
+                raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
 
         derived = _derive(self._rules[schema_id], traits)
         if now is None:
@@ -1490,10 +1475,9 @@ class OryAdminServer:
         recovery = tuple((_new_uuid(), value, via, stamp, stamp) for via, value in derived.recovery)
         external_id = get("external_id") or None
         keys = [f"password:{identifier}" for identifier in derived.password]
-        if "oidc" in credentials:
-            keys.extend([f"oidc:{i}" for i in _provider_identifiers(credentials, "oidc")])
-        if "saml" in credentials:
-            keys.extend([f"saml:{i}" for i in _provider_identifiers(credentials, "saml")])
+        for kind in ("oidc", "saml"):
+            if kind in credentials:
+                keys.extend([f"{kind}:{i}" for i in _provider_identifiers(credentials, kind)])
         keys.extend([f"verifiable:{via}:{value}" for via, value in derived.verifiable])
         keys.extend([f"recovery:{via}:{value}" for via, value in derived.recovery])
         if external_id is not None:
@@ -1627,7 +1611,7 @@ class OryAdminServer:
                 entry["config"] = dict(config)
             result[kind] = entry
 
-        password_config = dict((imported.get("password") or {}).get("config") or {})
+        password_config = _credential_config(imported, "password")
         if identity.password_identifiers or imported.get("password"):
             config: dict[str, Any] = {}
             if identity.hashed_password is not None:
@@ -1639,11 +1623,11 @@ class OryAdminServer:
             add("password", list(identity.password_identifiers), config)
         for kind in ("oidc", "saml"):
             if imported.get(kind):
-                providers = ((imported[kind] or {}).get("config") or {}).get("providers") or []
+                providers = _credential_config(imported, kind).get("providers") or []
                 add(kind, _provider_identifiers(imported, kind), {"providers": providers})
         for kind in ("totp", "lookup_secret", "webauthn", "passkey"):
             if imported.get(kind):
-                add(kind, [identity.id], (imported[kind] or {}).get("config") or {})
+                add(kind, [identity.id], _credential_config(imported, kind))
         return result
 
     # -- HTTP -----------------------------------------------------------------------------
@@ -1687,8 +1671,6 @@ class OryAdminServer:
                     query=urlencode(request.query, doseq=True),
                 )
             )
-        if response.dropped:
-            return HttpResponse.drop()
         return response
 
     def _error(
@@ -1755,7 +1737,7 @@ class OryAdminServer:
                 if drop_now:
                     self.faults.drop_before_commit_next -= 1
             if drop_now:
-                return HttpResponse(status=0, dropped=True)
+                return HttpResponse.drop()
         try:
             response = self._route(request, path, creating, ctx)
         except OryAdminError as e:
@@ -1789,13 +1771,11 @@ class OryAdminServer:
         prefix = "/admin/identities/by/external/"
         if path.startswith(prefix) and method == "GET":
             external_id = unquote(path[len(prefix) :])
-            with self._lock:
-                owner = self._owners.get(f"external_id:{external_id}")
-                record = self._record(owner)
-            if record is None:
+            identity = self.identity_by_external_id(external_id)
+            if identity is None:
                 raise OryAdminError(404, f"no identity with external_id {external_id!r}")
             include = _include_credential(request) or []
-            return HttpResponse.json(200, self._identity_json(record.stored(), include))
+            return HttpResponse.json(200, self._identity_json(identity, include))
         if path.startswith("/admin/identities/") and path.count("/") == 3:
             identity_id = unquote(path.rsplit("/", 1)[1])
             if method == "GET":
@@ -1824,13 +1804,11 @@ class OryAdminServer:
         return HttpResponse.json(200, schema)
 
     def _post_identity(self, request: HttpRequest, ctx: _Ctx) -> HttpResponse:
-        body, text = _decode_create(request.body)
+        body, text = _decode_body(
+            request.body, _CREATE_IDENTITY, _CREATE_FITS, "CreateIdentityBody"
+        )
         ctx.items = 1
-        _check_request_level(body, "identity")
-        record = self._prepare(body, text)
-        with self._lock:
-            self._commit_locked(record)
-        identity = record.stored(body)
+        identity = self._create(body, text)
         return HttpResponse.json(
             201,
             self._identity_json(identity, ()),
@@ -1838,7 +1816,9 @@ class OryAdminServer:
         )
 
     def _patch_identities(self, request: HttpRequest, ctx: _Ctx) -> HttpResponse:
-        body, text = _decode_patch(request.body)
+        body, text = _decode_body(
+            request.body, _PATCH_IDENTITIES, _PATCH_FITS, "PatchIdentitiesBody"
+        )
         patches = body.get("identities") or []
         ctx.items = len(patches)
         if len(patches) > MAX_BATCH_SIZE:

@@ -23,11 +23,12 @@ import datetime as dt
 import hashlib
 import string
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from attrs import field, frozen
 from hypothesis import strategies as st
 
+from ._builders import _B64 as _BCRYPT_ALPHABET
 from ._builders import DATABASE_CONNECTION, UserKind
 
 
@@ -56,15 +57,7 @@ __all__ = [
 
 
 #: Every kind :func:`auth0_user_records` can draw.
-KINDS: tuple[UserKind, ...] = (
-    "database",
-    "social",
-    "linked",
-    "passwordless",
-    "sms",
-    "enterprise",
-    "username_only",
-)
+KINDS: tuple[UserKind, ...] = get_args(UserKind)
 
 
 #: Auth0 social providers (the connection has the provider's name).
@@ -81,7 +74,6 @@ SOCIAL_PROVIDERS: tuple[str, ...] = (
 #: Auth0 enterprise providers.
 ENTERPRISE_PROVIDERS: tuple[str, ...] = ("samlp", "waad", "adfs", "oidc", "okta")
 
-_BCRYPT_ALPHABET = "./" + string.ascii_uppercase + string.ascii_lowercase + string.digits
 _MAX_SAFE_INT = 2**53  # what survives every JSON implementation (Auth0's is JavaScript)
 
 
@@ -199,7 +191,12 @@ def timestamps(min_year: int = 2010, max_year: int = 2030) -> st.SearchStrategy[
     return st.datetimes(
         min_value=dt.datetime(min_year, 1, 1),  # naive: printed as UTC
         max_value=dt.datetime(max_year, 12, 31),
-    ).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z")
+    ).map(_iso_millis)
+
+
+def _iso_millis(when: dt.datetime) -> str:
+    """``2021-03-05T16:35:16.775Z``: how Auth0 writes a time."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def bcrypt_hashes(
@@ -484,7 +481,7 @@ def password_hash_records(
             max_value=dt.datetime(2030, 12, 31),
         )
     ).replace(tzinfo=dt.timezone.utc)
-    iso = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    iso = _iso_millis(when)
     millis = int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000
     date_form = draw(st.sampled_from(["date", "numberLong", "millis", "string", "none"]))
     if date_form == "date":

@@ -23,18 +23,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._custom_hashes import CustomHashError, HashConversion, convert_custom_password_hash
-from ._errors import (
-    Auth0OryMigrateError,
-    ConfigurationError,
-    InputFileError,
-    InvalidRecordError,
-)
-from ._hashes import HashFormatError, ory_hash_problem
-from ._identities import dump_identity, read_identities
-from ._importing import ImportOutcome, ImportProgress, ImportResult, OryError, RetryPolicy
-from ._ledger import Ledger, LedgerError
-from ._mapping import (
+from ._core._custom_hashes import CustomHashError, HashConversion, convert_custom_password_hash
+from ._core._hashes import HashFormatError, ory_hash_problem
+from ._core._identities import dump_identity, read_identities
+from ._core._importing import ImportOutcome, ImportProgress, ImportResult, OryError, RetryPolicy
+from ._core._mapping import (
     DEFAULT_PROVIDERS,
     DEFAULT_TRAITS,
     IdentityBody,
@@ -45,20 +38,19 @@ from ._mapping import (
     TraitMapping,
     map_user,
 )
-from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
-from ._parallel import write_identities
-from ._password_hashes import (
+from ._core._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
+from ._core._password_hashes import (
     IndexedHash,
     PasswordHashIndex,
     PasswordHashRecord,
     index_password_hashes,
     read_password_hashes,
 )
-from ._plan import MigrationPlan, PlanItem, UserScan, plan_migration, scan_users
-from ._records import UnreadableRecord
-from ._report import MigrationReport, format_summary
-from ._schema import SchemaError, TraitsProblem, TraitsValidator, build_identity_schema
-from ._users import (
+from ._core._plan import MigrationPlan, PlanItem, UserScan, plan_migration, scan_users
+from ._core._records import UnreadableRecord
+from ._core._report import MigrationReport, format_summary
+from ._core._schema import SchemaError, TraitsProblem, TraitsValidator, build_identity_schema
+from ._core._users import (
     Auth0Identity,
     Auth0User,
     NormalizedEmail,
@@ -67,10 +59,18 @@ from ._users import (
     parse_user,
     read_users,
 )
+from ._runtime._ledger import Ledger, LedgerError
+from ._runtime._parallel import write_identities
+from .exceptions import (
+    Auth0OryMigrateError,
+    ConfigurationError,
+    InputFileError,
+    InvalidRecordError,
+)
 
 
 if TYPE_CHECKING:
-    from ._auth0 import (
+    from ._auth0._exporter import (
         EXPORT_FIELDS,
         Auth0ApiError,
         Auth0Exporter,
@@ -81,7 +81,10 @@ if TYPE_CHECKING:
         ExportResult,
         ExportTimeoutError,
     )
-    from ._engine import (
+    from ._auth0._hook import Auth0PasswordChecker, HookSettings, make_hook_app
+    from ._ory._admin import OryAdmin
+    from ._ory._console import OryConsole, OryConsoleError, apply_identity_schema
+    from ._runtime._engine import (
         CheckResult,
         EmailMismatch,
         UndoResult,
@@ -91,14 +94,11 @@ if TYPE_CHECKING:
         undo_import,
         verify_identities,
     )
-    from ._hook import Auth0PasswordChecker, HookSettings, make_hook_app
-    from ._ory import OryAdmin
-    from ._ory_console import OryConsole, OryConsoleError, apply_identity_schema
 
 # The adapters import the Auth0 and Ory SDKs (slow, heavy): they load on first use, so that
 # `import auth0_ory_migrate` and the pure core stay light.
 _LAZY = {
-    "_auth0": (
+    "_auth0._exporter": (
         "EXPORT_FIELDS",
         "Auth0ApiError",
         "Auth0ExportError",
@@ -109,7 +109,7 @@ _LAZY = {
         "ExportResult",
         "ExportTimeoutError",
     ),
-    "_engine": (
+    "_runtime._engine": (
         "CheckResult",
         "EmailMismatch",
         "UndoResult",
@@ -119,9 +119,9 @@ _LAZY = {
         "undo_import",
         "verify_identities",
     ),
-    "_hook": ("Auth0PasswordChecker", "HookSettings", "make_hook_app"),
-    "_ory": ("OryAdmin",),
-    "_ory_console": ("OryConsole", "OryConsoleError", "apply_identity_schema"),
+    "_auth0._hook": ("Auth0PasswordChecker", "HookSettings", "make_hook_app"),
+    "_ory._admin": ("OryAdmin",),
+    "_ory._console": ("OryConsole", "OryConsoleError", "apply_identity_schema"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 

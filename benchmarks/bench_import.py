@@ -56,8 +56,8 @@ from auth0_ory_migrate import (  # noqa: E402
     read_identities,
     read_password_hashes,
 )
-from auth0_ory_migrate._ledger import file_digest  # noqa: E402
-from auth0_ory_migrate._ory import PreparedBatch  # noqa: E402
+from auth0_ory_migrate._ory._admin import PreparedBatch  # noqa: E402
+from auth0_ory_migrate._runtime._ledger import file_digest  # noqa: E402
 from auth0_ory_migrate.testing import auth0_users, write_export  # noqa: E402
 
 

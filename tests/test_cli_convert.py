@@ -469,7 +469,7 @@ def test_any_number_of_jobs_writes_the_same_files(
 ) -> None:
     """--jobs 1, 2 and 3 write byte-identical identities files and reports."""
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setattr("auth0_ory_migrate._read._BLOCK", 1000)  # several blocks per worker
+    monkeypatch.setattr("auth0_ory_migrate._core._read._BLOCK", 1000)  # several blocks per worker
     written = []
     for jobs in ("1", "2", "3"):
         (tmp_path / jobs).mkdir()

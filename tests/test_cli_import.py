@@ -19,7 +19,7 @@ import stamina
 from click.testing import CliRunner, Result
 
 from auth0_ory_migrate._cli import main
-from auth0_ory_migrate._ory import OryAdmin
+from auth0_ory_migrate._ory._admin import OryAdmin
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 

@@ -16,7 +16,7 @@ import pytest
 from auth0.management.client import Auth0
 from click.testing import CliRunner
 
-from auth0_ory_migrate._auth0 import (
+from auth0_ory_migrate._auth0._exporter import (
     EXPORT_FIELDS,
     Auth0ApiError,
     Auth0Exporter,
@@ -36,7 +36,7 @@ from auth0_ory_migrate._auth0 import (
 )
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
-from auth0_ory_migrate._errors import Auth0OryMigrateError, ConfigurationError
+from auth0_ory_migrate.exceptions import Auth0OryMigrateError, ConfigurationError
 from auth0_ory_migrate.testing import Auth0ManagementServer, auth0_users, write_export
 from tests.test_auth0_server import DB, sample_users
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from auth0_ory_migrate import InputFileError, UsersFile, read_users
-from auth0_ory_migrate._files import open_input
+from auth0_ory_migrate._runtime._files import open_input
 
 
 LINES = b"".join(b'{"user_id":"auth0|%d","email":"u%d@x.example"}\n' % (i, i) for i in range(3000))
@@ -118,7 +118,7 @@ def test_the_helper_inflates_with_zlib_when_isal_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the ``fast`` extra's isal, the helper uses the standard library's zlib."""
-    from auth0_ory_migrate import _files
+    from auth0_ory_migrate._runtime import _files
 
     monkeypatch.setattr(
         _files, "_INFLATE", "import sys; sys.modules['isal'] = None\n" + _files._INFLATE

@@ -19,9 +19,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._cli import main
-from auth0_ory_migrate._errors import ConfigurationError
-from auth0_ory_migrate._hook import (
+from auth0_ory_migrate._auth0._hook import (
     Auth0Outcome,
     Auth0PasswordChecker,
     HookAnswer,
@@ -36,6 +34,8 @@ from auth0_ory_migrate._hook import (
     parse_migration_request,
     split_auth0_domain,
 )
+from auth0_ory_migrate._cli import main
+from auth0_ory_migrate.exceptions import ConfigurationError
 from auth0_ory_migrate.testing import (
     PASSWORD_REALM_GRANT,
     Auth0ManagementServer,

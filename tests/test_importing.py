@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._errors import ConfigurationError
-from auth0_ory_migrate._importing import (
+from auth0_ory_migrate._core._importing import (
     MAX_BATCH_SIZE,
     MAX_PLAINTEXT_BATCH_SIZE,
     FoundIdentity,
@@ -32,6 +31,7 @@ from auth0_ory_migrate._importing import (
     retry_wait,
     split_batch,
 )
+from auth0_ory_migrate.exceptions import ConfigurationError
 
 
 BCRYPT = "$2b$10$0nfDrwOT.zJxjGWJfOhkxuaXk.OResX5NSyIrYnT5bstE7rgvTngq"

@@ -10,23 +10,23 @@ from typing import Any
 import ory_client
 import pytest
 
-from auth0_ory_migrate._engine import (
-    check_identities,
-    import_identities,
-    undo_import,
-    verify_identities,
-)
-from auth0_ory_migrate._errors import ConfigurationError
-from auth0_ory_migrate._importing import (
+from auth0_ory_migrate._core._importing import (
     ImportProgress,
     OryError,
     RetryPolicy,
     classify_items,
     rate_limit_wait,
 )
-from auth0_ory_migrate._ledger import Ledger
-from auth0_ory_migrate._ory import OryAdmin, body_problem, next_page_token
-from auth0_ory_migrate._records import UnreadableRecord
+from auth0_ory_migrate._core._records import UnreadableRecord
+from auth0_ory_migrate._ory._admin import OryAdmin, body_problem, next_page_token
+from auth0_ory_migrate._runtime._engine import (
+    check_identities,
+    import_identities,
+    undo_import,
+    verify_identities,
+)
+from auth0_ory_migrate._runtime._ledger import Ledger
+from auth0_ory_migrate.exceptions import ConfigurationError
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 

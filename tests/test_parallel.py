@@ -23,15 +23,15 @@ from auth0_ory_migrate import (
     InvalidRecordError,
     MigrationReport,
     UsersFile,
-    _parallel,
-    _read,
     index_mfa_secrets,
     index_password_hashes,
     plan_migration,
     read_mfa_secrets,
     read_password_hashes,
 )
-from auth0_ory_migrate._parallel import write_identities
+from auth0_ory_migrate._core import _read
+from auth0_ory_migrate._runtime import _parallel
+from auth0_ory_migrate._runtime._parallel import write_identities
 from auth0_ory_migrate.testing import auth0_users, write_export
 from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
 
@@ -177,7 +177,7 @@ def test_a_worker_that_dies_is_a_library_error(monkeypatch: pytest.MonkeyPatch) 
 _STUCK_PARENT = """
 import io, sys, time
 from auth0_ory_migrate import UsersFile, plan_migration, write_identities
-from auth0_ory_migrate import _parallel
+from auth0_ory_migrate._runtime import _parallel
 
 def stuck(*args, **kwargs):
     print("workers started", flush=True)

@@ -16,13 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auth0_ory_migrate._cli import main
-from auth0_ory_migrate._errors import Auth0OryMigrateError
-from auth0_ory_migrate._ory_console import (
-    OryConsole,
-    OryConsoleError,
-    apply_identity_schema,
-)
-from auth0_ory_migrate._schema import (
+from auth0_ory_migrate._core._schema import (
     PRESET_EMAIL,
     SchemaError,
     TraitsProblem,
@@ -36,6 +30,12 @@ from auth0_ory_migrate._schema import (
     schema_url,
     trait_mapping_for,
 )
+from auth0_ory_migrate._ory._console import (
+    OryConsole,
+    OryConsoleError,
+    apply_identity_schema,
+)
+from auth0_ory_migrate.exceptions import Auth0OryMigrateError
 from auth0_ory_migrate.testing import OryConsoleServer
 
 

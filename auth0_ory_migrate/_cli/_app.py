@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .._errors import Auth0OryMigrateError
+from ..exceptions import Auth0OryMigrateError
 
 
 F = TypeVar("F", bound=Callable[..., Any])

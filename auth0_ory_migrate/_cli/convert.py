@@ -13,15 +13,15 @@ from typing import Any
 
 import click
 
-from .._errors import ConfigurationError
-from .._files import open_input, private_file
-from .._mapping import MappingOptions
-from .._mfa import index_mfa_secrets, read_mfa_secrets
-from .._parallel import default_jobs, scan_in_background, write_identities
-from .._password_hashes import index_password_hashes, read_password_hashes
-from .._plan import MigrationPlan, plan_migration
-from .._report import MigrationReport, format_summary
-from .._users import UsersFile
+from .._core._mapping import MappingOptions
+from .._core._mfa import index_mfa_secrets, read_mfa_secrets
+from .._core._password_hashes import index_password_hashes, read_password_hashes
+from .._core._plan import MigrationPlan, plan_migration
+from .._core._report import MigrationReport, format_summary
+from .._core._users import UsersFile
+from .._runtime._files import open_input, private_file
+from .._runtime._parallel import default_jobs, scan_in_background, write_identities
+from ..exceptions import ConfigurationError
 from ._app import cli, fail_on_library_errors, option_group
 
 

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
-from .._auth0 import DEFAULT_TIMEOUT, Auth0Exporter, ExportProgress, PollPolicy
+from .._auth0._exporter import DEFAULT_TIMEOUT, Auth0Exporter, ExportProgress, PollPolicy
 from ._app import cli, fail_on_library_errors
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .._hook import (
+from .._auth0._hook import (
     DEFAULT_SECRET_HEADER,
     Auth0PasswordChecker,
     HookSettings,

@@ -15,20 +15,20 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .._engine import (
+from .._core._identities import read_identities
+from .._core._importing import ImportProgress, ImportResult
+from .._core._mapping import PlannedIdentity
+from .._core._read import GZIP_MAGIC
+from .._core._report import format_summary
+from .._ory._admin import OryAdmin
+from .._runtime._engine import (
     CheckResult,
     check_identities,
     import_identities,
     undo_import,
     verify_identities,
 )
-from .._identities import read_identities
-from .._importing import ImportProgress, ImportResult
-from .._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
-from .._mapping import PlannedIdentity
-from .._ory import OryAdmin
-from .._read import GZIP_MAGIC
-from .._report import format_summary
+from .._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import input_options, open_plan, report_option, write_report
 

@@ -2,7 +2,7 @@
 
 It is exactly what is sent to ``POST``/``PATCH /admin/identities``, so it holds
 password hashes: whoever writes it to disk uses mode 0600
-(:func:`auth0_ory_migrate._files.private_file` does).
+(:func:`auth0_ory_migrate._runtime._files.private_file` does).
 """
 
 from __future__ import annotations

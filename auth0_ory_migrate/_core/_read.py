@@ -21,8 +21,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
+from ..exceptions import InputFileError
 from . import _json
-from ._errors import InputFileError
 from ._records import Source, UnreadableRecord
 
 

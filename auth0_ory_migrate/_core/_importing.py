@@ -12,8 +12,8 @@
 - :func:`split_batch`: the bisection that isolates the bodies that make Ory reject a whole
   batch with 400.
 
-The adapter (:mod:`auth0_ory_migrate._ory`) and the engine
-(:mod:`auth0_ory_migrate._engine`) only carry these decisions out.
+The adapter (:mod:`auth0_ory_migrate._ory._admin`) and the engine
+(:mod:`auth0_ory_migrate._runtime._engine`) only carry these decisions out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 from attrs import frozen
 
-from ._errors import Auth0OryMigrateError, ConfigurationError
+from ..exceptions import Auth0OryMigrateError, ConfigurationError
 from ._records import UnreadableRecord
 from ._retry import rate_limit_wait
 

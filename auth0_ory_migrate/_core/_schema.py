@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from ._errors import Auth0OryMigrateError
+from ..exceptions import Auth0OryMigrateError
 
 
 __all__ = [

@@ -38,7 +38,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._errors import Auth0OryMigrateError
+from ..exceptions import Auth0OryMigrateError
 from ._hashes import ory_hash_problem
 
 

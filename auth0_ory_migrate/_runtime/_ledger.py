@@ -13,7 +13,7 @@ Layout of the state directory (default ``.auth0-ory-migrate/``, mode 0700):
       last line of a user wins.
     - ``{"attempt": [external ids], "at"}``: written before a user is first sent, so that
       after a crash an identity found on Ory can be told apart from one that was there
-      before (see :func:`auth0_ory_migrate._importing.resolve_conflict`).
+      before (see :func:`auth0_ory_migrate._core._importing.resolve_conflict`).
 
     A line cut short by a crash is dropped when the ledger is opened again.
 ``identity-ids.csv``
@@ -39,10 +39,10 @@ from typing import IO, Any
 
 from attrs import define, field
 
-from . import _json
-from ._errors import Auth0OryMigrateError
+from .._core import _json
+from .._core._importing import ImportOutcome
+from ..exceptions import Auth0OryMigrateError
 from ._files import private_file
-from ._importing import ImportOutcome
 
 
 __all__ = ["DEFAULT_STATE_DIR", "Ledger", "LedgerError", "file_digest"]

@@ -17,8 +17,8 @@ import urllib3
 from attrs import define, field, frozen
 from ory_client.exceptions import ApiException, OpenApiException
 
-from ._errors import Auth0OryMigrateError
-from ._schema import SchemaError, plan_schema_patch
+from .._core._schema import SchemaError, plan_schema_patch
+from ..exceptions import Auth0OryMigrateError
 
 
 __all__ = [

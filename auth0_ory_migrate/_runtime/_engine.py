@@ -27,8 +27,7 @@ from typing import Any, Protocol, TypeVar
 import stamina
 from attrs import define, field, frozen
 
-from ._errors import ConfigurationError
-from ._importing import (
+from .._core._importing import (
     FoundIdentity,
     ImportOutcome,
     ImportProgress,
@@ -44,8 +43,9 @@ from ._importing import (
     retry_wait,
     split_batch,
 )
-from ._ory import OryAdmin, PreparedBatch, RemoteIdentity, body_problem, iter_pages
-from ._records import UnreadableRecord
+from .._core._records import UnreadableRecord
+from .._ory._admin import OryAdmin, PreparedBatch, RemoteIdentity, body_problem, iter_pages
+from ..exceptions import ConfigurationError
 
 
 __all__ = [
@@ -99,7 +99,7 @@ def _keyed(
 
 
 class _State(Protocol):
-    """What the import needs from a ledger (:class:`~auth0_ory_migrate._ledger.Ledger`)."""
+    """What the import needs from a ledger (:class:`~auth0_ory_migrate._runtime._ledger.Ledger`)."""
 
     def is_done(self, external_id: str) -> bool: ...
     def unanswered_attempt(self, external_id: str) -> float | None: ...

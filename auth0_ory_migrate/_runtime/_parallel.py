@@ -29,15 +29,15 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import IO, Any, TypeAlias
 
-from ._errors import Auth0OryMigrateError
+from .._core._identities import dump_identity
+from .._core._mapping import PlannedIdentity, Skipped
+from .._core._plan import MigrationPlan, PlanRun, UserScan, needs_order, scan_users
+from .._core._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
+from .._core._records import UnreadableRecord
+from .._core._report import MigrationReport, ReportBuilder
+from .._core._users import Auth0User, UsersFile, parse_user
+from ..exceptions import Auth0OryMigrateError
 from ._files import widen_pipe
-from ._identities import dump_identity
-from ._mapping import PlannedIdentity, Skipped
-from ._plan import MigrationPlan, PlanRun, UserScan, needs_order, scan_users
-from ._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
-from ._records import UnreadableRecord
-from ._report import MigrationReport, ReportBuilder
-from ._users import Auth0User, UsersFile, parse_user
 
 
 __all__ = ["can_fork", "default_jobs", "scan_in_background", "write_identities"]

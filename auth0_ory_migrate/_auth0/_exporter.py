@@ -40,10 +40,10 @@ from auth0.management.core.api_error import ApiError
 from auth0.management.core.parse_error import ParsingError
 from auth0.management.management_client import ManagementClient
 
-from ._errors import Auth0OryMigrateError, ConfigurationError
-from ._files import private_file
-from ._read import GZIP_MAGIC
-from ._retry import rate_limit_wait
+from .._core._read import GZIP_MAGIC
+from .._core._retry import rate_limit_wait
+from .._runtime._files import private_file
+from ..exceptions import Auth0OryMigrateError, ConfigurationError
 
 
 if TYPE_CHECKING:

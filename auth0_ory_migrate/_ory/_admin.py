@@ -1,8 +1,8 @@
 """A thin adapter over ``ory-client``'s ``IdentityApi``: the only module that talks to Ory.
 
-It turns SDK and transport errors into :class:`~auth0_ory_migrate._importing.OryError` at
+It turns SDK and transport errors into :class:`~auth0_ory_migrate._core._importing.OryError` at
 the boundary and decides nothing: batching, retries and the meaning of results are pure
-functions in :mod:`auth0_ory_migrate._importing`.
+functions in :mod:`auth0_ory_migrate._core._importing`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from ory_client.exceptions import ApiException, NotFoundException
 from ory_client.models.create_identity_body import CreateIdentityBody
 from ory_client.rest import RESTResponse
 
-from . import _json
-from ._errors import ConfigurationError
-from ._hashes import ory_hash_problem
-from ._importing import FoundIdentity, OryError, has_plaintext_password, redact
+from .._core import _json
+from .._core._hashes import ory_hash_problem
+from .._core._importing import FoundIdentity, OryError, has_plaintext_password, redact
+from ..exceptions import ConfigurationError
 
 
 __all__ = [

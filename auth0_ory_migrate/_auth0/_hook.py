@@ -42,7 +42,7 @@ from attrs import define, field, frozen
 from auth0.authentication import GetToken
 from auth0.authentication.exceptions import Auth0Error, RateLimitError
 
-from ._errors import ConfigurationError
+from ..exceptions import ConfigurationError
 
 
 __all__ = [

@@ -6,7 +6,7 @@ from typing import Literal
 
 from attrs import frozen
 
-from ._errors import InvalidRecordError
+from ..exceptions import InvalidRecordError
 
 
 #: The inputs a record can come from.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ._read import GZIP_MAGIC
+from .._core._read import GZIP_MAGIC
 
 
 if sys.platform == "linux":

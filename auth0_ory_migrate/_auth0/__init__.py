@@ -1,0 +1,1 @@
+"""Adapters over auth0-python: the export job and the password checker."""

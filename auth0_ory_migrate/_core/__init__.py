@@ -1,0 +1,1 @@
+"""The pure core: records and rules, no SDK, no network, no threads or processes."""

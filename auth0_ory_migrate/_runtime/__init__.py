@@ -1,0 +1,1 @@
+"""Threads, processes and files that carry out the core's decisions."""

@@ -23,10 +23,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._core._custom_hashes import CustomHashError, HashConversion, convert_custom_password_hash
-from ._core._hashes import HashFormatError, ory_hash_problem
+from ._core._custom_hashes import HashConversion, convert_custom_password_hash
+from ._core._hashes import ory_hash_problem
 from ._core._identities import dump_identity, read_identities
-from ._core._importing import ImportOutcome, ImportProgress, ImportResult, OryError, RetryPolicy
+from ._core._importing import ImportOutcome, ImportProgress, ImportResult, RetryPolicy
 from ._core._mapping import (
     DEFAULT_PROVIDERS,
     DEFAULT_TRAITS,
@@ -49,7 +49,7 @@ from ._core._password_hashes import (
 from ._core._plan import MigrationPlan, PlanItem, UserScan, plan_migration, scan_users
 from ._core._records import UnreadableRecord
 from ._core._report import MigrationReport, format_summary
-from ._core._schema import SchemaError, TraitsProblem, TraitsValidator, build_identity_schema
+from ._core._schema import TraitsProblem, TraitsValidator, build_identity_schema
 from ._core._users import (
     Auth0Identity,
     Auth0User,
@@ -59,31 +59,31 @@ from ._core._users import (
     parse_user,
     read_users,
 )
-from ._runtime._ledger import Ledger, LedgerError
+from ._runtime._ledger import Ledger
 from ._runtime._parallel import write_identities
 from .exceptions import (
+    Auth0ApiError,
+    Auth0ExportError,
     Auth0OryMigrateError,
     ConfigurationError,
+    CustomHashError,
+    ExportDownloadError,
+    ExportJobFailedError,
+    ExportTimeoutError,
     InputFileError,
     InvalidRecordError,
+    LedgerError,
+    OryConsoleError,
+    OryError,
+    SchemaError,
 )
 
 
 if TYPE_CHECKING:
-    from ._auth0._exporter import (
-        EXPORT_FIELDS,
-        Auth0ApiError,
-        Auth0Exporter,
-        Auth0ExportError,
-        ExportDownloadError,
-        ExportJobFailedError,
-        ExportProgress,
-        ExportResult,
-        ExportTimeoutError,
-    )
+    from ._auth0._exporter import EXPORT_FIELDS, Auth0Exporter, ExportProgress, ExportResult
     from ._auth0._hook import Auth0PasswordChecker, HookSettings, make_hook_app
     from ._ory._admin import OryAdmin
-    from ._ory._console import OryConsole, OryConsoleError, apply_identity_schema
+    from ._ory._console import OryConsole, apply_identity_schema
     from ._runtime._engine import (
         CheckResult,
         EmailMismatch,
@@ -100,14 +100,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "_auth0._exporter": (
         "EXPORT_FIELDS",
-        "Auth0ApiError",
-        "Auth0ExportError",
         "Auth0Exporter",
-        "ExportDownloadError",
-        "ExportJobFailedError",
         "ExportProgress",
         "ExportResult",
-        "ExportTimeoutError",
     ),
     "_runtime._engine": (
         "CheckResult",
@@ -121,7 +116,7 @@ _LAZY = {
     ),
     "_auth0._hook": ("Auth0PasswordChecker", "HookSettings", "make_hook_app"),
     "_ory._admin": ("OryAdmin",),
-    "_ory._console": ("OryConsole", "OryConsoleError", "apply_identity_schema"),
+    "_ory._console": ("OryConsole", "apply_identity_schema"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -161,7 +156,6 @@ __all__ = [
     "ExportResult",
     "ExportTimeoutError",
     "HashConversion",
-    "HashFormatError",
     "HookSettings",
     "IdentityBody",
     "ImportOutcome",

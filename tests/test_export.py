@@ -18,13 +18,9 @@ from click.testing import CliRunner
 
 from auth0_ory_migrate._auth0._exporter import (
     EXPORT_FIELDS,
-    Auth0ApiError,
     Auth0Exporter,
-    ExportDownloadError,
     ExportJob,
-    ExportJobFailedError,
     ExportProgress,
-    ExportTimeoutError,
     ManagementEndpoint,
     PollPolicy,
     RetryPolicy,
@@ -36,7 +32,14 @@ from auth0_ory_migrate._auth0._exporter import (
 )
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
-from auth0_ory_migrate.exceptions import Auth0OryMigrateError, ConfigurationError
+from auth0_ory_migrate.exceptions import (
+    Auth0ApiError,
+    Auth0OryMigrateError,
+    ConfigurationError,
+    ExportDownloadError,
+    ExportJobFailedError,
+    ExportTimeoutError,
+)
 from auth0_ory_migrate.testing import Auth0ManagementServer, auth0_users, write_export
 from tests.test_auth0_server import DB, sample_users
 

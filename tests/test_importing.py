@@ -16,7 +16,6 @@ from auth0_ory_migrate._core._importing import (
     ImportOutcome,
     ImportProgress,
     ImportResult,
-    OryError,
     RetryPolicy,
     batch_limit,
     batch_verdict,
@@ -26,12 +25,12 @@ from auth0_ory_migrate._core._importing import (
     iter_batches,
     normalise_identifier,
     rate_limit_wait,
-    redact,
     resolve_conflict,
     retry_wait,
     split_batch,
 )
-from auth0_ory_migrate.exceptions import ConfigurationError
+from auth0_ory_migrate._core._redact import redact
+from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 
 
 BCRYPT = "$2b$10$0nfDrwOT.zJxjGWJfOhkxuaXk.OResX5NSyIrYnT5bstE7rgvTngq"

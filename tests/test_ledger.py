@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from auth0_ory_migrate._core._importing import ImportOutcome
-from auth0_ory_migrate._runtime._ledger import Ledger, LedgerError, file_digest
+from auth0_ory_migrate._runtime._ledger import Ledger, file_digest
+from auth0_ory_migrate.exceptions import LedgerError
 
 
 def outcome(n: int, status: str = "created", reason: str | None = None) -> ImportOutcome:

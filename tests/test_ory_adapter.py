@@ -12,7 +12,6 @@ import pytest
 
 from auth0_ory_migrate._core._importing import (
     ImportProgress,
-    OryError,
     RetryPolicy,
     classify_items,
     rate_limit_wait,
@@ -26,7 +25,7 @@ from auth0_ory_migrate._runtime._engine import (
     verify_identities,
 )
 from auth0_ory_migrate._runtime._ledger import Ledger
-from auth0_ory_migrate.exceptions import ConfigurationError
+from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._core._schema import (
     PRESET_EMAIL,
-    SchemaError,
     TraitsProblem,
     TraitsValidator,
     build_identity_schema,
@@ -30,12 +29,8 @@ from auth0_ory_migrate._core._schema import (
     schema_url,
     trait_mapping_for,
 )
-from auth0_ory_migrate._ory._console import (
-    OryConsole,
-    OryConsoleError,
-    apply_identity_schema,
-)
-from auth0_ory_migrate.exceptions import Auth0OryMigrateError
+from auth0_ory_migrate._ory._console import OryConsole, apply_identity_schema
+from auth0_ory_migrate.exceptions import Auth0OryMigrateError, OryConsoleError, SchemaError
 from auth0_ory_migrate.testing import OryConsoleServer
 
 

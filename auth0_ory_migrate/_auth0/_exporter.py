@@ -43,7 +43,13 @@ from auth0.management.management_client import ManagementClient
 from .._core._read import GZIP_MAGIC
 from .._core._retry import rate_limit_wait
 from .._runtime._files import private_file
-from ..exceptions import Auth0OryMigrateError, ConfigurationError
+from ..exceptions import (
+    Auth0ApiError,
+    ConfigurationError,
+    ExportDownloadError,
+    ExportJobFailedError,
+    ExportTimeoutError,
+)
 
 
 if TYPE_CHECKING:
@@ -52,15 +58,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "EXPORT_FIELDS",
-    "Auth0ApiError",
-    "Auth0ExportError",
     "Auth0Exporter",
-    "ExportDownloadError",
     "ExportJob",
-    "ExportJobFailedError",
     "ExportProgress",
     "ExportResult",
-    "ExportTimeoutError",
     "ManagementEndpoint",
     "PollPolicy",
     "RetryPolicy",
@@ -121,113 +122,6 @@ _RUNNING = ("pending", "processing")
 
 
 # -- errors ----------------------------------------------------------------------------------------
-
-
-class Auth0ExportError(Auth0OryMigrateError):
-    """Base class of the errors of an export from Auth0.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class Auth0ApiError(Auth0ExportError):
-    """Auth0 refused or failed a request (after the retries that were safe to make).
-
-    Attributes:
-        action: What was being done (``"creating the export job"``...).
-        status: The HTTP status (None when no answer came: connection refused, timeout).
-        error_code: Auth0's ``errorCode`` / OAuth ``error``, when it gave one.
-        auth0_message: Auth0's ``message`` / ``error_description`` (never a token).
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(
-        self, action: str, status: int | None, error_code: str | None, auth0_message: str
-    ) -> None:
-        code = f" ({error_code})" if error_code else ""
-        if status is None:
-            text = f"{action}: no answer from Auth0: {auth0_message}"
-        else:
-            text = f"{action}: Auth0 answered {status}: {auth0_message}{code}"
-        super().__init__(text + _hint(status, error_code))
-        self.action = action
-        self.status = status
-        self.error_code = error_code
-        self.auth0_message = auth0_message
-
-
-class ExportJobFailedError(Auth0ExportError):
-    """The export job ended ``failed`` or ``expired`` instead of ``completed``.
-
-    Attributes:
-        job_id: The job's id.
-        status: ``"failed"`` or ``"expired"``.
-        details: Auth0's ``status_details`` (or a summary of what it said), when any.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, job_id: str, status: str, details: str | None) -> None:
-        if status == "expired":
-            what = "expired (Auth0 keeps an export for 24 hours): start a new export"
-        else:
-            what = f"ended {status}"
-        extra = f": {details}" if details else ""
-        super().__init__(f"Auth0 export job {job_id} {what}{extra}")
-        self.job_id = job_id
-        self.status = status
-        self.details = details
-
-
-class ExportTimeoutError(Auth0ExportError, TimeoutError):
-    """The job did not complete within the timeout. It may still complete: resume it by id.
-
-    Attributes:
-        job_id: The job's id (``auth0-ory-migrate export --job-id ...`` resumes it).
-        waited: Seconds waited.
-        status: The job's last known status.
-        percentage_done: Its last known progress.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(
-        self, job_id: str, waited: float, status: str, percentage_done: int | None
-    ) -> None:
-        done = f", {percentage_done}% done" if percentage_done is not None else ""
-        super().__init__(
-            f"Auth0 export job {job_id} did not complete within {waited:.0f} s (still {status}"
-            f"{done}); it may still complete: resume it by its id (CLI: --job-id {job_id})"
-        )
-        self.job_id = job_id
-        self.waited = waited
-        self.status = status
-        self.percentage_done = percentage_done
-
-
-class ExportDownloadError(Auth0ExportError):
-    """The export file could not be downloaded completely; nothing was written.
-
-    Attributes:
-        job_id: The job's id.
-        reason: What went wrong (never the link itself: it is a credential while valid).
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, job_id: str, reason: str) -> None:
-        super().__init__(f"downloading the export of job {job_id}: {reason}")
-        self.job_id = job_id
-        self.reason = reason
-
-
-def _hint(status: int | None, error_code: str | None) -> str:
-    if status == 401:
-        return " - check the token or the client id/secret, and the domain"
-    if status == 403 and error_code == "insufficient_scope":
-        return " - the token needs the read:users scope (and read:connections for --connection)"
-    return ""
 
 
 # -- pure decisions --------------------------------------------------------------------------------

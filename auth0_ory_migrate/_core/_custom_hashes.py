@@ -38,11 +38,11 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ..exceptions import Auth0OryMigrateError
+from ..exceptions import CustomHashError
 from ._hashes import ory_hash_problem
 
 
-__all__ = ["CustomHashError", "HashConversion", "convert_custom_password_hash"]
+__all__ = ["HashConversion", "convert_custom_password_hash"]
 
 #: Digest sizes, in bytes, of the plain hash algorithms Auth0 imports.
 _DIGEST_SIZES = {
@@ -87,15 +87,6 @@ _FORMAT_PLAIN = b"{PASSWORD}"
 _UTF8_NAMES = frozenset({"utf8", "utf-8"})
 _LDAP_RE = re.compile(r"\A\{([A-Za-z0-9-]+)\}(.*)\Z", re.DOTALL)
 _PHC_PARAM_RE = re.compile(r"\A[a-z0-9-]+=[^,$]*(,[a-z0-9-]+=[^,$]*)*\Z")
-
-
-class CustomHashError(Auth0OryMigrateError, ValueError):
-    """A ``custom_password_hash`` object is malformed.
-
-    The message says which part is wrong; it never holds the hash, salt or key.
-
-    .. versionadded:: 0.1.0
-    """
 
 
 @frozen

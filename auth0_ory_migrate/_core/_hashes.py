@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 
-__all__ = ["BCRYPT_MAX_COST", "BCRYPT_MIN_COST", "HashFormatError", "ory_hash_problem"]
+__all__ = ["BCRYPT_MAX_COST", "BCRYPT_MIN_COST", "ory_hash_problem"]
 
 #: The lowest bcrypt cost the bcrypt format allows.
 BCRYPT_MIN_COST = 4
@@ -50,15 +50,6 @@ _FORMATS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         re.compile(r"\$(?:md5|sha256|sha512)-crypt\$\S+"),
     ),
 )
-
-
-class HashFormatError(ValueError):
-    """A password hash is in a format Ory cannot verify.
-
-    The message never contains the hash itself.
-
-    .. versionadded:: 0.1.0
-    """
 
 
 def ory_hash_problem(value: str) -> str | None:

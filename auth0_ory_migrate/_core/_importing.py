@@ -18,15 +18,15 @@ The adapter (:mod:`auth0_ory_migrate._ory._admin`) and the engine
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 from attrs import frozen
 
-from ..exceptions import Auth0OryMigrateError, ConfigurationError
+from ..exceptions import ConfigurationError, OryError
 from ._records import UnreadableRecord
+from ._redact import redact
 from ._retry import rate_limit_wait
 
 
@@ -39,7 +39,6 @@ __all__ = [
     "ImportProgress",
     "ImportResult",
     "ItemResult",
-    "OryError",
     "RetryPolicy",
     "batch_limit",
     "batch_verdict",
@@ -49,7 +48,6 @@ __all__ = [
     "iter_batches",
     "normalise_identifier",
     "rate_limit_wait",
-    "redact",
     "resolve_conflict",
     "retry_wait",
     "split_batch",
@@ -64,38 +62,6 @@ MAX_PLAINTEXT_BATCH_SIZE = 200
 
 #: What became of one user.
 Status = Literal["created", "exists", "failed"]
-
-
-class OryError(Auth0OryMigrateError):
-    """A request to Ory failed.
-
-    Attributes:
-        status: The HTTP status, or ``None`` when no answer came (connection refused or
-            lost, timeout).
-        reason: What Ory said (its error ``reason`` or ``message``), or what went wrong on
-            the way. Never holds the API key or a password hash.
-        headers: Response headers (lower-case names), for ``Retry-After`` and
-            ``x-ratelimit-*``.
-        outcome_unknown: The request may have reached Ory and done its work, but no answer
-            came back (read timeout, connection dropped after sending).
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(
-        self,
-        status: int | None,
-        reason: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        outcome_unknown: bool = False,
-    ) -> None:
-        self.status = status
-        self.reason = redact(reason)
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
-        self.outcome_unknown = outcome_unknown
-        prefix = f"Ory answered {status}" if status is not None else "no answer from Ory"
-        super().__init__(f"{prefix}: {self.reason}")
 
 
 @frozen
@@ -491,27 +457,6 @@ def clash_candidates(body: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(p, Mapping) and p.get("provider") and p.get("subject"):
                 found.append((f"{p['provider']} login", f"{p['provider']}:{p['subject']}"))
     return found
-
-
-_SECRETISH = re.compile(
-    r"\$(?:2[aby]|argon2id|argon2i|pbkdf2-[a-z0-9]+|scrypt|firescrypt|md5|sha1|sha256|sha512"
-    r"|hmac-[a-z0-9]+|md5-crypt|sha256-crypt|sha512-crypt)\$\S*"
-    r"|\{S?SHA(?:256|512)?\}\S*"
-    r"|\bory_[a-z]+_[A-Za-z0-9._-]+"
-    r"|\bBearer\s+\S+",
-    re.IGNORECASE,
-)
-
-
-def redact(text: str) -> str:
-    """Mask anything in *text* that looks like a password hash or an Ory API key.
-
-    Error texts from a server can echo parts of the request; they pass through here
-    before they reach a log, a report or an exception.
-
-    .. versionadded:: 0.1.0
-    """
-    return _SECRETISH.sub("[redacted]", text)
 
 
 # -- progress and results ------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import Any, Literal, TypeAlias
 
 from attrs import evolve, field, frozen
 
-from ._custom_hashes import CustomHashError, convert_custom_password_hash
+from ..exceptions import CustomHashError
+from ._custom_hashes import convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
 from ._password_hashes import IndexedHash, to_epoch

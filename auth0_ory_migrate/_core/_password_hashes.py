@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from attrs import field, frozen
 
-from ._custom_hashes import CustomHashError, convert_custom_password_hash
+from ..exceptions import CustomHashError
+from ._custom_hashes import convert_custom_password_hash
 from ._read import iter_records
 from ._records import UnreadableRecord
 from ._users import NormalizedEmail, normalize_email

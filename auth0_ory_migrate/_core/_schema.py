@@ -27,12 +27,11 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from ..exceptions import Auth0OryMigrateError
+from ..exceptions import SchemaError
 
 
 __all__ = [
     "PRESET_EMAIL",
-    "SchemaError",
     "SchemaPatchPlan",
     "TraitName",
     "TraitsProblem",
@@ -58,13 +57,6 @@ _IDENTIFIERS: tuple[TraitName, ...] = ("email", "username", "phone")
 _DEFAULT_TRAITS: tuple[TraitName, ...] = ("email",)
 _DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 _KRATOS = "ory.sh/kratos"
-
-
-class SchemaError(Auth0OryMigrateError, ValueError):
-    """An identity schema cannot be built, read or applied as asked.
-
-    .. versionadded:: 0.1.0
-    """
 
 
 # -- building ------------------------------------------------------------------------------------

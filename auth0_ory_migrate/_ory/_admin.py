@@ -24,8 +24,9 @@ from ory_client.rest import RESTResponse
 
 from .._core import _json
 from .._core._hashes import ory_hash_problem
-from .._core._importing import FoundIdentity, OryError, has_plaintext_password, redact
-from ..exceptions import ConfigurationError
+from .._core._importing import FoundIdentity, has_plaintext_password
+from .._core._redact import redact
+from ..exceptions import ConfigurationError, OryError
 
 
 __all__ = [

@@ -17,14 +17,13 @@ import urllib3
 from attrs import define, field, frozen
 from ory_client.exceptions import ApiException, OpenApiException
 
-from .._core._schema import SchemaError, plan_schema_patch
-from ..exceptions import Auth0OryMigrateError
+from .._core._schema import plan_schema_patch
+from ..exceptions import OryConsoleError, SchemaError
 
 
 __all__ = [
     "DEFAULT_CONSOLE_URL",
     "OryConsole",
-    "OryConsoleError",
     "ProjectInfo",
     "SchemaApplyResult",
     "apply_identity_schema",
@@ -34,20 +33,6 @@ __all__ = [
 DEFAULT_CONSOLE_URL = "https://api.console.ory.sh"
 
 T = TypeVar("T")
-
-
-class OryConsoleError(Auth0OryMigrateError):
-    """The Ory console API refused or failed a call.
-
-    Attributes:
-        status: The HTTP status, or None when no answer came.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @frozen

@@ -32,7 +32,6 @@ from .._core._importing import (
     ImportOutcome,
     ImportProgress,
     ImportResult,
-    OryError,
     RetryPolicy,
     batch_verdict,
     clash_candidates,
@@ -45,7 +44,7 @@ from .._core._importing import (
 )
 from .._core._records import UnreadableRecord
 from .._ory._admin import OryAdmin, PreparedBatch, RemoteIdentity, body_problem, iter_pages
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, OryError
 
 
 __all__ = [

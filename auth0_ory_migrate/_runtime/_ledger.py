@@ -41,11 +41,11 @@ from attrs import define, field
 
 from .._core import _json
 from .._core._importing import ImportOutcome
-from ..exceptions import Auth0OryMigrateError
+from ..exceptions import LedgerError
 from ._files import private_file
 
 
-__all__ = ["DEFAULT_STATE_DIR", "Ledger", "LedgerError", "file_digest"]
+__all__ = ["DEFAULT_STATE_DIR", "Ledger", "file_digest"]
 
 #: The state directory used when none is given.
 DEFAULT_STATE_DIR = ".auth0-ory-migrate"
@@ -56,13 +56,6 @@ MAPPING_FILE = "identity-ids.csv"
 LOCK_FILE = "lock"
 _FORMAT = 1
 _CHUNK = 1 << 20
-
-
-class LedgerError(Auth0OryMigrateError):
-    """The state directory cannot be used (another input's, in use, damaged).
-
-    .. versionadded:: 0.1.0
-    """
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:

@@ -1,21 +1,30 @@
 """auth0-ory-migrate: move user accounts from Auth0 to Ory.
 
-The public API is what this module exports; everything in underscore modules
-is private. The pipeline, one pure step at a time::
+The public API is what this module (and :mod:`auth0_ory_migrate.exceptions`,
+:mod:`auth0_ory_migrate.typing` and :mod:`auth0_ory_migrate.testing`) exports;
+everything under an underscore is private. The pipeline, one pure step at a
+time, on the files of ``examples/``::
 
-    from auth0_ory_migrate import read_users, read_password_hashes, plan_migration
+    from auth0_ory_migrate import (
+        UsersFile,
+        format_summary,
+        index_password_hashes,
+        plan_migration,
+        read_password_hashes,
+        write_identities,
+    )
 
-    with open("hashes.json", "rb") as f:
+    with open("auth0-password-hashes.json", "rb") as f:
         hashes = index_password_hashes(read_password_hashes(f))
 
-    def users():
-        with open("auth0-users.ndjson.gz", "rb") as f:
-            yield from read_users(f)
-
+    users = UsersFile(lambda: open("auth0-users.ndjson", "rb"))
     plan = plan_migration(users, password_hashes=hashes)
-    for item in plan:            # PlannedIdentity | Skipped | UnreadableRecord
+    for item in plan:  # PlannedIdentity | Skipped | UnreadableRecord
         ...
     print(format_summary(plan.report))
+
+    # The file `auth0-ory-migrate import` reads, made new with mode 0600 (it holds hashes):
+    write_identities(plan_migration(users, password_hashes=hashes), "identities.ndjson")
 """
 
 from __future__ import annotations
@@ -24,9 +33,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._core._custom_hashes import HashConversion, convert_custom_password_hash
+from ._core._export import (
+    EXPORT_FIELDS,
+    EXPORT_TIMEOUT,
+    ExportJob,
+    ExportProgress,
+    ExportResult,
+    PollPolicy,
+)
 from ._core._hashes import ory_hash_problem
+from ._core._hook import DEFAULT_SECRET_HEADER, Auth0Outcome, HookSettings, ory_hook_config
 from ._core._identities import dump_identity, read_identities
-from ._core._importing import ImportOutcome, ImportProgress, ImportResult, RetryPolicy
+from ._core._importing import (
+    FoundIdentity,
+    ImportOutcome,
+    ImportProgress,
+    ImportResult,
+)
 from ._core._mapping import (
     DEFAULT_PROVIDERS,
     DEFAULT_TRAITS,
@@ -39,6 +62,7 @@ from ._core._mapping import (
     map_user,
 )
 from ._core._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
+from ._core._ory import PreparedBatch, RemoteIdentity
 from ._core._password_hashes import (
     IndexedHash,
     PasswordHashIndex,
@@ -49,7 +73,16 @@ from ._core._password_hashes import (
 from ._core._plan import MigrationPlan, PlanItem, UserScan, plan_migration, scan_users
 from ._core._records import UnreadableRecord
 from ._core._report import MigrationReport, format_summary
-from ._core._schema import TraitsProblem, TraitsValidator, build_identity_schema
+from ._core._retry import RetryPolicy
+from ._core._schema import (
+    DEFAULT_CONSOLE_URL,
+    ProjectInfo,
+    SchemaApplyResult,
+    TraitsProblem,
+    TraitsValidator,
+    build_identity_schema,
+    ory_patch_identity_config_command,
+)
 from ._core._users import (
     Auth0Identity,
     Auth0User,
@@ -59,8 +92,9 @@ from ._core._users import (
     parse_user,
     read_users,
 )
-from ._runtime._ledger import Ledger
-from ._runtime._parallel import write_identities
+from ._runtime._files import open_input, private_file
+from ._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
+from ._runtime._parallel import plan_from_files, write_identities
 from .exceptions import (
     Auth0ApiError,
     Auth0ExportError,
@@ -80,8 +114,8 @@ from .exceptions import (
 
 
 if TYPE_CHECKING:
-    from ._auth0._exporter import EXPORT_FIELDS, Auth0Exporter, ExportProgress, ExportResult
-    from ._auth0._hook import Auth0PasswordChecker, HookSettings, make_hook_app
+    from ._auth0._exporter import Auth0Exporter
+    from ._auth0._hook import Auth0PasswordChecker, make_hook_app, make_hook_server
     from ._ory._admin import OryAdmin
     from ._ory._console import OryConsole, apply_identity_schema
     from ._runtime._engine import (
@@ -98,12 +132,7 @@ if TYPE_CHECKING:
 # The adapters import the Auth0 and Ory SDKs (slow, heavy): they load on first use, so that
 # `import auth0_ory_migrate` and the pure core stay light.
 _LAZY = {
-    "_auth0._exporter": (
-        "EXPORT_FIELDS",
-        "Auth0Exporter",
-        "ExportProgress",
-        "ExportResult",
-    ),
+    "_auth0._exporter": ("Auth0Exporter",),
     "_runtime._engine": (
         "CheckResult",
         "EmailMismatch",
@@ -114,7 +143,7 @@ _LAZY = {
         "undo_import",
         "verify_identities",
     ),
-    "_auth0._hook": ("Auth0PasswordChecker", "HookSettings", "make_hook_app"),
+    "_auth0._hook": ("Auth0PasswordChecker", "make_hook_app", "make_hook_server"),
     "_ory._admin": ("OryAdmin",),
     "_ory._console": ("OryConsole", "apply_identity_schema"),
 }
@@ -136,14 +165,19 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_CONSOLE_URL",
     "DEFAULT_PROVIDERS",
+    "DEFAULT_SECRET_HEADER",
+    "DEFAULT_STATE_DIR",
     "DEFAULT_TRAITS",
     "EXPORT_FIELDS",
+    "EXPORT_TIMEOUT",
     "Auth0ApiError",
     "Auth0ExportError",
     "Auth0Exporter",
     "Auth0Identity",
     "Auth0OryMigrateError",
+    "Auth0Outcome",
     "Auth0PasswordChecker",
     "Auth0User",
     "CheckResult",
@@ -151,10 +185,12 @@ __all__ = [
     "CustomHashError",
     "EmailMismatch",
     "ExportDownloadError",
+    "ExportJob",
     "ExportJobFailedError",
     "ExportProgress",
     "ExportResult",
     "ExportTimeoutError",
+    "FoundIdentity",
     "HashConversion",
     "HookSettings",
     "IdentityBody",
@@ -181,7 +217,12 @@ __all__ = [
     "PasswordHashRecord",
     "PlanItem",
     "PlannedIdentity",
+    "PollPolicy",
+    "PreparedBatch",
+    "ProjectInfo",
+    "RemoteIdentity",
     "RetryPolicy",
+    "SchemaApplyResult",
     "SchemaError",
     "Skipped",
     "TraitMapping",
@@ -197,16 +238,23 @@ __all__ = [
     "check_identities",
     "convert_custom_password_hash",
     "dump_identity",
+    "file_digest",
     "format_summary",
     "import_identities",
     "index_mfa_secrets",
     "index_password_hashes",
     "make_hook_app",
+    "make_hook_server",
     "map_user",
     "normalize_email",
+    "open_input",
     "ory_hash_problem",
+    "ory_hook_config",
+    "ory_patch_identity_config_command",
     "parse_user",
+    "plan_from_files",
     "plan_migration",
+    "private_file",
     "read_identities",
     "read_mfa_secrets",
     "read_password_hashes",

@@ -15,6 +15,24 @@ from collections.abc import Mapping
 from ._core._redact import redact
 
 
+__all__ = [
+    "Auth0ApiError",
+    "Auth0ExportError",
+    "Auth0OryMigrateError",
+    "ConfigurationError",
+    "CustomHashError",
+    "ExportDownloadError",
+    "ExportJobFailedError",
+    "ExportTimeoutError",
+    "InputFileError",
+    "InvalidRecordError",
+    "LedgerError",
+    "OryConsoleError",
+    "OryError",
+    "SchemaError",
+]
+
+
 class Auth0OryMigrateError(Exception):
     """Base class of every error raised by auth0-ory-migrate.
 

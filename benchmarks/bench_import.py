@@ -48,6 +48,7 @@ from auth0_ory_migrate import (  # noqa: E402
     Ledger,
     OryAdmin,
     PlannedIdentity,
+    PreparedBatch,
     UsersFile,
     dump_identity,
     import_identities,
@@ -56,7 +57,6 @@ from auth0_ory_migrate import (  # noqa: E402
     read_identities,
     read_password_hashes,
 )
-from auth0_ory_migrate._ory._admin import PreparedBatch  # noqa: E402
 from auth0_ory_migrate._runtime._ledger import file_digest  # noqa: E402
 from auth0_ory_migrate.testing import auth0_users, write_export  # noqa: E402
 

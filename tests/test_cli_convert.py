@@ -383,7 +383,9 @@ def test_reserve_only_with_without_hash_none_is_refused(examples: Path, tmp_path
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
     assert "--without-hash" in result.stderr
+    assert result.stderr.count("\n") == 1
     assert not (tmp_path / "identities.ndjson").exists()
+    assert not (tmp_path / "report.json").exists()
 
 
 def test_encrypted_hash_file_exits_2_telling_to_decrypt(tmp_path: Path, examples: Path) -> None:
@@ -416,7 +418,7 @@ def test_strict_stops_at_the_first_unreadable_record(examples: Path, tmp_path: P
 
 
 def _plan_spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Record the ``scan`` that ``convert`` hands to plan_migration."""
+    """Record the ``scan`` that ``convert`` (through plan_from_files) hands to plan_migration."""
     scans: list[object] = []
     real = plan_migration
 
@@ -424,7 +426,7 @@ def _plan_spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         scans.append(kwargs.get("scan"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("auth0_ory_migrate._cli.convert.plan_migration", spy)
+    monkeypatch.setattr("auth0_ory_migrate._runtime._parallel.plan_migration", spy)
     return scans
 
 

@@ -5,33 +5,45 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from auth0.management.client import Auth0
+from auth0.management.core.api_error import ApiError
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
-from auth0_ory_migrate._auth0._exporter import (
-    EXPORT_FIELDS,
-    Auth0Exporter,
-    ExportJob,
-    ExportProgress,
-    ManagementEndpoint,
-    PollPolicy,
-    RetryPolicy,
-    check_download_url,
-    is_loopback_host,
-    next_poll_delay,
-    parse_domain,
-    retry_wait,
-)
+from auth0_ory_migrate._auth0._exporter import Auth0Exporter
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
+from auth0_ory_migrate._core._auth0 import ManagementEndpoint, is_loopback_host, parse_domain
+from auth0_ory_migrate._core._export import (
+    EXPORT_FIELDS,
+    EXPORT_RETRY,
+    ApiFailure,
+    DownloadProblem,
+    ExportFileCheck,
+    ExportJob,
+    ExportProgress,
+    PollPolicy,
+    body_message,
+    check_download_url,
+    job_failure,
+    next_check,
+    next_poll_delay,
+    refused_download,
+)
+from auth0_ory_migrate._core._retry import retry_delay, retry_wait
 from auth0_ory_migrate.exceptions import (
     Auth0ApiError,
     Auth0OryMigrateError,
@@ -145,6 +157,19 @@ def test_parse_domain_refuses(domain: str) -> None:
         parse_domain(domain)
 
 
+@pytest.mark.parametrize(
+    ("domain", "secret"),
+    [("https://admin:pw-0123@acme.auth0.com", "pw-0123"),
+     ("https://acme.auth0.com/?token=tok-0123", "tok-0123"),
+     ("https://acme.auth0.com/#tok-0123", "tok-0123")],
+)  # fmt: skip
+def test_parse_domain_never_repeats_secrets(domain: str, secret: str) -> None:
+    """Credentials, a query or a fragment in the domain are refused without being repeated."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse_domain(domain)
+    assert secret not in str(caught.value)
+
+
 def test_endpoint_urls() -> None:
     """An endpoint gives the Management API base URL and its audience."""
     endpoint = parse_domain("http://127.0.0.1:8080")
@@ -184,16 +209,21 @@ def test_poll_delay_follows_the_estimate_within_bounds() -> None:
 
 def test_retry_wait_prefers_retry_after_then_ratelimit_reset() -> None:
     """Retry-After wins, then x-ratelimit-reset, then backoff; all capped."""
-    policy = RetryPolicy(initial=0.5, multiplier=2.0, max_wait=60.0)
+    policy = attrs.evolve(EXPORT_RETRY, wait_initial=0.5, wait_exp_base=2.0, wait_max=60.0)
+
+    def wait(retry: int, headers: dict[str, str] | None) -> float | None:
+        decision = retry_wait(ApiFailure(429, None, "slow", headers), policy, now=NOW, jitter=0)
+        return retry_delay(decision, policy, retry, jitter=0.0)
+
     reset = {"x-ratelimit-reset": str(int(NOW) + 7)}
-    assert retry_wait(policy, 0, reset, NOW) == 7.0
-    assert retry_wait(policy, 0, {**reset, "Retry-After": "3"}, NOW) == 3.0
+    assert wait(0, reset) == 7.0
+    assert wait(0, {**reset, "Retry-After": "3"}) == 3.0
     http_date = {"retry-after": "Tue, 14 Nov 2023 22:13:40 GMT"}  # NOW + 20 s
-    assert retry_wait(policy, 0, http_date, NOW) == 20.0
-    assert retry_wait(policy, 2, None, NOW) == 2.0
-    assert retry_wait(policy, 0, {"x-ratelimit-reset": str(int(NOW) + 3600)}, NOW) == 60.0
-    assert retry_wait(policy, 0, {"x-ratelimit-reset": str(int(NOW) - 5)}, NOW) == 0.0
-    assert retry_wait(policy, 1, {"retry-after": "soon"}, NOW) == 1.0
+    assert wait(0, http_date) == 20.0
+    assert wait(2, None) == 2.0
+    assert wait(0, {"x-ratelimit-reset": str(int(NOW) + 3600)}) == 60.0
+    assert wait(0, {"x-ratelimit-reset": str(int(NOW) - 5)}) == 0.0
+    assert wait(1, {"retry-after": "soon"}) == 1.0
 
 
 def test_export_job_reads_dicts_and_hides_the_link() -> None:
@@ -215,6 +245,113 @@ def test_export_job_reads_dicts_and_hides_the_link() -> None:
         "con_1",
     )
     assert "SECRET" not in repr(job)
+
+
+def test_next_check_follows_the_job() -> None:
+    """Completed: no more checks; failed/expired: the job's error; out of time: a timeout."""
+    policy = PollPolicy(initial=1.0, multiplier=2.0, min_interval=0.5, max_interval=30.0)
+    done = ExportJob("job_1", "completed")
+    assert next_check(done, policy, 3, waited=10.0, time_left=0.0) is None
+    running = ExportJob("job_1", "processing", percentage_done=40, time_left_seconds=12)
+    assert next_check(running, policy, 0, waited=1.0, time_left=100.0) == 12.0
+    assert next_check(running, policy, 0, waited=1.0, time_left=5.0) == 5.0
+    with pytest.raises(ExportTimeoutError) as timed_out:
+        next_check(running, policy, 4, waited=120.0, time_left=0.0)
+    assert (timed_out.value.waited, timed_out.value.percentage_done) == (120.0, 40)
+    for status in ("failed", "expired"):
+        ended = ExportJob("job_1", status, status_details="internal error")
+        with pytest.raises(ExportJobFailedError) as failed:
+            next_check(ended, policy, 0, waited=1.0, time_left=100.0)
+        assert failed.value.status == status
+        assert job_failure(ended) is not None
+    assert job_failure(running) is None
+    assert job_failure(done) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"), [(400, True), (403, True), (429, True), (500, True), (503, True),
+                          (404, False), (410, False), (301, False)]
+)  # fmt: skip
+def test_refused_downloads(status: int, retry: bool) -> None:
+    """A stale link (403), a 400, a 429 or a 5xx is tried again with a fresh link."""
+    s3 = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    problem = refused_download(status, s3)
+    assert problem.retry is retry
+    assert f"{status}: AccessDenied Request has expired" in problem.reason
+    assert refused_download(status, "").reason.endswith(f"{status})" if retry else str(status))
+
+
+def _gzip_members(*texts: bytes) -> bytes:
+    return b"".join(gzip.compress(t) for t in texts)
+
+
+@given(
+    lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    members=st.integers(1, 3),
+    chunk=st.integers(1, 64),
+    trailing_newline=st.booleans(),
+)
+def test_file_check_counts_users_whatever_the_chunks(
+    *, lines: list[bytes], members: int, chunk: int, trailing_newline: bool
+) -> None:
+    """Any split of a complete gzip file (one or more members) passes and counts its lines."""
+    text = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
+    third = len(text) // members
+    parts = [text[i * third : (i + 1) * third if i < members - 1 else None] for i in range(members)]
+    data = _gzip_members(*parts)
+    check = ExportFileCheck()
+    for start in range(0, len(data), chunk):
+        assert check.feed(data[start : start + chunk]) is None
+    assert check.finish(len(data)) is None
+    assert check.size == len(data)
+    assert check.users == len(lines) - (
+        1 if lines and not lines[-1] and not trailing_newline else 0
+    )
+
+
+def test_file_check_problems() -> None:
+    """Not gzip is final; corrupt, cut, padded or short files are retried with a fresh link."""
+    data = gzip.compress(b'{"user_id": "a"}\n{"user_id": "b"}\n')
+    not_gzip = ExportFileCheck().feed(b'{"user_id": "a"}')
+    assert not_gzip == DownloadProblem("the file is not gzip-compressed", retry=False)
+    corrupt = ExportFileCheck()
+    corrupt_data = data[:10] + bytes(b ^ 0xFF for b in data[10:])
+    assert corrupt.feed(corrupt_data) == DownloadProblem("the gzip data is corrupt", retry=True)
+    cut = ExportFileCheck()
+    assert cut.feed(data[: len(data) // 2]) is None
+    problem = cut.finish(None)
+    assert problem is not None
+    assert problem.retry
+    assert "incomplete" in problem.reason
+    padded = ExportFileCheck()
+    assert padded.feed(data + b"junk") == DownloadProblem(
+        "unexpected bytes after the gzip data", retry=True
+    )
+    short = ExportFileCheck()
+    assert short.feed(data) is None
+    assert short.finish(len(data) + 5) == DownloadProblem(
+        f"got {len(data)} of {len(data) + 5} bytes", retry=True
+    )
+    assert ExportFileCheck().finish(None) is not None  # nothing at all came
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"statusCode": 403, "errorCode": "insufficient_scope", "message": "Insufficient scope"},
+         ("insufficient_scope", "Insufficient scope")),
+        ({"error": "access_denied", "error_description": "Unauthorized"},
+         ("access_denied", "Unauthorized")),
+        ({"error": "invalid_grant"}, ("invalid_grant", "invalid_grant")),
+        ({"message": 5}, (None, "no message")),
+        ("  Bad Gateway  ", (None, "Bad Gateway")),
+        ("x" * 500, (None, "x" * 300)),
+        (None, (None, "no message")),
+    ],
+)  # fmt: skip
+def test_body_message(body: Any, expected: tuple[str | None, str]) -> None:
+    """Auth0's code and message come from either API's error body; text is cut at 300."""
+    assert body_message(body) == expected
 
 
 def test_export_fields_cover_what_a_migration_needs() -> None:
@@ -452,11 +589,11 @@ def test_status_checks_retry_server_errors(
 ) -> None:
     """5xx answers to GET /jobs are retried with backoff, up to the retry policy."""
     server.fail(502, times=2, path_prefix="/api/v2/jobs/job_")
-    make_exporter(retry=RetryPolicy(attempts=3)).export(tmp_path / "u.gz")
+    make_exporter(retry=attrs.evolve(EXPORT_RETRY, attempts=3)).export(tmp_path / "u.gz")
     assert fake_time.slept[:2] == [0.5, 1.0]
     server.fail(502, times=3, path_prefix="/api/v2/jobs/job_")
     with pytest.raises(Auth0ApiError) as caught:
-        make_exporter(retry=RetryPolicy(attempts=3)).export(tmp_path / "v.gz")
+        make_exporter(retry=attrs.evolve(EXPORT_RETRY, attempts=3)).export(tmp_path / "v.gz")
     assert caught.value.status == 502
 
 
@@ -537,6 +674,62 @@ def test_timeout(
     assert error.job_id in str(error)
     assert sum(fake_time.slept) == pytest.approx(120)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_retry_past_the_timeout_is_not_made(
+    make_exporter: Any, server: Auth0ManagementServer, fake_time: FakeTime, tmp_path: Path
+) -> None:
+    """A 429 on a status check asking to wait past the job's timeout ends the wait there."""
+    server.rate_limit(times=1, path_prefix="/api/v2/jobs/job_", reset_in=45)
+    with pytest.raises(Auth0ApiError) as caught:
+        make_exporter(timeout=30).export(tmp_path / "u.gz")
+    assert caught.value.status == 429
+    job_id = server.jobs[0]["id"]
+    assert f"(gave up: the timeout for job {job_id} is reached)" in str(caught.value)
+    assert fake_time.slept == []
+
+
+class _EchoingJobs:
+    """A Management client whose status checks fail with an answer quoting the token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls = 0
+
+    def get(self, job_id: str, request_options: Any = None) -> Any:
+        self.calls += 1
+        raise ApiError(
+            status_code=503,
+            headers={"x-request": "1"},
+            body={"message": f"upstream rejected Bearer {self.token} for {job_id}"},
+        )
+
+
+def test_retries_never_log_or_raise_the_token(
+    fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What stamina logs about each retry, and the final error, show [redacted], not the token."""
+    token = "tok-0123456789-secret"
+    jobs = _EchoingJobs(token)
+    client: Any = type("Client", (), {"jobs": jobs})()
+    exporter = Auth0Exporter(
+        client,
+        retry=attrs.evolve(EXPORT_RETRY, attempts=3),
+        secrets=(token,),
+        sleep=fake_time.sleep,
+        clock=fake_time,
+        wall_clock=fake_time,
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(Auth0ApiError) as caught:
+        exporter.job("job_1")
+    assert jobs.calls == 3
+    assert fake_time.slept == [0.5, 1.0]
+    assert "[redacted]" in str(caught.value)
+    assert token not in str(caught.value)
+    logged = [repr(vars(record)) for record in caplog.records]
+    assert len([r for r in caplog.records if r.getMessage() == "stamina.retry_scheduled"]) == 2
+    assert all(token not in line for line in logged)
 
 
 def test_resume_an_existing_job(
@@ -624,6 +817,24 @@ def test_cli_export_connection_by_name(cli_server: Auth0ManagementServer, tmp_pa
     assert "processing, 50% done" in result.stderr
     assert f"exported {len(expected)} users" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.slow
+def test_cli_retries_quietly(cli_server: Auth0ManagementServer, tmp_path: Path) -> None:
+    """A retried 429 is waited out without stamina's log lines on stderr (a real process)."""
+    cli_server.rate_limit(times=1, path_prefix="/api/v2/jobs/job_", reset_in=0)
+    out = tmp_path / "u.gz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH0_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "auth0_ory_migrate", "export", "--domain", cli_server.url,
+         "--token", cli_server.token or "", "--all-connections", "--out", str(out),
+         "--poll-interval", "0"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(cli_server.requests_to("GET", "/api/v2/jobs/job_")) >= 2
+    assert "stamina" not in done.stderr
+    assert "exported" in done.stderr
 
 
 def test_cli_reads_the_environment(cli_server: Auth0ManagementServer, tmp_path: Path) -> None:

@@ -1,17 +1,24 @@
-"""The file helpers of the adapters and the CLI: ``open_input`` (a helper process inflates gzip)."""
+"""The public file helpers: ``open_input`` (a helper process inflates gzip), ``private_file``."""
 
 from __future__ import annotations
 
 import gzip
 import os
+import stat
 import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
-from auth0_ory_migrate import InputFileError, UsersFile, read_users
-from auth0_ory_migrate._runtime._files import open_input
+from auth0_ory_migrate import (
+    ConfigurationError,
+    InputFileError,
+    UsersFile,
+    open_input,
+    private_file,
+    read_users,
+)
 
 
 LINES = b"".join(b'{"user_id":"auth0|%d","email":"u%d@x.example"}\n' % (i, i) for i in range(3000))
@@ -130,3 +137,51 @@ def test_the_helper_inflates_with_zlib_when_isal_is_missing(
     path.write_bytes(gzip.compress(LINES)[:-8])
     with open_input(path) as f, pytest.raises(zlib.error, match="end-of-stream"):
         f.read()
+
+
+# --- private_file ------------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_private_file_is_made_with_mode_0600(tmp_path: Path) -> None:
+    """A new file, or one that was readable by others, ends up mode 0600 with the data written."""
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    old.write_bytes(b"before")
+    old.chmod(0o644)
+    for path in (new, old):
+        with private_file(path) as f:
+            f.write(b"secret")
+        assert path.read_bytes() == b"secret"
+        assert _mode(path) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "old.json"]
+
+
+def test_private_file_refuses_a_symlink(tmp_path: Path) -> None:
+    """A symbolic link at the path is refused: neither it nor the file it points to changes."""
+    target, link = tmp_path / "elsewhere", tmp_path / "identities.ndjson"
+    target.write_bytes(b"keep me")
+    link.symlink_to(target)
+    with pytest.raises(ConfigurationError, match="symbolic link"), private_file(link) as f:
+        f.write(b"secret")  # pragma: no cover - never reached
+    assert link.is_symlink()
+    assert target.read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "identities.ndjson"]
+
+
+def test_private_file_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """An error in the with block leaves the path as it was and no temporary file behind."""
+    path = tmp_path / "report.json"
+    path.write_bytes(b"the old report")
+
+    def write_half() -> None:
+        with private_file(path) as f:
+            f.write(b"half")
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        write_half()
+    assert path.read_bytes() == b"the old report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -19,22 +19,24 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._auth0._hook import (
+from auth0_ory_migrate._auth0._hook import Auth0PasswordChecker, make_hook_app, make_hook_server
+from auth0_ory_migrate._cli import main
+from auth0_ory_migrate._core._auth0 import parse_domain
+from auth0_ory_migrate._core._hook import (
     Auth0Outcome,
-    Auth0PasswordChecker,
     HookAnswer,
     HookSettings,
     MigrationRequest,
     answer_for,
+    check_request,
     classify_auth0_error,
+    classify_token_answer,
     client_ip_from,
-    make_hook_app,
-    make_hook_server,
+    encode_answer,
+    environ_key,
     ory_hook_config,
     parse_migration_request,
-    split_auth0_domain,
 )
-from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.exceptions import ConfigurationError
 from auth0_ory_migrate.testing import (
     PASSWORD_REALM_GRANT,
@@ -178,16 +180,17 @@ def test_no_auth0_error_is_ever_a_match(status: int | None, code: str | None) ->
         ("http://127.0.0.1:8080", ("http", "127.0.0.1:8080")),
     ],
 )
-def test_split_auth0_domain(value: str, expected: tuple[str, str]) -> None:
-    """A domain or a base URL gives the SDK's protocol and domain."""
-    assert split_auth0_domain(value) == expected
+def test_auth0_domain(value: str, expected: tuple[str, str]) -> None:
+    """A domain or a base URL gives the SDK's protocol and domain (the exporter's parser)."""
+    endpoint = parse_domain(value)
+    assert (endpoint.scheme, endpoint.netloc) == expected
 
 
 @pytest.mark.parametrize("value", ["", "ftp://x", "https://x/path", "x/y"])
-def test_split_auth0_domain_rejects(value: str) -> None:
+def test_auth0_domain_rejects(value: str) -> None:
     """Other values are configuration errors."""
     with pytest.raises(ConfigurationError):
-        split_auth0_domain(value)
+        parse_domain(value)
 
 
 def test_settings_need_a_real_secret() -> None:
@@ -210,6 +213,69 @@ def test_ory_config_shape() -> None:
         "type": "api_key",
         "config": {"name": "X-S", "value": "<secret>", "in": "header"},
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "secret", "length", "expected"),
+    [
+        ("POST", SECRET, "42", 42),
+        ("post", SECRET, "0", 0),
+        ("GET", SECRET, "42", 405),
+        ("POST", "", "42", 401),
+        ("POST", SECRET[:-1], "42", 401),
+        ("POST", SECRET + "x", "42", 401),
+        ("POST", SECRET, "", 411),
+        ("POST", SECRET, "lots", 411),
+        ("POST", SECRET, "-1", 400),
+        ("POST", SECRET, str(16 * 1024 + 1), 413),
+    ],
+)
+def test_check_request(method: str, secret: str, length: str, expected: int) -> None:
+    """Only POST with the secret and a Content-Length within the limit is read, in that order."""
+    checked = check_request(
+        HookSettings(secret=SECRET), method=method, secret=secret, content_length=length
+    )
+    if isinstance(checked, HookAnswer):
+        assert checked.status == expected
+        assert SECRET not in json.dumps(dict(checked.body))
+    else:
+        assert checked == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        ({"access_token": "eyJ", "token_type": "Bearer"}, "match"),
+        ({"access_token": ""}, "unexpected"),
+        ({"id_token": "eyJ"}, "unexpected"),
+        ({"access_token": 5}, "unexpected"),
+        ("<html>login</html>", "unexpected"),
+        (None, "unexpected"),
+    ],
+)
+def test_only_a_token_is_a_match(answer: Any, kind: str) -> None:
+    """A 2xx from Auth0 is a match only when it carries an access token."""
+    assert classify_token_answer(answer).kind == kind
+
+
+def test_encode_answer() -> None:
+    """An answer becomes a status line, JSON headers that forbid caching, and a JSON body."""
+    answer = answer_for(Auth0Outcome("rate_limited", 429, retry_after=7))
+    status, headers, payload = encode_answer(answer)
+    assert status == "503 Service Unavailable"
+    assert ("Content-Type", "application/json") in headers
+    assert ("Cache-Control", "no-store") in headers
+    assert ("Retry-After", "7") in headers
+    assert ("Content-Length", str(len(payload))) in headers
+    assert json.loads(payload)["error"] == "auth0_rate_limited"
+    assert encode_answer(HookAnswer.error(418, "teapot", "no"))[0] == "418 Error"
+
+
+def test_environ_keys() -> None:
+    """Header names map to WSGI environ keys (Content-Type and -Length without HTTP_)."""
+    assert environ_key("X-Migration-Hook-Secret") == "HTTP_X_MIGRATION_HOOK_SECRET"
+    assert environ_key(" authorization ") == "HTTP_AUTHORIZATION"
+    assert environ_key("Content-Length") == "CONTENT_LENGTH"
 
 
 # --- over HTTP, against the Auth0 test server ----------------------------------------------------
@@ -391,6 +457,39 @@ def test_auth0_unreachable_is_502() -> None:
     assert response.status_code == 502
 
 
+@pytest.mark.parametrize(
+    "domain", ["http://tenant.example.com", "http://tenant.example.com:8080/", "http://10.0.0.5"]
+)
+def test_connect_refuses_plain_http_to_a_remote_host(domain: str) -> None:
+    """connect() refuses http:// to any host but loopback: passwords would travel in clear."""
+    with pytest.raises(ConfigurationError, match="plain http") as caught:
+        Auth0PasswordChecker.connect(domain, CLIENT_ID, CLIENT_SECRET, REALM)
+    assert CLIENT_SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("domain", "protocol", "host"),
+    [
+        ("tenant.eu.auth0.com", "https", "tenant.eu.auth0.com"),
+        ("https://tenant.eu.auth0.com/", "https", "tenant.eu.auth0.com"),
+        ("http://127.0.0.1:8080", "http", "127.0.0.1:8080"),
+        ("http://localhost:8080", "http", "localhost:8080"),
+    ],
+)
+def test_connect_accepts_https_and_loopback_http(domain: str, protocol: str, host: str) -> None:
+    """A bare tenant domain and https URLs mean https; plain http is kept for loopback only."""
+    checker = Auth0PasswordChecker.connect(domain, CLIENT_ID, CLIENT_SECRET, REALM)
+    assert (checker.get_token.protocol, checker.get_token.domain) == (protocol, host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_loopback_http_reaches_the_test_server(auth0: Auth0ManagementServer, host: str) -> None:
+    """http://127.0.0.1:PORT and http://localhost:PORT both reach a local Auth0."""
+    port = auth0.url.rsplit(":", 1)[1]
+    response = ask_once(auth0, domain=f"http://{host}:{port}")
+    assert response.status_code == 200
+
+
 def test_auth0_answer_without_token_is_not_a_match() -> None:
     """A 200 from something that is not Auth0's token endpoint (an HTML page) → 502."""
 
@@ -527,6 +626,46 @@ def test_cli_refuses_a_short_secret() -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "16 characters" in result.output
+
+
+def test_cli_refuses_plain_http_to_a_remote_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hook serve` refuses --auth0-domain http://remote: exit 2, one line, nothing served."""
+    from auth0_ory_migrate._cli import hook as hook_cli
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the hook was served")
+
+    monkeypatch.setattr(hook_cli, "make_hook_server", never)
+    env = {
+        "AUTH0_DOMAIN": "http://tenant.example.com",
+        "AUTH0_CLIENT_ID": CLIENT_ID,
+        "AUTH0_CLIENT_SECRET": CLIENT_SECRET,
+        "MIGRATION_HOOK_SECRET": SECRET,
+        "HOOK_PORT": "0",
+    }
+    for args in (["hook", "serve"], ["hook", "serve", "--print-config"]):
+        result = CliRunner(env=env).invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("error: refusing plain http to tenant.example.com")
+        assert CLIENT_SECRET not in result.output
+        assert SECRET not in result.output
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["tenant.eu.auth0.com", "https://tenant.eu.auth0.com", "http://127.0.0.1:8080",
+     "http://localhost:8080"],
+)  # fmt: skip
+def test_cli_accepts_https_and_loopback_http(domain: str) -> None:
+    """`hook serve` takes a bare domain, an https URL, and plain http on loopback."""
+    args = ["hook", "serve", "--print-config", "--auth0-domain", domain, "--client-id", "a",
+            "--client-secret", CLIENT_SECRET, "--secret", SECRET]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "migrate_hook:" in result.stdout
 
 
 @pytest.mark.slow

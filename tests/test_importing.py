@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from auth0_ory_migrate._core._importing import (
     MAX_BATCH_SIZE,
     MAX_PLAINTEXT_BATCH_SIZE,
+    AnswerDecision,
     FoundIdentity,
     ImportOutcome,
     ImportProgress,
@@ -21,14 +22,16 @@ from auth0_ory_migrate._core._importing import (
     batch_verdict,
     clash_candidates,
     classify_items,
+    decide_answer,
     has_plaintext_password,
     iter_batches,
-    normalise_identifier,
+    may_have_committed,
     rate_limit_wait,
     resolve_conflict,
     retry_wait,
     split_batch,
 )
+from auth0_ory_migrate._core._ory import normalize_identifier
 from auth0_ory_migrate._core._redact import redact
 from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 
@@ -359,7 +362,174 @@ def test_clash_candidates() -> None:
 
 def test_identifiers_are_normalised_like_ory() -> None:
     """Trimmed, NFKC, lower-cased."""
-    assert normalise_identifier(" \uff21da@X.com ") == "ada@x.com"
+    assert normalize_identifier(" \uff21da@X.com ") == "ada@x.com"
+
+
+# -- what an answer means (decide_answer) ---------------------------------------------------
+
+
+FOUR = [body(n) for n in range(4)]
+FOUR_PIDS = ["p0", "p1", "p2", "p3"]
+UNREPORTED = "Ory's answer did not say what became of it"
+
+
+def _ids(bodies: Any) -> list[str]:
+    return [b["external_id"] for b in bodies]
+
+
+def _summary(decision: AnswerDecision) -> dict[str, Any]:
+    """The decision with external ids instead of bodies, only what it holds."""
+    found: dict[str, Any] = {}
+    if decision.outcomes:
+        found["record"] = [
+            (o.external_id, o.status, o.identity_id, o.reason) for o in decision.outcomes
+        ]
+    if decision.lookups:
+        found["look_up"] = [(_ids(x.bodies), x.since, x.missing_reason) for x in decision.lookups]
+    if decision.resend:
+        found["resend"] = [(_ids(r.bodies), r.uncertain) for r in decision.resend]
+    if decision.fatal is not None:
+        found["fatal"] = decision.fatal.status
+    return found
+
+
+ALL_FOUR = ["auth0|0", "auth0|1", "auth0|2", "auth0|3"]
+UNKNOWN = OryError(None, "timed out", outcome_unknown=True)
+REFUSED = OryError(None, "cannot connect")
+
+
+@pytest.mark.parametrize(
+    ("error", "size", "uncertain", "expected"),
+    [
+        (
+            OryError(400, "bad"),
+            4,
+            False,
+            {"resend": [(ALL_FOUR[:2], False), (ALL_FOUR[2:], False)]},
+        ),
+        (OryError(413, "big"), 4, True, {"resend": [(ALL_FOUR[:2], True), (ALL_FOUR[2:], True)]}),
+        (
+            OryError(504, "slow"),
+            3,
+            False,
+            {"resend": [(ALL_FOUR[:1], False), (ALL_FOUR[1:3], False)]},
+        ),
+        (
+            OryError(400, "bad"),
+            1,
+            False,
+            {"record": [("auth0|0", "failed", None, "Ory answered 400: bad")]},
+        ),
+        (OryError(409, "all taken"), 2, False, {"look_up": [(ALL_FOUR[:2], None, None)]}),
+        (OryError(409, "all taken"), 2, True, {"look_up": [(ALL_FOUR[:2], NOW, None)]}),
+        (OryError(401, "key"), 4, False, {"fatal": 401}),
+        (OryError(403, "key"), 4, True, {"fatal": 403}),
+        (OryError(404, "url"), 4, False, {"fatal": 404}),
+        (
+            OryError(500, "oops"),
+            2,
+            False,
+            {"look_up": [(ALL_FOUR[:2], NOW, "Ory answered 500: oops")]},
+        ),
+        (
+            OryError(504, "slow"),
+            1,
+            False,
+            {"look_up": [(ALL_FOUR[:1], NOW, "Ory answered 504: slow")]},
+        ),
+        (UNKNOWN, 2, False, {"look_up": [(ALL_FOUR[:2], NOW, "no answer from Ory: timed out")]}),
+        (
+            REFUSED,
+            2,
+            False,
+            {
+                "record": [
+                    (i, "failed", None, "no answer from Ory: cannot connect") for i in ALL_FOUR[:2]
+                ]
+            },
+        ),
+        (
+            OryError(429, "slow down"),
+            2,
+            True,
+            {"record": [(i, "failed", None, "Ory answered 429: slow down") for i in ALL_FOUR[:2]]},
+        ),
+    ],
+)
+def test_failed_requests(error: OryError, size: int, uncertain: bool, expected: Any) -> None:
+    """A request that failed for good: split, look up, stop, or fail its users."""
+    decision = decide_answer(FOUR[:size], FOUR_PIDS[:size], error, sent_at=NOW, uncertain=uncertain)
+    assert _summary(decision) == expected
+
+
+ANSWER: list[Item] = [
+    {"action": "create", "identity": "id-0", "patch_id": "p0"},
+    {"action": "error", "patch_id": "p1", "error": {"code": 400, "reason": "traits invalid"}},
+    {"action": "error", "patch_id": "p2", "error": {"code": 409, "reason": "exists"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("items", "uncertain", "expected"),
+    [
+        (
+            ANSWER,
+            False,
+            {
+                "record": [
+                    ("auth0|0", "created", "id-0", None),
+                    ("auth0|1", "failed", None, "400: traits invalid"),
+                ],
+                "look_up": [(["auth0|2"], None, None), (["auth0|3"], NOW, UNREPORTED)],
+            },
+        ),
+        (
+            ANSWER,
+            True,
+            {
+                "record": [
+                    ("auth0|0", "created", "id-0", None),
+                    ("auth0|1", "failed", None, "400: traits invalid"),
+                ],
+                "look_up": [(["auth0|2"], NOW, None), (["auth0|3"], NOW, UNREPORTED)],
+            },
+        ),
+        ([], False, {"look_up": [(ALL_FOUR, NOW, UNREPORTED)]}),
+        (
+            [{"action": "create", "identity": f"id-{i}", "patch_id": f"p{i}"} for i in range(4)],
+            False,
+            {"record": [(f"auth0|{i}", "created", f"id-{i}", None) for i in range(4)]},
+        ),
+    ],
+)
+def test_answered_requests(items: list[Item], uncertain: bool, expected: Any) -> None:
+    """Per-item answers: created and failed are recorded; 409s and unreported items looked up."""
+    decision = decide_answer(FOUR, FOUR_PIDS, items, sent_at=NOW, uncertain=uncertain)
+    assert _summary(decision) == expected
+
+
+def test_decisions_never_show_the_bodies() -> None:
+    """Lookups and halves hold the bodies (and their hashes) out of their repr."""
+    decision = decide_answer(FOUR, FOUR_PIDS, OryError(400, "bad"), sent_at=NOW)
+    lookups = decide_answer(FOUR, FOUR_PIDS, [], sent_at=NOW)
+    assert BCRYPT not in repr(decision)
+    assert BCRYPT not in repr(lookups)
+
+
+@pytest.mark.parametrize(
+    ("error", "committed"),
+    [
+        (OryError(500, "x"), True),
+        (OryError(504, "x"), True),
+        (UNKNOWN, True),
+        (REFUSED, False),
+        (OryError(429, "x"), False),
+        (OryError(400, "x"), False),
+    ],
+)
+def test_may_have_committed(error: OryError, committed: bool) -> None:
+    """A 5xx or a lost answer may hide a commit; a refusal or no connection does not."""
+    assert may_have_committed(error) is committed
 
 
 # -- secrets -------------------------------------------------------------------------------

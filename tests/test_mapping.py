@@ -7,11 +7,13 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import pytest
 
 from auth0_ory_migrate import (
     DEFAULT_PROVIDERS,
     Auth0User,
+    ConfigurationError,
     MappingOptions,
     Note,
     PlannedIdentity,
@@ -331,6 +333,15 @@ def test_ignore_hashes_uses_the_hook_for_every_database_user() -> None:
     assert _password(planned) == {"use_password_migration_hook": True}
     assert planned.password == "hook"
     assert BCRYPT not in json.dumps(planned.body)
+
+
+def test_ignore_hashes_with_without_hash_none_is_refused() -> None:
+    """ignore_hashes gives every database user the hook: without_hash="none" contradicts it."""
+    with pytest.raises(ConfigurationError, match="without_hash") as caught:
+        MappingOptions(ignore_hashes=True, without_hash="none")
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(ConfigurationError):
+        attrs.evolve(MappingOptions(ignore_hashes=True), without_hash="none")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ from auth0_ory_migrate._core._importing import (
     classify_items,
     rate_limit_wait,
 )
+from auth0_ory_migrate._core._ory import PreparedBatch, next_page_token
 from auth0_ory_migrate._core._records import UnreadableRecord
-from auth0_ory_migrate._ory._admin import OryAdmin, body_problem, next_page_token
+from auth0_ory_migrate._ory._admin import OryAdmin, body_problem
 from auth0_ory_migrate._runtime._engine import (
     check_identities,
     import_identities,
@@ -27,6 +28,7 @@ from auth0_ory_migrate._runtime._engine import (
 from auth0_ory_migrate._runtime._ledger import Ledger
 from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
+from auth0_ory_migrate.typing import BatchAnswer
 
 
 KEY = "ory_pat_test_key_0123456789"
@@ -105,7 +107,7 @@ def test_batch_sends_exactly_our_bodies(server: OryAdminServer, ory: OryAdmin) -
     )
     b["metadata_public"] = {"locale": "en"}
     prepared = ory.prepare_batch([b])
-    results = classify_items(prepared.patch_ids, ory.read_batch_answer(ory.send_batch(prepared)))
+    results = classify_items(prepared.patch_ids, ory.send_batch(prepared).read())
     assert [r.action for r in results] == ["created"]
     stored = server.identity_by_external_id(b["external_id"])
     assert stored is not None
@@ -120,7 +122,7 @@ def test_callers_own_api_client(server: OryAdminServer) -> None:
     config = ory_client.Configuration(host=server.url, access_token=KEY)
     admin = OryAdmin(ory_client.ApiClient(config))
     prepared = admin.prepare_batch([body(1)])
-    admin.read_batch_answer(admin.send_batch(prepared))
+    admin.send_batch(prepared).read()
     assert admin.get_by_external_id("auth0|000001") is not None
 
 
@@ -149,7 +151,7 @@ def test_unknown_hash_rejects_the_whole_batch(server: OryAdminServer, ory: OryAd
 def test_per_item_conflicts(server: OryAdminServer, ory: OryAdmin) -> None:
     """A clash inside one batch is a per-item 409; the rest commit."""
     prepared = ory.prepare_batch([body(1), body(2, email="USER1@example.com")])
-    items = ory.read_batch_answer(ory.send_batch(prepared))
+    items = ory.send_batch(prepared).read()
     assert [r.action for r in classify_items(prepared.patch_ids, items)] == [
         "created",
         "conflict",
@@ -518,14 +520,25 @@ def test_undo_deletes_what_the_import_created(
     assert (again.created, again.skipped) == (5, 1)
 
 
+class _ForgetfulAnswer:
+    """A batch answer that loses every other item (or all of them)."""
+
+    def __init__(self, answer: BatchAnswer, *, keep_none: bool) -> None:
+        self.answer = answer
+        self.keep_none = keep_none
+
+    def read(self) -> Sequence[Mapping[str, Any]]:
+        items = self.answer.read()
+        return [] if self.keep_none else items[::2]
+
+
 class _ForgetfulOry(OryAdmin):
     """An adapter whose batch answers lose every other item (or all of them)."""
 
     keep_none: bool = False
 
-    def read_batch_answer(self, response: Any) -> list[dict[str, Any]]:
-        items = super().read_batch_answer(response)
-        return [] if self.keep_none else items[::2]
+    def send_batch(self, batch: PreparedBatch) -> BatchAnswer:
+        return _ForgetfulAnswer(super().send_batch(batch), keep_none=self.keep_none)
 
 
 @pytest.mark.parametrize("keep_none", [False, True])

@@ -6,6 +6,7 @@ import io
 import json
 import multiprocessing
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -20,18 +21,22 @@ from hypothesis import strategies as st
 
 from auth0_ory_migrate import (
     Auth0OryMigrateError,
+    ConfigurationError,
     InvalidRecordError,
+    MappingOptions,
     MigrationReport,
     UsersFile,
     index_mfa_secrets,
     index_password_hashes,
+    open_input,
+    plan_from_files,
     plan_migration,
     read_mfa_secrets,
     read_password_hashes,
+    write_identities,
 )
 from auth0_ory_migrate._core import _read
 from auth0_ory_migrate._runtime import _parallel
-from auth0_ory_migrate._runtime._parallel import write_identities
 from auth0_ory_migrate.testing import auth0_users, write_export
 from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
 
@@ -218,3 +223,97 @@ def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
     while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(_gone(pid) for pid in workers)
+
+
+# --- writing to a path -----------------------------------------------------------------------
+
+
+def _plan_of(users: bytes) -> Any:
+    return plan_migration(UsersFile(lambda: io.BytesIO(users)))
+
+
+_USERS = _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@example.com"} for i in range(50)])
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_path_is_written_with_mode_0600(tmp_path: Path, jobs: int) -> None:
+    """Given a path, the file is made with mode 0600 and holds what a file object gets."""
+    in_memory = io.BytesIO()
+    expected = write_identities(_plan_of(_USERS), in_memory, jobs=jobs)
+    path = tmp_path / "identities.ndjson"
+    path.write_bytes(b"an older file, readable by others")
+    path.chmod(0o644)
+    plan = _plan_of(_USERS)
+    report = write_identities(plan, str(path), jobs=jobs)
+    assert report == expected
+    assert plan.report is report
+    assert path.read_bytes() == in_memory.getvalue()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["identities.ndjson"]
+
+
+def test_a_symlink_at_the_path_is_refused(tmp_path: Path) -> None:
+    """A symbolic link at the path is not written through, nor replaced: a configuration error."""
+    target, link = tmp_path / "elsewhere", tmp_path / "identities.ndjson"
+    target.write_bytes(b"keep me")
+    link.symlink_to(target)
+    with pytest.raises(ConfigurationError, match="symbolic link"):
+        write_identities(_plan_of(_USERS), link, jobs=2)
+    assert link.is_symlink()
+    assert target.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_error_leaves_no_half_written_file(tmp_path: Path, jobs: int) -> None:
+    """A run that fails part-way leaves no identities file (and no temporary file) behind."""
+    many = _ndjson([{"user_id": f"auth0|{i}", "email": f"{i}@example.com"} for i in range(3000)])
+    users = many + b'{"no": "user_id"}\n' + _USERS
+    path = tmp_path / "identities.ndjson"
+    plan = plan_migration(UsersFile(lambda: io.BytesIO(users), strict=True))
+    with pytest.raises(InvalidRecordError):
+        write_identities(plan, path, jobs=jobs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_object_is_written_as_it_is() -> None:
+    """A binary file object is written to and left open; jobs=None picks the number itself."""
+    out = io.BytesIO()
+    report = write_identities(_plan_of(_USERS), out, jobs=None)
+    assert report.identities == 50
+    assert not out.closed
+    assert out.getvalue().count(b"\n") == 50
+
+
+# --- planning from files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_plan_from_files_plans_like_plan_migration(tmp_path: Path, gzipped: bool) -> None:
+    """plan_from_files (users scanned as the side files are read) plans like plan_migration."""
+    files = write_export(
+        tmp_path,
+        auth0_users(200, seed=5, real_hashes=False, mfa=True),
+        fmt="ndjson.gz" if gzipped else "ndjson",
+    )
+    assert files.password_hashes is not None
+    assert files.mfa_secrets is not None
+    options = MappingOptions(without_hash="none")
+    expected = plan_migration(
+        UsersFile(lambda: open_input(files.users)),
+        password_hashes=index_password_hashes(
+            read_password_hashes(io.BytesIO(files.password_hashes.read_bytes()))
+        ),
+        mfa_secrets=index_mfa_secrets(read_mfa_secrets(io.BytesIO(files.mfa_secrets.read_bytes()))),
+        options=options,
+    )
+    plan = plan_from_files(
+        files.users,
+        password_hashes=files.password_hashes,
+        mfa_secrets=files.mfa_secrets,
+        options=options,
+    )
+    assert plan.options is options
+    assert list(plan) == list(expected)
+    assert plan.report == expected.report
+    assert plan.report.totp
+    assert plan.report.password_hashes_read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import pickle
 import random
@@ -35,6 +36,7 @@ from auth0_ory_migrate import (
     read_users,
     scan_users,
 )
+from auth0_ory_migrate._core._report import ReportBuilder
 from auth0_ory_migrate.testing import ExportFiles, auth0_users, fake_bcrypt, write_export
 
 
@@ -528,6 +530,29 @@ def test_report_counts_add_up_on_a_realistic_export(tmp_path: Path) -> None:
     summary = format_summary(report)
     assert f"{report.users_read:,}" in summary
     assert f"{report.identities:,}" in summary
+
+
+def test_report_builders_merged_piece_by_piece_build_the_same_report(tmp_path: Path) -> None:
+    """Counts merged at once and lists merged between marks, in order: the report of one builder."""
+    files = write_export(tmp_path, auth0_users(120, seed=6, real_hashes=False), fmt="ndjson")
+    with files.users.open("rb") as f:
+        items = [*plan_migration(list(read_users(f))), UnreadableRecord("users", 9, None, "x")]
+    whole = ReportBuilder()
+    for item in items:
+        whole.add(item)
+    pieces = ReportBuilder()
+    for start in range(0, len(items), 25):  # e.g. a worker's block, with items in between
+        part, marks = ReportBuilder(), [(0, 0, 0)]
+        for n, item in enumerate(items[start : start + 25]):
+            part.add(item)
+            if n % 7 == 0:
+                marks.append(part.mark())
+        pieces.merge_counts(part)
+        for begin, end in itertools.pairwise([*marks, None]):
+            assert begin is not None
+            pieces.merge_entries(part, begin, end)
+    assert pieces.build() == whole.build()
+    assert pieces.build().users
 
 
 def test_report_lists_every_user_not_imported_as_its_own_identity() -> None:

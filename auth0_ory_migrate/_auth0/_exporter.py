@@ -6,33 +6,34 @@ reports its progress, and once it is ``completed`` its ``location`` is a short-l
 seconds) to the gzip-compressed, newline-delimited JSON file. :class:`Auth0Exporter` drives the
 whole thing through ``auth0-python`` 6.x and writes the file exactly as Auth0 serves it.
 
-The decisions (where a domain points, how long to wait before the next status check or after a
-429, whether a download link may be used) are pure functions on frozen records at the top of this
-module; :class:`Auth0Exporter` is the thin adapter that talks to the SDK and turns its errors into
-this library's exceptions at the boundary. No message, repr or exception ever carries the token,
-the client secret or the pre-signed download link.
+The decisions (where a domain points, how long to wait before the next status check, whether
+a failed call is made again, whether a download link may be used and what a broken download
+means) are the pure functions of :mod:`auth0_ory_migrate._core._export`,
+:mod:`~auth0_ory_migrate._core._auth0` and :mod:`~auth0_ory_migrate._core._retry`;
+:class:`Auth0Exporter` is the thin adapter that talks to the SDK, turns its errors into plain
+facts and this library's exceptions at the boundary, and carries the decisions out (retries
+through :func:`~auth0_ory_migrate._runtime._retrying.call_with_retries`). No message, repr,
+log line or exception ever carries the token, the client secret or the pre-signed download
+link.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import os
-import re
+import random
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+import attrs
 import httpx
 import requests
 import urllib3.exceptions
-from attrs import define, field, frozen
+from attrs import define, field
 from auth0.authentication import GetToken
 from auth0.authentication.exceptions import Auth0Error
 from auth0.management.client import Auth0
@@ -40,435 +41,86 @@ from auth0.management.core.api_error import ApiError
 from auth0.management.core.parse_error import ParsingError
 from auth0.management.management_client import ManagementClient
 
-from .._core._read import GZIP_MAGIC
-from .._core._retry import rate_limit_wait
-from .._runtime._files import private_file
-from ..exceptions import (
-    Auth0ApiError,
-    ConfigurationError,
-    ExportDownloadError,
-    ExportJobFailedError,
-    ExportTimeoutError,
+from .._core._auth0 import ManagementEndpoint, parse_domain
+from .._core._export import (
+    EXPORT_FIELDS,
+    EXPORT_RETRY,
+    EXPORT_TIMEOUT,
+    ApiFailure,
+    DownloadProblem,
+    ExportFileCheck,
+    ExportJob,
+    ExportProgress,
+    ExportResult,
+    PollPolicy,
+    ProgressCallback,
+    body_message,
+    check_download_url,
+    job_failure,
+    next_check,
+    refused_download,
 )
+from .._core._retry import RetryPolicy, retry_wait
+from .._runtime._files import private_file
+from .._runtime._retrying import OutOfTime, call_with_retries
+from ..exceptions import Auth0ApiError, ConfigurationError, ExportDownloadError
 
 
 if TYPE_CHECKING:
     from auth0.management.core.request_options import RequestOptions
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "EXPORT_FIELDS",
-    "Auth0Exporter",
-    "ExportJob",
-    "ExportProgress",
-    "ExportResult",
-    "ManagementEndpoint",
-    "PollPolicy",
-    "RetryPolicy",
-    "check_download_url",
-    "is_loopback_host",
-    "next_poll_delay",
-    "parse_domain",
-    "retry_wait",
-]
+__all__ = ["Auth0Exporter"]
 
 T = TypeVar("T")
 
-#: The user fields an export asks for: everything a migration to Ory uses.
-#:
-#: In JSON format a top-level name brings the whole value (``identities`` is the full list of
-#: linked identities with ``connection``, ``provider``, ``user_id``, ``isSocial`` and, for
-#: secondary accounts, ``profileData``; ``app_metadata`` and ``user_metadata`` the whole
-#: objects). A field a user lacks is left out of that user's line. Pass your own tuple to
-#: :class:`Auth0Exporter` to ask for more (custom attributes of enterprise connections are
-#: top-level names too) or fewer.
-#:
-#: .. versionadded:: 0.1.0
-EXPORT_FIELDS: tuple[str, ...] = (
-    "user_id",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "identities",
-    "app_metadata",
-    "user_metadata",
-    "blocked",
-    "created_at",
-    "updated_at",
-    "last_login",
-    "last_ip",
-    "logins_count",
-    "last_password_reset",
-    "multifactor",
-)
-
-#: How long :meth:`Auth0Exporter.wait` waits for a job by default: 6 hours (the export of a big
-#: tenant takes long; Auth0 keeps a finished job for 24 hours).
-#:
-#: .. versionadded:: 0.1.0
-DEFAULT_TIMEOUT = 6 * 60 * 60.0
-
 _CHUNK = 256 * 1024
-_S3_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
-_S3_MESSAGE = re.compile(r"<Message>([^<]{1,200})</Message>")
-_RUNNING = ("pending", "processing")
-
-
-# -- errors ----------------------------------------------------------------------------------------
-
-
-# -- pure decisions --------------------------------------------------------------------------------
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether *host* is this machine (``localhost``, ``127.0.0.0/8``, ``::1``).
-
-    .. versionadded:: 0.1.0
-    """
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-@frozen
-class ManagementEndpoint:
-    """Where the Management API of a tenant answers.
-
-    Attributes:
-        scheme: ``https`` (``http`` only for a loopback host, e.g. a local test server).
-        netloc: Host and optional port, e.g. ``acme.eu.auth0.com``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    scheme: Literal["http", "https"]
-    netloc: str
-
-    @property
-    def host(self) -> str:
-        """The host name without the port."""
-        return urlsplit(f"//{self.netloc}").hostname or self.netloc
-
-    @property
-    def base_url(self) -> str:
-        """The Management API v2 base URL, ``{scheme}://{netloc}/api/v2``."""
-        return f"{self.scheme}://{self.netloc}/api/v2"
-
-    @property
-    def audience(self) -> str:
-        """The Management API audience a client-credentials token is asked for."""
-        return f"https://{self.netloc}/api/v2/"
-
-
-def parse_domain(domain: str) -> ManagementEndpoint:
-    """Read ``--domain``: a bare tenant domain (https) or a full URL (http only on loopback).
-
-    ``acme.eu.auth0.com``, ``https://acme.eu.auth0.com``, ``https://acme.eu.auth0.com/`` and
-    ``http://127.0.0.1:8080`` are accepted; a path other than ``/`` or ``/api/v2``, a query,
-    credentials in the URL and plain http to another host are refused.
-
-    Raises:
-        ConfigurationError: The domain cannot be used.
-
-    .. versionadded:: 0.1.0
-    """
-    text = domain.strip()
-    if not text:
-        raise ConfigurationError("the Auth0 domain is empty (e.g. acme.eu.auth0.com)")
-    has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"https://{text}")
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ConfigurationError(f"the Auth0 domain must be https, not {scheme}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError("the Auth0 domain must not carry credentials")
-    if parts.query or parts.fragment or parts.path.rstrip("/") not in ("", "/api/v2"):
-        raise ConfigurationError(
-            "the Auth0 domain must be a host name (acme.eu.auth0.com) or a URL without a path"
-        )
-    host = parts.hostname
-    if not host:
-        raise ConfigurationError(f"no host name in the Auth0 domain {text!r}")
-    try:
-        port = parts.port
-    except ValueError as e:
-        raise ConfigurationError(f"bad port in the Auth0 domain {text!r}") from e
-    if scheme == "http" and not is_loopback_host(host):
-        raise ConfigurationError(
-            f"refusing plain http to {host}: the token would travel unencrypted "
-            "(http is only allowed for a loopback address such as 127.0.0.1)"
-        )
-    shown_host = f"[{host}]" if ":" in host else host
-    netloc = f"{shown_host}:{port}" if port is not None else shown_host
-    return ManagementEndpoint("http" if scheme == "http" else "https", netloc)
-
-
-def check_download_url(url: str) -> str | None:
-    """Why the export's ``location`` must not be fetched, or None when it may.
-
-    It must be https (the link is a credential while valid); plain http is accepted only for a
-    loopback host (a local test server).
-
-    .. versionadded:: 0.1.0
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return "the download link is not a valid URL"
-    if not host:
-        return "the download link has no host"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and is_loopback_host(host):
-        return None
-    return f"the download link is not https ({parts.scheme or 'no scheme'}://{host}); refusing it"
-
-
-@frozen
-class PollPolicy:
-    """How often to ask Auth0 about a running job.
-
-    Attributes:
-        initial: First wait, in seconds, when Auth0 gives no estimate.
-        multiplier: Growth of the wait from one check to the next without an estimate.
-        min_interval: Never check more often than this.
-        max_interval: Never wait longer than this between two checks (estimates change).
-
-    .. versionadded:: 0.1.0
-    """
-
-    initial: float = 1.0
-    multiplier: float = 1.5
-    min_interval: float = 1.0
-    max_interval: float = 30.0
-
-
-def next_poll_delay(policy: PollPolicy, attempt: int, time_left_seconds: int | None) -> float:
-    """Seconds to wait before the next job status check.
-
-    With Auth0's estimate (``time_left_seconds`` > 0) the wait is that estimate, kept between
-    ``min_interval`` and ``max_interval``; without one it backs off exponentially from
-    ``initial`` (attempt 0) up to ``max_interval``.
-
-    .. versionadded:: 0.1.0
-    """
-    if time_left_seconds is not None and time_left_seconds > 0:
-        wait = float(time_left_seconds)
-    else:
-        wait = policy.initial * policy.multiplier ** max(0, attempt)
-    return max(policy.min_interval, min(policy.max_interval, wait))
-
-
-@frozen
-class RetryPolicy:
-    """Retries of a Management API call that failed in a way that is safe to retry.
-
-    Attributes:
-        attempts: Tries in all (the first one included).
-        initial: First backoff, in seconds, when the answer does not say how long to wait.
-        multiplier: Growth of the backoff.
-        max_wait: Longest single wait, whatever the answer says.
-
-    .. versionadded:: 0.1.0
-    """
-
-    attempts: int = 8
-    initial: float = 0.5
-    multiplier: float = 2.0
-    max_wait: float = 60.0
-
-
-def retry_wait(
-    policy: RetryPolicy, attempt: int, headers: Mapping[str, str] | None, now: float
-) -> float:
-    """Seconds to wait before retry number *attempt* (0-based) of a failed call.
-
-    ``Retry-After`` (seconds or an HTTP date) wins, then ``x-ratelimit-reset`` (Unix seconds,
-    what Auth0 sends with a 429), then exponential backoff. Capped at ``policy.max_wait``.
-
-    .. versionadded:: 0.1.0
-    """
-    wait = rate_limit_wait(headers or {}, now=now)
-    if wait is None:
-        wait = policy.initial * policy.multiplier ** max(0, attempt)
-    if math.isnan(wait):
-        wait = policy.initial
-    return max(0.0, min(policy.max_wait, wait))
-
-
-# -- records ---------------------------------------------------------------------------------------
-
-
-@frozen
-class ExportJob:
-    """An Auth0 export job as last seen.
-
-    Attributes:
-        id: ``job_...``.
-        status: ``pending``, ``processing``, ``completed``, ``failed`` or ``expired``.
-        connection_id: The exported connection (None: every connection).
-        connection: Its name, when Auth0 said.
-        format: ``json`` or ``csv``.
-        percentage_done: Progress, when Auth0 said.
-        time_left_seconds: Auth0's estimate of the time left, when it gave one.
-        location: The download link of a completed job (valid 60 s; kept out of reprs).
-        status_details: Auth0's explanation of a failure, when any.
-        created_at: When the job was created (Auth0's timestamp).
-
-    .. versionadded:: 0.1.0
-    """
-
-    id: str
-    status: str
-    connection_id: str | None = None
-    connection: str | None = None
-    format: str | None = None
-    percentage_done: int | None = None
-    time_left_seconds: int | None = None
-    location: str | None = field(default=None, repr=False)
-    status_details: str | None = None
-    created_at: str | None = None
-
-    @classmethod
-    def from_api(cls, job: Any) -> ExportJob:
-        """Build from the SDK's job model (or a dict with the same keys)."""
-
-        def get(name: str) -> Any:
-            if isinstance(job, Mapping):
-                return job.get(name)
-            return getattr(job, name, None)
-
-        def text(name: str) -> str | None:
-            value = get(name)
-            return value if isinstance(value, str) else None
-
-        def number(name: str) -> int | None:
-            value = get(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return None
-            return int(value)
-
-        return cls(
-            id=str(get("id")),
-            status=str(get("status") or "unknown"),
-            connection_id=text("connection_id"),
-            connection=text("connection"),
-            format=text("format"),
-            percentage_done=number("percentage_done"),
-            time_left_seconds=number("time_left_seconds"),
-            location=text("location"),
-            status_details=text("status_details"),
-            created_at=text("created_at"),
-        )
-
-
-@frozen
-class ExportProgress:
-    """What a progress callback is told.
-
-    Attributes:
-        job_id: The job's id.
-        phase: ``"waiting"`` (the job runs), ``"downloading"`` or ``"done"``.
-        status: The job's last status.
-        percentage_done: The job's progress, when Auth0 said.
-        time_left_seconds: Auth0's estimate, when it gave one.
-        bytes_downloaded: Bytes of the file received so far (downloading/done).
-        bytes_total: The file's size, when the download said.
-
-    .. versionadded:: 0.1.0
-    """
-
-    job_id: str
-    phase: Literal["waiting", "downloading", "done"]
-    status: str
-    percentage_done: int | None = None
-    time_left_seconds: int | None = None
-    bytes_downloaded: int = 0
-    bytes_total: int | None = None
-
-
-@frozen
-class ExportResult:
-    """A finished export.
-
-    Attributes:
-        path: Where the file was written (gzip-compressed NDJSON, as Auth0 serves it; mode 0600).
-        job_id: The job that produced it.
-        connection_id: The exported connection (None: every connection).
-        users: Number of user records in the file.
-        size: Size of the file in bytes.
-
-    .. versionadded:: 0.1.0
-    """
-
-    path: Path
-    job_id: str
-    connection_id: str | None
-    users: int
-    size: int
-
-
-ProgressCallback = Callable[[ExportProgress], None]
 
 
 # -- the SDK boundary ------------------------------------------------------------------------------
 
 
-@frozen
-class _Failure:
-    status: int | None
-    error_code: str | None
-    message: str
-    headers: Mapping[str, str] | None
-    transport: bool = False
-
-
-def _body_message(body: Any) -> tuple[str | None, str]:
-    """Auth0's error code and message from an error body (Management or Authentication API)."""
-    if isinstance(body, Mapping):
-        code = body.get("errorCode") or body.get("error")
-        message = body.get("message") or body.get("error_description") or body.get("error")
-        return (
-            code if isinstance(code, str) else None,
-            message if isinstance(message, str) else "no message",
-        )
-    if isinstance(body, str) and body.strip():
-        return None, body.strip()[:300]
-    return None, "no message"
-
-
-def _describe(exc: BaseException) -> _Failure | None:
-    """What an SDK or HTTP client exception means; None when it is not ours to convert."""
+def _failure(exc: BaseException) -> ApiFailure | None:
+    """The facts of an SDK or HTTP client exception; None when it is not ours to convert."""
     if isinstance(exc, ApiError):
-        code, message = _body_message(exc.body)
-        return _Failure(exc.status_code, code, message, exc.headers)
+        code, message = body_message(exc.body)
+        return ApiFailure(exc.status_code, code, message, exc.headers)
     if isinstance(exc, ParsingError):
-        return _Failure(exc.status_code, None, "Auth0 answered something unexpected", exc.headers)
+        return ApiFailure(exc.status_code, None, "Auth0 answered something unexpected", exc.headers)
     if isinstance(exc, Auth0Error):  # the Authentication API (our client-credentials token)
         headers = dict(exc.headers) if isinstance(exc.headers, Mapping) else None
-        return _Failure(exc.status_code, exc.error_code or None, str(exc.message), headers)
+        return ApiFailure(exc.status_code, exc.error_code or None, str(exc.message), headers)
     if isinstance(exc, httpx.HTTPStatusError):  # ManagementClient's own token provider
         try:
             body: Any = exc.response.json()
         except ValueError:
             body = exc.response.text
-        code, message = _body_message(body)
-        return _Failure(exc.response.status_code, code, message, dict(exc.response.headers))
+        code, message = body_message(body)
+        return ApiFailure(exc.response.status_code, code, message, dict(exc.response.headers))
     if isinstance(exc, (httpx.TransportError, requests.RequestException)):
-        return _Failure(None, None, f"{type(exc).__name__} (network)", None, transport=True)
+        return ApiFailure(None, None, f"{type(exc).__name__} (network)")
     return None
+
+
+class _Failed(Exception):
+    """An SDK call failed: its facts (secrets masked), all the retry runner and logs see."""
+
+    def __init__(self, failure: ApiFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class _RetryDownload(Exception):
+    """A download attempt failed in a way a fresh link may fix."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _problem(job: ExportJob, problem: DownloadProblem) -> Exception:
+    if problem.retry:
+        return _RetryDownload(problem.reason)
+    return ExportDownloadError(job.id, problem.reason)
 
 
 @define
@@ -498,12 +150,6 @@ class _ClientCredentialsToken:
             return self._token
 
 
-class _RetryDownload(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @define
 class Auth0Exporter:
     """Runs an Auth0 bulk user export and downloads its file.
@@ -518,9 +164,10 @@ class Auth0Exporter:
     Attributes:
         client: The Management API client.
         fields: The user fields to export (:data:`EXPORT_FIELDS` by default).
-        timeout: Seconds to wait for the job to complete (:data:`DEFAULT_TIMEOUT`).
+        timeout: Seconds to wait for the job to complete (:data:`EXPORT_TIMEOUT`).
         poll: How often to check the job's status.
-        retry: Retries of status checks, lookups and downloads.
+        retry: Retries of status checks, lookups and downloads (by default without jitter
+            and no wait over a minute).
         download_attempts: Downloads tried (each with a fresh link) before giving up.
         request_timeout: Seconds before one HTTP request gives up (the download's, and the
             Management API's when built by :meth:`connect`).
@@ -539,9 +186,9 @@ class Auth0Exporter:
 
     client: ManagementClient | Auth0 = field(repr=False)
     fields: tuple[str, ...] = EXPORT_FIELDS
-    timeout: float = DEFAULT_TIMEOUT
-    poll: PollPolicy = PollPolicy()
-    retry: RetryPolicy = RetryPolicy()
+    timeout: float = EXPORT_TIMEOUT
+    poll: PollPolicy = field(factory=PollPolicy)
+    retry: RetryPolicy = EXPORT_RETRY
     download_attempts: int = 5
     request_timeout: float = 60.0
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -590,7 +237,8 @@ class Auth0Exporter:
         """An exporter for the tenant at *domain*, with a token or client credentials.
 
         Args:
-            domain: ``acme.eu.auth0.com`` or a URL (see :func:`parse_domain`).
+            domain: ``acme.eu.auth0.com`` or an https URL; plain http only to a loopback
+                address (see :func:`~auth0_ory_migrate._core._auth0.parse_domain`).
             token: A Management API token with ``read:users`` (and ``read:connections`` to
                 find a connection by name).
             client_id: With *client_secret*, instead of *token*: an application authorised for
@@ -656,31 +304,49 @@ class Auth0Exporter:
         job_id: str | None = None,
     ) -> T:
         """Make one SDK call, retrying what is safe to retry; convert SDK errors."""
-        attempt = 0
-        while True:
+
+        def attempt() -> T:
             try:
                 return call({"max_retries": 0})
             except Exception as e:
-                failure = _describe(e)
+                failure = _failure(e)
                 if failure is None:
                     raise
-                # A 429 was refused before anything happened: always safe to retry. The rest
-                # only for calls that change nothing (a second POST could start a second job).
-                retryable = failure.status == 429 or (
-                    idempotent
-                    and (failure.transport or failure.status == 408 or (failure.status or 0) >= 500)
-                )
-                attempt += 1
-                gave_up = ""
-                if retryable and attempt < self.retry.attempts:
-                    wait = retry_wait(self.retry, attempt - 1, failure.headers, self.wall_clock())
-                    if deadline is None or self.clock() + wait <= deadline:
-                        self.sleep(wait)
-                        continue
-                    if job_id:
-                        gave_up = f" (gave up: the timeout for job {job_id} is reached)"
-                message = self._scrub(failure.message) + gave_up
-                raise Auth0ApiError(action, failure.status, failure.error_code, message) from None
+                masked = attrs.evolve(failure, message=self._scrub(failure.message))
+                raise _Failed(masked) from None
+
+        def on(error: Exception) -> bool | float:
+            if not isinstance(error, _Failed):
+                return False
+            return retry_wait(
+                error.failure,
+                self.retry,
+                now=self.wall_clock(),
+                jitter=random.random(),  # noqa: S311 - not crypto
+                idempotent=idempotent,
+            )
+
+        def time_left() -> float:
+            assert deadline is not None
+            return deadline - self.clock()
+
+        try:
+            return call_with_retries(
+                attempt,
+                self.retry,
+                on,
+                sleep=self.sleep,
+                time_left=None if deadline is None else time_left,
+            )
+        except OutOfTime as e:
+            failed = e.error
+            gave_up = f" (gave up: the timeout for job {job_id} is reached)" if job_id else ""
+        except _Failed as e:
+            failed, gave_up = e, ""
+        if not isinstance(failed, _Failed):  # pragma: no cover - only _Failed is retried
+            raise failed
+        f = failed.failure
+        raise Auth0ApiError(action, f.status, f.error_code, f.message + gave_up) from None
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -763,16 +429,13 @@ class Auth0Exporter:
                         job.id, "waiting", job.status, job.percentage_done, job.time_left_seconds
                     )
                 )
-            if job.status == "completed":
+            now = self.clock()
+            delay = next_check(
+                job, self.poll, attempt, waited=now - started, time_left=deadline - now
+            )
+            if delay is None:
                 return job
-            if job.status in ("failed", "expired"):
-                raise ExportJobFailedError(job.id, job.status, job.status_details)
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise ExportTimeoutError(
-                    job.id, self.clock() - started, job.status, job.percentage_done
-                )
-            self.sleep(min(remaining, next_poll_delay(self.poll, attempt, job.time_left_seconds)))
+            self.sleep(delay)
             attempt += 1
 
     def download(
@@ -798,12 +461,14 @@ class Auth0Exporter:
         target = Path(out)
         reasons: list[str] = []
         current = job
-        for attempt in range(self.download_attempts):
-            if attempt > 0:
-                self.sleep(retry_wait(self.retry, attempt - 1, None, self.wall_clock()))
+
+        def attempt() -> ExportResult:
+            nonlocal current
+            if reasons:  # a retry: the link may have expired, ask for a fresh one
                 current = self.job(job.id)
-                if current.status in ("failed", "expired"):
-                    raise ExportJobFailedError(current.id, current.status, current.status_details)
+                failure = job_failure(current)
+                if failure is not None:
+                    raise failure
             if current.location is None:
                 raise ExportDownloadError(job.id, "the job has no download link")
             problem = check_download_url(current.location)
@@ -813,14 +478,22 @@ class Auth0Exporter:
                 users, size = self._fetch(current, target, progress)
             except _RetryDownload as e:
                 reasons.append(e.reason)
-                continue
-            result = ExportResult(target, job.id, job.connection_id, users, size)
-            if progress is not None:
-                progress(ExportProgress(job.id, "done", current.status, 100, 0, size, size))
-            return result
-        raise ExportDownloadError(
-            job.id, f"gave up after {self.download_attempts} attempts: " + "; ".join(reasons)
-        )
+                raise
+            return ExportResult(target, job.id, job.connection_id, users, size)
+
+        policy = attrs.evolve(self.retry, attempts=self.download_attempts)
+        try:
+            result = call_with_retries(
+                attempt, policy, lambda e: isinstance(e, _RetryDownload), sleep=self.sleep
+            )
+        except _RetryDownload:
+            raise ExportDownloadError(
+                job.id, f"gave up after {len(reasons)} attempts: " + "; ".join(reasons)
+            ) from None
+        if progress is not None:
+            size = result.size
+            progress(ExportProgress(job.id, "done", current.status, 100, 0, size, size))
+        return result
 
     def _fetch(
         self, job: ExportJob, target: Path, progress: ProgressCallback | None
@@ -839,12 +512,13 @@ class Auth0Exporter:
             raise _RetryDownload(f"{type(e).__name__} (network)") from None
         with response:
             if response.status_code != 200:
-                raise self._refused(job, response)
+                body = response.text[:2000] if response.content else ""
+                raise _problem(job, refused_download(response.status_code, body))
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             try:
                 with private_file(target) as f:
-                    size, users = self._stream(job, response, f, total, progress)
+                    check = self._stream(job, response, f, total, progress)
             except (
                 requests.RequestException,
                 urllib3.exceptions.HTTPError,
@@ -853,71 +527,33 @@ class Auth0Exporter:
                 raise _RetryDownload(f"the connection broke ({type(e).__name__})") from None
             except OSError as e:
                 raise ExportDownloadError(job.id, f"cannot write {target}: {e}") from None
-        return users, size
-
-    def _refused(self, job: ExportJob, response: requests.Response) -> Exception:
-        status = response.status_code
-        detail = ""
-        text = response.text[:2000] if response.content else ""
-        code, message = _S3_CODE.search(text), _S3_MESSAGE.search(text)
-        if code or message:
-            detail = ": " + " ".join(m.group(1) for m in (code, message) if m)
-        if status in (403, 400) or status >= 500 or status == 429:
-            # S3 answers 403 AccessDenied "Request has expired" once the link is stale.
-            return _RetryDownload(f"the link was refused ({status}{detail})")
-        return ExportDownloadError(job.id, f"the download was answered {status}{detail}")
+        return check.users, check.size
 
     def _stream(
         self,
         job: ExportJob,
         response: requests.Response,
-        sink: Any,
+        sink: IO[bytes],
         total: int | None,
         progress: ProgressCallback | None,
-    ) -> tuple[int, int]:
-        """Copy the raw (still gzip) bytes to *sink*, checking the gzip stream; (size, users)."""
-        decompressor = zlib.decompressobj(wbits=31)
-        size = newlines = 0
-        last_byte = b"\n"
+    ) -> ExportFileCheck:
+        """Copy the raw (still gzip) bytes to *sink* while the core checks them."""
+        check = ExportFileCheck()
         reported = 0
-        started = False
         for chunk in response.raw.stream(_CHUNK, decode_content=False):
-            if not chunk:
-                continue
-            if not started:
-                started = True
-                if not chunk.startswith(GZIP_MAGIC[: len(chunk)]):
-                    raise ExportDownloadError(job.id, "the file is not gzip-compressed")
+            problem = check.feed(chunk)
+            if problem is not None:
+                raise _problem(job, problem)
             sink.write(chunk)
-            size += len(chunk)
-            data = chunk
-            while data:
-                try:
-                    plain = decompressor.decompress(data)
-                except zlib.error:
-                    raise _RetryDownload("the gzip data is corrupt") from None
-                if plain:
-                    newlines += plain.count(b"\n")
-                    last_byte = plain[-1:]
-                data = b""
-                if decompressor.eof:
-                    rest = decompressor.unused_data
-                    if rest:
-                        if not rest.startswith(GZIP_MAGIC[: len(rest)]):
-                            raise _RetryDownload("unexpected bytes after the gzip data")
-                        decompressor = zlib.decompressobj(wbits=31)
-                        data = rest
-            if progress is not None and size - reported >= _CHUNK * 4:
-                reported = size
-                progress(ExportProgress(job.id, "downloading", job.status, 100, 0, size, total))
-        if not started or not decompressor.eof:
-            raise _RetryDownload(
-                f"the file is incomplete ({size} bytes; the gzip stream ends early)"
-            )
-        if total is not None and total != size:
-            raise _RetryDownload(f"got {size} of {total} bytes")
-        users = newlines + (0 if last_byte == b"\n" else 1)
-        return size, users
+            if progress is not None and check.size - reported >= _CHUNK * 4:
+                reported = check.size
+                progress(
+                    ExportProgress(job.id, "downloading", job.status, 100, 0, check.size, total)
+                )
+        problem = check.finish(total)
+        if problem is not None:
+            raise _problem(job, problem)
+        return check
 
     def export(
         self,

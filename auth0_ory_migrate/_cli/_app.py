@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,9 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 #: Exit status: usage or configuration error (click uses 2 for usage errors too).
 EXIT_USAGE = 2
+
+# stamina logs every scheduled retry; the progress display is the command line's voice.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 
 #: Command name → the module under ``auth0_ory_migrate._cli`` that defines it. Modules are

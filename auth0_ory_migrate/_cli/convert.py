@@ -13,14 +13,15 @@ from typing import Any
 
 import click
 
-from .._core._mapping import MappingOptions
-from .._core._mfa import index_mfa_secrets, read_mfa_secrets
-from .._core._password_hashes import index_password_hashes, read_password_hashes
-from .._core._plan import MigrationPlan, plan_migration
-from .._core._report import MigrationReport, format_summary
-from .._core._users import UsersFile
-from .._runtime._files import open_input, private_file
-from .._runtime._parallel import default_jobs, scan_in_background, write_identities
+from .. import (
+    MappingOptions,
+    MigrationPlan,
+    MigrationReport,
+    format_summary,
+    plan_from_files,
+    private_file,
+    write_identities,
+)
 from ..exceptions import ConfigurationError
 from ._app import cli, fail_on_library_errors, option_group
 
@@ -138,9 +139,6 @@ def open_plan(
     strict: bool,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`."""
-    if ignore_hashes and without_hash == "none":
-        msg = "--ignore-hashes (RESERVE_ONLY) needs --without-hash hook"
-        raise ConfigurationError(msg)
     schema = None
     if schema_file is not None:
         try:
@@ -148,33 +146,20 @@ def open_plan(
         except ValueError as e:
             msg = f"--schema-file {schema_file}: not JSON ({e})"
             raise ConfigurationError(msg) from e
-    options = MappingOptions(
+    options = MappingOptions(  # checks itself: --ignore-hashes needs --without-hash hook
         schema_id=schema_id,
         schema=schema,
         without_hash="hook" if without_hash == "hook" else "none",
         ignore_hashes=ignore_hashes,
         totp_issuer=totp_issuer,
     ).with_providers(providers)
-    if ignore_hashes:
-        hashes_path = None
-    users = UsersFile(lambda: open_input(users_path), strict=strict)  # opened once per pass
-    # The users' first reading is worth a child of its own only beside other work.
-    background = (
-        scan_in_background(users)
-        if hashes_path is not None or mfa_path is not None
-        else contextlib.nullcontext(lambda: None)
+    yield plan_from_files(
+        users_path,
+        password_hashes=None if ignore_hashes else hashes_path,
+        mfa_secrets=mfa_path,
+        options=options,
+        strict=strict,
     )
-    with background as scanned:
-        hashes = None
-        if hashes_path is not None:
-            with open_input(hashes_path) as f:
-                hashes = index_password_hashes(read_password_hashes(f, strict=strict))
-        mfa = None
-        if mfa_path is not None:
-            with open_input(mfa_path) as f:
-                mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
-        scan = scanned()
-    yield plan_migration(users, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan)
 
 
 def write_report(path: Path, report: MigrationReport) -> None:
@@ -196,12 +181,12 @@ def write_report(path: Path, report: MigrationReport) -> None:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=default_jobs,
+    default=None,
     show_default="the CPUs this process may use, at most 8",
     help="Processes that map users (1: all in this one). The output is the same for any number.",
 )
 @fail_on_library_errors
-def convert(out: Path, report_path: Path, jobs: int, **inputs: Any) -> None:
+def convert(out: Path, report_path: Path, jobs: int | None, **inputs: Any) -> None:
     """Turn Auth0 exports into an Ory identities file (no network).
 
     Every input user ends up an identity, merged into one, or skipped with a

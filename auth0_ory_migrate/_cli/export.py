@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -10,10 +11,11 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
-from .._auth0._exporter import DEFAULT_TIMEOUT, Auth0Exporter, ExportProgress, PollPolicy
+from .. import EXPORT_TIMEOUT, Auth0Exporter, ExportProgress, PollPolicy
 from ._app import cli, fail_on_library_errors
 
 
+@functools.cache  # one handler per process, however many commands run in it
 def _explicit(ctx: click.Context, name: str) -> bool:
     """Whether the option was given on the command line (not from the environment/default)."""
     return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT)
@@ -148,7 +150,7 @@ class _ProgressDisplay:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
-    default=DEFAULT_TIMEOUT,
+    default=EXPORT_TIMEOUT,
     show_default=True,
     help="Seconds to wait for the job to complete.",
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .._auth0._hook import (
+from .. import (
     DEFAULT_SECRET_HEADER,
     Auth0PasswordChecker,
     HookSettings,
@@ -68,7 +68,8 @@ def hook() -> None:
     envvar="AUTH0_DOMAIN",
     show_envvar=True,
     required=True,
-    help="Auth0 tenant domain (tenant.eu.auth0.com) or base URL.",
+    help="Auth0 tenant domain (tenant.eu.auth0.com; https), or a URL. Plain http is accepted "
+    "for 127.0.0.1/localhost only.",
 )
 @click.option(
     "--client-id",

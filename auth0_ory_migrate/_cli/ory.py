@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -15,20 +14,23 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .._core._identities import read_identities
-from .._core._importing import ImportProgress, ImportResult
-from .._core._mapping import PlannedIdentity
-from .._core._read import GZIP_MAGIC
-from .._core._report import format_summary
-from .._ory._admin import OryAdmin
-from .._runtime._engine import (
+from .. import (
+    DEFAULT_STATE_DIR,
     CheckResult,
+    ImportProgress,
+    ImportResult,
+    Ledger,
+    OryAdmin,
+    PlannedIdentity,
     check_identities,
+    file_digest,
+    format_summary,
     import_identities,
+    open_input,
+    read_identities,
     undo_import,
     verify_identities,
 )
-from .._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import input_options, open_plan, report_option, write_report
 
@@ -91,11 +93,6 @@ _import_options = option_group(
 
 
 @functools.cache  # one handler per process, however many commands run in it
-def _quiet_retries() -> None:
-    # stamina logs every scheduled retry; the progress display is the CLI's voice.
-    logging.getLogger("stamina").addHandler(logging.NullHandler())
-
-
 def _open_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
     return OryAdmin.from_url(url, api_key, connections=connections)
 
@@ -144,18 +141,15 @@ class _Display:
         )
 
 
-def _count_records(path: Path) -> int | None:
-    """Non-blank lines of a plain NDJSON file (for the progress total); None when gzipped."""
-    with path.open("rb") as f:
-        if f.read(2) == GZIP_MAGIC:
-            return None
-        f.seek(0)
-        count = 0
-        last = b"\n"
+def _count_records(path: Path) -> int:
+    """Non-blank lines of an NDJSON file, gzipped or not (the progress bar's total)."""
+    count = 0
+    last = b"\n"
+    with open_input(path) as f:
         while chunk := f.read(1 << 20):
             count += chunk.count(b"\n")
             last = chunk[-1:]
-        return count + (last != b"\n")
+    return count + (last != b"\n")
 
 
 @contextlib.contextmanager
@@ -272,7 +266,6 @@ def import_(
     command again after any interruption and it carries on; users already in Ory count as
     imported. Exit status 0 when everyone is in Ory, 1 when some failed (each is listed).
     """
-    _quiet_retries()
     with _identities(identities_path) as bodies:
         if dry_run:
             sys.exit(_run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size))
@@ -307,7 +300,6 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     Lists Ory's identities and reports the users missing, the identities Ory has that the
     file does not, and those whose email differs. Exit status 1 when anyone is missing.
     """
-    _quiet_retries()
     display = _Display(quiet, total=None, unit="identity", what="identities read from Ory:")
     try:
         with _open_ory(ory_url, api_key, 2) as ory, _identities(identities_path) as bodies:
@@ -355,7 +347,6 @@ def undo(
     Only identities the ledger records as created are deleted (users found already in Ory
     are left alone); each deletion is recorded, so a later import creates them again.
     """
-    _quiet_retries()
     with Ledger.open_existing(state_dir) as ledger:
         targets = ledger.created_identities()
         if not targets:
@@ -426,7 +417,6 @@ def migrate(
     and options. Exit status 0 when every converted identity is in Ory, 1 when some failed.
     Users `convert` would skip are in the report, as with `convert`.
     """
-    _quiet_retries()
     with open_plan(**inputs) as plan:
         bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
         if dry_run:

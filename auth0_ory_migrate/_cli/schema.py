@@ -8,14 +8,16 @@ from typing import Any, cast
 
 import click
 
-from .._core._schema import (
-    TraitName,
+from .. import (
+    DEFAULT_CONSOLE_URL,
+    OryConsole,
     TraitsValidator,
+    apply_identity_schema,
     build_identity_schema,
     ory_patch_identity_config_command,
 )
-from .._ory._console import DEFAULT_CONSOLE_URL, OryConsole, apply_identity_schema
 from ..exceptions import SchemaError
+from ..typing import TraitName
 from ._app import cli, fail_on_library_errors, option_group
 
 

@@ -9,6 +9,8 @@
   users up, give up on them, or stop the run).
 - :func:`classify_items` and :func:`resolve_conflict`: what each per-item result means for
   its user.
+- :func:`decide_answer`: what an import request's answer (or failure) means for its users:
+  record them, look them up, send the halves again, or stop.
 - :func:`split_batch`: the bisection that isolates the bodies that make Ory reject a whole
   batch with 400.
 
@@ -18,35 +20,38 @@ The adapter (:mod:`auth0_ory_migrate._ory._admin`) and the engine
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..exceptions import ConfigurationError, OryError
+from ._ory import error_reason, normalize_identifier
 from ._records import UnreadableRecord
-from ._redact import redact
-from ._retry import rate_limit_wait
+from ._retry import RetryPolicy, rate_limit_wait, retry_wait
 
 
 __all__ = [
     "MAX_BATCH_SIZE",
     "MAX_PLAINTEXT_BATCH_SIZE",
+    "AnswerDecision",
     "BatchVerdict",
     "FoundIdentity",
     "ImportOutcome",
     "ImportProgress",
     "ImportResult",
     "ItemResult",
+    "Lookup",
+    "Resend",
     "RetryPolicy",
     "batch_limit",
     "batch_verdict",
     "clash_candidates",
     "classify_items",
+    "decide_answer",
     "has_plaintext_password",
     "iter_batches",
-    "normalise_identifier",
+    "may_have_committed",
     "rate_limit_wait",
     "resolve_conflict",
     "retry_wait",
@@ -62,42 +67,6 @@ MAX_PLAINTEXT_BATCH_SIZE = 200
 
 #: What became of one user.
 Status = Literal["created", "exists", "failed"]
-
-
-@frozen
-class RetryPolicy:
-    """How requests that failed for a passing reason are sent again.
-
-    Attributes:
-        attempts: Attempts per request in all (the first one included) before its users
-            are marked failed (they are retried by the next run).
-        wait_initial: First backoff in seconds (5xx, timeouts, connection errors, and 429
-            without a hint).
-        wait_max: Cap of the exponential backoff, in seconds.
-        wait_jitter: Up to this many random seconds are added to each backoff.
-        rate_limit_jitter: Up to this many random seconds are added to the wait a 429
-            asks for.
-        max_rate_limit_wait: Cap of the wait a 429 asks for, in seconds.
-        request_timeout: Seconds to wait for Ory's answer to one request.
-        clock_skew: Seconds of clock difference between this machine and Ory tolerated
-            when deciding whether an identity found after an unanswered request was
-            created by that request (see :func:`resolve_conflict`).
-
-    .. versionadded:: 0.1.0
-    """
-
-    attempts: int = 8
-    wait_initial: float = 0.5
-    wait_max: float = 30.0
-    wait_jitter: float = 1.0
-    rate_limit_jitter: float = 1.0
-    max_rate_limit_wait: float = 300.0
-    request_timeout: float = 120.0
-    clock_skew: float = 300.0
-
-    def __attrs_post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigurationError("RetryPolicy.attempts must be at least 1")
 
 
 # -- batching ------------------------------------------------------------------------------
@@ -187,56 +156,6 @@ def split_batch(batch: Sequence[T]) -> tuple[list[T], list[T]] | None:
     return list(batch[:middle]), list(batch[middle:])
 
 
-# -- retries ---------------------------------------------------------------------------------
-
-
-def _retryable_status(status: int | None) -> bool:
-    return status is None or status in (408, 429) or (status >= 500 and status not in (501, 505))
-
-
-def retry_wait(
-    error: OryError,
-    policy: RetryPolicy,
-    *,
-    size: int,
-    now: float,
-    jitter: float,
-) -> bool | float:
-    """Decide whether a failed request is sent again, and when.
-
-    Meant as ``stamina``'s ``on=`` hook: ``False`` gives up, ``True`` retries after the
-    policy's capped exponential backoff with jitter, a number retries after exactly that
-    many seconds.
-
-    - 429: the wait from ``Retry-After`` or ``x-ratelimit-reset`` (capped at
-      ``max_rate_limit_wait``) plus ``jitter * rate_limit_jitter``; the exponential
-      backoff when neither header is there.
-    - 408, 5xx (but 501/505), timeouts, connection errors: the exponential backoff.
-    - 504 on a request of more than one identity: no retry of the same request; Ory
-      asks for smaller batches (:func:`batch_verdict` splits it).
-    - Anything else (400, 401, 409, ...): no retry.
-
-    Args:
-        error: The failure.
-        policy: The retry policy.
-        size: Identities in the failed request.
-        now: The current Unix time.
-        jitter: A random number in [0, 1).
-
-    .. versionadded:: 0.1.0
-    """
-    status = error.status
-    if status == 504 and size > 1:
-        return False
-    if not _retryable_status(status):
-        return False
-    if status == 429:
-        wait = rate_limit_wait(error.headers, now=now)
-        if wait is not None:
-            return min(wait, policy.max_rate_limit_wait) + jitter * policy.rate_limit_jitter
-    return True
-
-
 #: What to do with a request that failed for good (after its retries).
 BatchVerdict = Literal["split", "lookup", "fail", "fatal"]
 
@@ -287,18 +206,6 @@ class ItemResult:
     reason: str | None = None
 
 
-def _error_reason(error: Any) -> tuple[int | None, str]:
-    if isinstance(error, Mapping) and isinstance(error.get("error"), Mapping):
-        error = error["error"]
-    if not isinstance(error, Mapping):
-        return None, "Ory reported an error without details"
-    code = error.get("code")
-    code = code if isinstance(code, int) else None
-    parts = [str(error[k]) for k in ("reason", "message") if error.get(k)]
-    text = parts[0] if parts else str(error.get("status") or "error")
-    return code, redact(text)
-
-
 def classify_items(
     patch_ids: Sequence[str], items: Iterable[Mapping[str, Any]]
 ) -> list[ItemResult]:
@@ -333,7 +240,7 @@ def classify_items(
         if action == "create" and identity:
             results[index] = ItemResult(index, "created", identity_id=str(identity))
             continue
-        code, reason = _error_reason(item.get("error"))
+        code, reason = error_reason(item.get("error"), "Ory reported an error without details")
         if code == 409:
             results[index] = ItemResult(index, "conflict", reason=reason)
         else:
@@ -424,14 +331,6 @@ def resolve_conflict(
     return ImportOutcome(external_id, "failed", reason=f"conflict: {detail}")
 
 
-def normalise_identifier(value: str) -> str:
-    """Normalise an identifier as Ory does (trim, Unicode NFKC, lower-case).
-
-    .. versionadded:: 0.1.0
-    """
-    return unicodedata.normalize("NFKC", value.strip()).lower()
-
-
 def clash_candidates(body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The credential identifiers of *body* another identity could already own.
 
@@ -447,7 +346,7 @@ def clash_candidates(body: Mapping[str, Any]) -> list[tuple[str, str]]:
         for key in ("email", "username", "phone"):
             value = traits.get(key)
             if isinstance(value, str) and value.strip():
-                found.append((key, normalise_identifier(value)))
+                found.append((key, normalize_identifier(value)))
     credentials = body.get("credentials")
     oidc = credentials.get("oidc") if isinstance(credentials, Mapping) else None
     config = oidc.get("config") if isinstance(oidc, Mapping) else None
@@ -457,6 +356,147 @@ def clash_candidates(body: Mapping[str, Any]) -> list[tuple[str, str]]:
             if isinstance(p, Mapping) and p.get("provider") and p.get("subject"):
                 found.append((f"{p['provider']} login", f"{p['provider']}:{p['subject']}"))
     return found
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+#: What the request's users were told to say about themselves (never shown: hashes).
+_Bodies = tuple[Mapping[str, Any], ...]
+_UNREPORTED = "Ory's answer did not say what became of it"
+
+
+def may_have_committed(error: OryError) -> bool:
+    """Whether a request that failed with *error* may have created identities all the same.
+
+    True when no answer came after the request went out (a read timeout, a connection
+    dropped after sending) and for a 5xx: a 504 in particular may come after the commit.
+
+    .. versionadded:: 0.1.0
+    """
+    return error.outcome_unknown or (error.status is not None and error.status >= 500)
+
+
+@frozen
+class Lookup:
+    """Users only a lookup by external id can tell the fate of (see :func:`resolve_conflict`).
+
+    Attributes:
+        bodies: Their identity bodies (never shown: they hold password hashes).
+        since: When a request that may have created them without saying so was first
+            sent (Unix time); ``None``: no such request.
+        missing_reason: Why a user that is not found failed; ``None``: not found means
+            that another identity holds the same email or login (``conflict``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    bodies: _Bodies = field(repr=False)
+    since: float | None = None
+    missing_reason: str | None = None
+
+
+@frozen
+class Resend:
+    """One half of a request Ory refused as a whole, to be sent again on its own.
+
+    Attributes:
+        bodies: Its identity bodies (never shown: they hold password hashes).
+        uncertain: An earlier request with these bodies got no answer or a 5xx: Ory may
+            have created some of them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    bodies: _Bodies = field(repr=False)
+    uncertain: bool = False
+
+
+@frozen
+class AnswerDecision:
+    """What to do about the answer (or the failure) of one import request.
+
+    Attributes:
+        outcomes: Users the answer settles: record them.
+        lookups: Users to look up by external id (in this order), then record.
+        resend: Halves to send again instead; nothing is recorded yet.
+        fatal: Nothing can succeed: stop the run with this error.
+
+    .. versionadded:: 0.1.0
+    """
+
+    outcomes: tuple[ImportOutcome, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
+    resend: tuple[Resend, ...] = ()
+    fatal: OryError | None = None
+
+
+def decide_answer(
+    bodies: Sequence[Mapping[str, Any]],
+    patch_ids: Sequence[str],
+    answer: Iterable[Mapping[str, Any]] | OryError,
+    *,
+    sent_at: float,
+    uncertain: bool = False,
+) -> AnswerDecision:
+    """What an import request's answer, or its final failure, means for its users.
+
+    - Per-item results (:func:`classify_items`): created and failed users are settled; a
+      409 is looked up (a copy created by an unanswered earlier request counts as
+      ``created`` when *uncertain*); a user the answer does not mention is looked up
+      and fails if Ory does not have it.
+    - A failure, as :func:`batch_verdict` says: the halves are sent again (keeping
+      *uncertain*), everyone is looked up (409), the run stops (401, 403, 404), or
+      everyone fails with the error; after a failure that :func:`may_have_committed`,
+      everyone is looked up, and fails with the error if Ory does not have them.
+
+    Args:
+        bodies: The request's identity bodies, in request order, each with its
+            ``external_id``.
+        patch_ids: The ``patch_id`` sent with each.
+        answer: The per-item results of a 2xx answer, or the error the request failed
+            with after its retries.
+        sent_at: When these bodies were first sent (Unix time).
+        uncertain: An earlier request with these bodies got no answer or a 5xx, so Ory
+            may have created some of them at *sent_at* or later.
+
+    .. versionadded:: 0.1.0
+    """
+    since = sent_at if uncertain else None
+    if not isinstance(answer, OryError):
+        outcomes: list[ImportOutcome] = []
+        conflicts: list[Mapping[str, Any]] = []
+        unreported: list[Mapping[str, Any]] = []
+        for r in classify_items(patch_ids, answer):
+            body = bodies[r.index]
+            if r.action == "created":
+                outcomes.append(ImportOutcome(str(body["external_id"]), "created", r.identity_id))
+            elif r.action == "failed":
+                outcomes.append(ImportOutcome(str(body["external_id"]), "failed", reason=r.reason))
+            elif r.action == "conflict":
+                conflicts.append(body)
+            else:
+                unreported.append(body)
+        lookups = []
+        if conflicts:
+            lookups.append(Lookup(tuple(conflicts), since))
+        if unreported:
+            lookups.append(Lookup(tuple(unreported), sent_at, _UNREPORTED))
+        return AnswerDecision(tuple(outcomes), tuple(lookups))
+    verdict = batch_verdict(answer, size=len(bodies))
+    if verdict == "split":
+        halves = split_batch(bodies)
+        assert halves is not None  # batch_verdict splits more than one body only
+        return AnswerDecision(resend=tuple(Resend(tuple(h), uncertain) for h in halves))
+    if verdict == "lookup":
+        return AnswerDecision(lookups=(Lookup(tuple(bodies), since),))
+    if verdict == "fatal":
+        return AnswerDecision(fatal=answer)
+    if may_have_committed(answer):
+        # Ory may have created some of them before the answer was lost: ask.
+        return AnswerDecision(lookups=(Lookup(tuple(bodies), sent_at, str(answer)),))
+    return AnswerDecision(
+        tuple(ImportOutcome(str(b["external_id"]), "failed", reason=str(answer)) for b in bodies)
+    )
 
 
 # -- progress and results ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 
 from attrs import evolve, field, frozen
 
-from ..exceptions import CustomHashError
+from ..exceptions import ConfigurationError, CustomHashError
 from ._custom_hashes import convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
@@ -97,7 +97,7 @@ class MappingOptions:
         without_hash: For database users without a usable hash: ``"hook"``
             (Ory's password-migration hook) or ``"none"`` (no password: users reset it).
         ignore_hashes: Use the hook for every database user, even with a hash
-            (``RESERVE_ONLY=true`` in Ory's guide).
+            (``RESERVE_ONLY=true`` in Ory's guide); needs ``without_hash="hook"``.
         providers: Auth0 connection or provider → Ory OIDC provider id; merged
             over :data:`DEFAULT_PROVIDERS` by :meth:`with_providers`.
         totp_issuer: Issuer shown in authenticator apps for imported TOTP secrets.
@@ -106,6 +106,10 @@ class MappingOptions:
             A user whose traits do not fit is skipped as ``invalid_traits``,
             naming the field.
 
+    Raises:
+        ConfigurationError: *ignore_hashes* with ``without_hash="none"`` (it
+            would leave every database user without a password).
+
     .. versionadded:: 0.1.0
     """
 
@@ -113,11 +117,21 @@ class MappingOptions:
     traits: TraitMapping = field(default=DEFAULT_TRAITS)
     address_trait: str | None = "email"
     without_hash: Literal["hook", "none"] = "hook"
-    ignore_hashes: bool = False
+    ignore_hashes: bool = field(default=False)
     providers: Mapping[str, str] = field(default=DEFAULT_PROVIDERS)
     totp_issuer: str = "Ory"
     schema: Mapping[str, Any] | None = field(default=None, repr=False)
     _validator: TraitsValidator | None = field(init=False, repr=False, eq=False)
+
+    @ignore_hashes.validator
+    def _check_ignore_hashes(self, _attribute: object, ignore_hashes: bool) -> None:
+        if ignore_hashes and self.without_hash != "hook":
+            msg = (
+                "ignore_hashes (RESERVE_ONLY) gives every database user the password-migration "
+                "hook: it needs without_hash='hook' (--without-hash hook), "
+                f"not {self.without_hash!r}"
+            )
+            raise ConfigurationError(msg)
 
     @_validator.default
     def _compile_schema(self) -> TraitsValidator | None:

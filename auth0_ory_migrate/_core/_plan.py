@@ -18,12 +18,12 @@ from ._mapping import MappingOptions, Note, PlannedIdentity, Skipped, map_user
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
 from ._password_hashes import PasswordHashIndex, PasswordHashRecord, index_password_hashes, to_epoch
 from ._records import UnreadableRecord
-from ._report import MigrationReport
+from ._report import MigrationReport, ReportBuilder, ReportMark
 from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
 __all__ = ["MigrationPlan", "PlanItem", "UserScan", "UserSource", "plan_migration", "scan_users"]
-# (PlanRun and needs_order are for the package's parallel writer.)
+# (MappingContext, PlanRun and needs_order are for the package's parallel writer.)
 
 #: What :func:`plan_migration` yields, in input order.
 PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
@@ -113,11 +113,14 @@ class MigrationPlan:
     """
 
     _users: UserSource
-    _hashes: PasswordHashIndex | None
-    _mfa: MfaIndex | None
-    options: MappingOptions
+    _context: MappingContext
     _scan: UserScan | None = None
-    _report: MigrationReport | None = field(default=None, init=False)
+    _run: PlanRun | None = field(default=None, init=False)
+
+    @property
+    def options(self) -> MappingOptions:
+        """The mapping rules."""
+        return self._context.options
 
     @property
     def report(self) -> MigrationReport:
@@ -126,40 +129,45 @@ class MigrationPlan:
         Raises:
             RuntimeError: The plan has not been iterated to the end yet.
         """
-        if self._report is None:
-            msg = "iterate the plan to the end before reading its report"
-            raise RuntimeError(msg)
-        return self._report
+        if self._run is None:
+            raise RuntimeError(_NOT_YET)
+        return self._run.report
 
-    def _pass(self) -> Iterable[Auth0User | UnreadableRecord]:
-        return self._users() if callable(self._users) else self._users
-
-    def __iter__(self) -> Iterator[PlanItem]:
+    def __iter__(self) -> PlanRun:
+        """An iteration of the plan (the first pass, :func:`scan_users`, runs at its start)."""
         if not callable(self._users) and iter(self._users) is self._users:
             # A one-shot iterator cannot be read twice: keep it (memory grows with it).
             self._users = list(self._users)
-        scan = self._scan if self._scan is not None else scan_users(self._users)  # pass 1
-        run = PlanRun(self, scan)
-        feed = run.feed
-        for item in self._pass():  # pass 2
-            yield from feed(item)
-        yield from run.finish()
-        self._report = run.report()
+        self._run = PlanRun(self._users, self._context, self._scan)
+        return self._run
 
-    def _map_one(
+
+_NOT_YET = "iterate the plan to the end before reading its report"
+
+
+@frozen
+class MappingContext:
+    """What maps each user of a plan: the rules and the side files' indexes (package use)."""
+
+    options: MappingOptions
+    hashes: PasswordHashIndex | None = None
+    mfa: MfaIndex | None = None
+
+    def map_one(
         self, user: Auth0User, matched: set[int], merge: list[Auth0User] | None = None
     ) -> PlannedIdentity | Skipped:
+        """Map *user* (with the users merged into it); add the hash entry it uses to *matched*."""
         entry = None
-        if self._hashes is not None:
-            n = self._hashes.find(user.database_ids, user.normalized_email)
+        if self.hashes is not None:
+            n = self.hashes.find(user.database_ids, user.normalized_email)
             if n >= 0:
                 matched.add(n)
-                entry = self._hashes.entry(n)
+                entry = self.hashes.entry(n)
         otp, recovery, notes = None, 0, []
-        if self._mfa is not None:
+        if self.mfa is not None:
             # A merged identity is one person: it takes the first TOTP secret among its users.
             for member in (user, *(merge or ())):
-                secret = self._mfa.otp.get(member.user_id)
+                secret = self.mfa.otp.get(member.user_id)
                 if secret is not None and otp is None:
                     otp = secret
                 elif secret is not None:
@@ -170,7 +178,7 @@ class MigrationPlan:
                             f"{user.user_id}'s TOTP secret is kept",
                         )
                     )
-                recovery += self._mfa.recovery_codes.get(member.user_id, 0)
+                recovery += self.mfa.recovery_codes.get(member.user_id, 0)
         planned = map_user(
             user,
             self.options,
@@ -183,15 +191,16 @@ class MigrationPlan:
             planned = evolve(planned, notes=(*planned.notes, *notes))
         return planned
 
-    def _map_group(
+    def map_group(
         self, group: list[Auth0User], matched: set[int]
     ) -> Iterator[PlannedIdentity | Skipped]:
+        """Map users that share an email or a user id, all read: who holds it, who merges."""
         by_email: dict[NormalizedEmail | None, list[Auth0User]] = {}
         for user in group:
             by_email.setdefault(user.normalized_email, []).append(user)
         for users in by_email.values():
             if len(users) == 1:
-                yield self._map_one(users[0], matched)
+                yield self.map_one(users[0], matched)
                 continue
             yield from self._resolve_shared_email(sorted(users, key=_oldest_key), matched)
 
@@ -199,12 +208,12 @@ class MigrationPlan:
         self, users: list[Auth0User], matched: set[int]
     ) -> Iterator[PlannedIdentity | Skipped]:
         if len(users) == 1:
-            yield self._map_one(users[0], matched)
+            yield self.map_one(users[0], matched)
             return
         if all(u.email_verified for u in users):
             primary = next((u for u in users if u.provider == DATABASE_PROVIDER), users[0])
             others = [u for u in users if u is not primary]
-            planned = self._map_one(primary, matched, merge=others)
+            planned = self.map_one(primary, matched, merge=others)
             yield planned
             if isinstance(planned, PlannedIdentity):
                 for other in others:
@@ -220,7 +229,7 @@ class MigrationPlan:
                 yield Skipped(other.user_id, other.line, planned.reason, planned.detail)
             return
         holder = next((u for u in users if u.email_verified), users[0])
-        yield self._map_one(holder, matched)
+        yield self.map_one(holder, matched)
         for other in users:
             if other is not holder:
                 yield Skipped(
@@ -241,43 +250,80 @@ def needs_order(scan: UserScan, user: Auth0User) -> bool:
     return bool(scan.repeated_ids) and hash(user.user_id) in scan.repeated_ids
 
 
-class PlanRun:
-    """The second pass of a plan: feed it every record in file order; it says what each becomes.
+class PlanRun(Iterator[PlanItem]):
+    """One iteration of a plan: what iterating a :class:`MigrationPlan` gives (package use).
 
-    Users that share an email are held back until their group is complete. Every
-    item is counted in the report as it is returned. (Also used by the parallel
-    writer, which maps the users with no one to wait for elsewhere and feeds the rest.)
+    As an iterator it reads the users (the first pass, unless the plan was given
+    its scan, then the second) and yields every item in file order. The parallel
+    writer drives it instead: :meth:`start`, then :meth:`feed` every record that
+    needs the others (:func:`needs_order`) in file order, after merging what its
+    workers mapped with :meth:`merge_counts` and :meth:`merge_entries`, and
+    :meth:`finish`. Either way, :attr:`report` is then complete.
+
+    Attributes:
+        users: The users (read again here; the first pass may read them too).
+        context: What maps each user.
     """
 
-    def __init__(self, plan: MigrationPlan, scan: UserScan) -> None:
-        self.plan = plan
-        self.builder = MigrationReport.builder()
-        self.shared = dict(scan.shared_emails)  # counted down as groups complete
-        self.repeated_ids = scan.repeated_ids
-        self.groups: dict[int, list[Auth0User]] = {}
-        self.first_line: dict[str, int] = {}
-        self.matched: set[int] = set()  # the hash entries used (PasswordHashIndex.find)
+    def __init__(self, users: UserSource, context: MappingContext, scan: UserScan | None) -> None:
+        self.users = users
+        self.context = context
+        self._scan = scan
+        self._started = False
+        self._builder = ReportBuilder()
+        self._shared: dict[int, int] = {}  # counted down as groups complete
+        self._repeated_ids: frozenset[int] = frozenset()
+        self._groups: dict[int, list[Auth0User]] = {}
+        self._first_line: dict[str, int] = {}
+        self._matched: set[int] = set()  # the hash entries used (PasswordHashIndex.find)
+        self._report: MigrationReport | None = None
+        self._items = self._in_order()
+
+    def __next__(self) -> PlanItem:
+        return next(self._items)
+
+    def _in_order(self) -> Iterator[PlanItem]:
+        self.start()
+        feed = self.feed
+        for record in self.users() if callable(self.users) else self.users:  # pass 2
+            yield from feed(record)
+        yield from self.finish()
+
+    @property
+    def scan(self) -> UserScan:
+        """The users' first pass (:meth:`start` makes it if the plan was given none)."""
+        if self._scan is None:
+            self._scan = scan_users(self.users)  # pass 1
+        return self._scan
+
+    def start(self) -> None:
+        """Get ready to be fed (at most once): scan the users unless the plan was given a scan."""
+        if not self._started:
+            self._started = True
+            self._shared = dict(self.scan.shared_emails)
+            self._repeated_ids = self.scan.repeated_ids
 
     def feed(self, item: Auth0User | UnreadableRecord) -> list[PlanItem]:
         """What *item* becomes now (nothing yet while its email group is incomplete)."""
-        add = self.builder.add
+        add = self._builder.add
         if type(item) is not Auth0User and isinstance(item, UnreadableRecord):
             add(item)
             return [item]
         email = item.normalized_email
-        shared = self.shared
+        shared = self._shared
         key = hash(email) if email is not None and shared else None
+        repeated_ids = self._repeated_ids
         if (key is None or key not in shared) and not (
-            self.repeated_ids and hash(item.user_id) in self.repeated_ids
+            repeated_ids and hash(item.user_id) in repeated_ids
         ):  # the common case: an email (or none) no one else has
-            out = self.plan._map_one(item, self.matched)
+            out = self.context.map_one(item, self._matched)
             add(out)
             return [out]
 
         items: list[PlanItem] = []
         duplicate = False
-        if self.repeated_ids and hash(item.user_id) in self.repeated_ids:
-            seen = self.first_line.setdefault(item.user_id, item.line)
+        if repeated_ids and hash(item.user_id) in repeated_ids:
+            seen = self._first_line.setdefault(item.user_id, item.line)
             if seen != item.line:
                 # The same user exported twice: keep the first.
                 duplicate = True
@@ -290,39 +336,61 @@ class PlanRun:
                 if key in shared:
                     shared[key] -= 1  # its email group is one member smaller
         if key is not None and key in shared:
-            group = self.groups.setdefault(key, [])
+            group = self._groups.setdefault(key, [])
             if not duplicate:
                 group.append(item)
             if len(group) >= shared[key]:
-                del self.groups[key], shared[key]
+                del self._groups[key], shared[key]
                 items.extend(self._map_group(group))
         elif not duplicate:
-            out = self.plan._map_one(item, self.matched)
+            out = self.context.map_one(item, self._matched)
             add(out)
             items.append(out)
         return items
 
+    def merge_counts(self, counted: ReportBuilder, matched: Iterable[int]) -> None:
+        """Count what was mapped elsewhere: *counted*'s counts, the hash entries it used."""
+        self._builder.merge_counts(counted)
+        self._matched.update(matched)
+
+    def merge_entries(
+        self, counted: ReportBuilder, start: ReportMark, end: ReportMark | None
+    ) -> None:
+        """List *counted*'s entries from mark *start* to *end*: they come next in file order."""
+        self._builder.merge_entries(counted, start, end)
+
     def finish(self) -> list[PlanItem]:
-        """The groups still held back (only when the two passes saw different data)."""
+        """The groups still held back (only when the two passes saw different data).
+
+        The report is complete once they are returned.
+        """
         items: list[PlanItem] = []
-        for group in self.groups.values():
+        for group in self._groups.values():
             items.extend(self._map_group(group))
-        self.groups.clear()
+        self._groups.clear()
+        context = self.context
+        self._report = self._builder.build(
+            hashes=context.hashes, matched_hashes=len(self._matched), mfa=context.mfa
+        )
         return items
+
+    @property
+    def report(self) -> MigrationReport:
+        """The report of everything fed.
+
+        Raises:
+            RuntimeError: :meth:`finish` has not run yet.
+        """
+        if self._report is None:
+            raise RuntimeError(_NOT_YET)
+        return self._report
 
     def _map_group(self, group: list[Auth0User]) -> list[PlanItem]:
         items: list[PlanItem] = []
-        for out in self.plan._map_group(group, self.matched):
-            self.builder.add(out)
+        for out in self.context.map_group(group, self._matched):
+            self._builder.add(out)
             items.append(out)
         return items
-
-    def report(self) -> MigrationReport:
-        """The report of everything fed."""
-        plan = self.plan
-        return self.builder.build(
-            hashes=plan._hashes, matched_hashes=len(self.matched), mfa=plan._mfa
-        )
 
 
 def plan_migration(
@@ -368,4 +436,5 @@ def plan_migration(
     if scan is not None and scan.hash_check != _HASH_CHECK:
         msg = "this UserScan was made in another process: hash() differs here (fork, or rescan)"
         raise ValueError(msg)
-    return MigrationPlan(users, password_hashes, mfa_secrets, options or MappingOptions(), scan)
+    context = MappingContext(options or MappingOptions(), password_hashes, mfa_secrets)
+    return MigrationPlan(users, context, scan)

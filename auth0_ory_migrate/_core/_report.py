@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from attrs import Factory, define, field, frozen
 
@@ -70,11 +70,6 @@ class MigrationReport:
     users: tuple[Skipped, ...] = field(default=(), repr=False)
     notes: tuple[Note, ...] = field(default=(), repr=False)
     unreadable_records: tuple[UnreadableRecord, ...] = field(default=(), repr=False)
-
-    @staticmethod
-    def builder() -> ReportBuilder:
-        """A mutable accumulator that :class:`MigrationPlan` feeds item by item."""
-        return ReportBuilder()
 
     def _summary(self) -> dict[str, Any]:
         return {
@@ -140,10 +135,20 @@ class MigrationReport:
 
 _PASSWORD_KEYS = {"hash": "password_hash", "hook": "password_hook", "none": "password_none"}
 
+#: A place in a :class:`ReportBuilder`'s lists: how many users, notes and
+#: unreadable records they held then (:meth:`ReportBuilder.mark`).
+ReportMark: TypeAlias = tuple[int, int, int]
+
 
 @define
 class ReportBuilder:
-    """Accumulates plan items into a :class:`MigrationReport`."""
+    """Accumulates plan items into a :class:`MigrationReport` (the planner feeds it item by item).
+
+    Builders merge: one that counted items elsewhere (say, in a worker process)
+    adds its counts with :meth:`merge_counts` and its lists with
+    :meth:`merge_entries`, piece by piece between marks (:meth:`mark`) when
+    other items must come in between.
+    """
 
     counts: Counter[str] = Factory(Counter)
     skipped: Counter[str] = Factory(Counter)
@@ -180,14 +185,29 @@ class ReportBuilder:
             self.unreadable[item.source] += 1
             self.unreadable_records.append(item)
 
-    def merge(self, other: ReportBuilder) -> None:
-        """Count what *other* counted, as if its items were added here now."""
+    def mark(self) -> ReportMark:
+        """Where the lists end now: a place to :meth:`merge_entries` from or up to."""
+        return len(self.users), len(self.notes), len(self.unreadable_records)
+
+    def merge_counts(self, other: ReportBuilder) -> None:
+        """Add what *other* counted (its lists go in with :meth:`merge_entries`)."""
         self.counts.update(other.counts)
         self.skipped.update(other.skipped)
         self.unreadable.update(other.unreadable)
-        self.users.extend(other.users)
-        self.notes.extend(other.notes)
-        self.unreadable_records.extend(other.unreadable_records)
+
+    def merge_entries(
+        self, other: ReportBuilder, start: ReportMark = (0, 0, 0), end: ReportMark | None = None
+    ) -> None:
+        """List *other*'s users, notes and unreadable records from mark *start* to *end*.
+
+        With :meth:`merge_counts`, the whole of *other* (marks that cover its
+        lists, in order) is as if its items had been added here.
+        """
+        a, b, c = start
+        x, y, z = end if end is not None else (None, None, None)
+        self.users.extend(other.users[a:x])
+        self.notes.extend(other.notes[b:y])
+        self.unreadable_records.extend(other.unreadable_records[c:z])
 
     def build(
         self,

@@ -31,7 +31,10 @@ from ..exceptions import SchemaError
 
 
 __all__ = [
+    "DEFAULT_CONSOLE_URL",
     "PRESET_EMAIL",
+    "ProjectInfo",
+    "SchemaApplyResult",
     "SchemaPatchPlan",
     "TraitName",
     "TraitsProblem",
@@ -708,3 +711,47 @@ def _same_schema(url: object, schema: Mapping[str, Any]) -> bool:
     except ValueError:
         return False
     return bool(existing == json.loads(_canonical_json(schema)))
+
+
+# -- the console API's records -------------------------------------------------------------------
+
+#: Ory Network's console API (where ``ProjectApi`` lives).
+DEFAULT_CONSOLE_URL = "https://api.console.ory.sh"
+
+
+@frozen
+class ProjectInfo:
+    """What the schema step needs from a project.
+
+    Attributes:
+        id: The project id.
+        workspace_id: Its workspace, when the API says.
+        identity_config: ``services.identity.config`` (None when absent).
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    workspace_id: str | None
+    identity_config: Mapping[str, Any] | None = field(repr=False)
+
+
+@frozen
+class SchemaApplyResult:
+    """What :func:`apply_identity_schema` did.
+
+    Attributes:
+        project_id: The project.
+        schema_id: The schema id.
+        schema_added: Whether the schema was added (False: it was already there).
+        default_changed: Whether it became the default schema now.
+        warnings: Ory's warnings about the patch.
+
+    .. versionadded:: 0.1.0
+    """
+
+    project_id: str
+    schema_id: str
+    schema_added: bool
+    default_changed: bool
+    warnings: tuple[str, ...] = ()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import IO, Any, NewType
 
 from attrs import field, frozen
 
+from ._ory import normalize_identifier
 from ._read import decode_ndjson_line, iter_raw_records, iter_records, ndjson_blocks, ndjson_lines
 from ._records import UnreadableRecord
 
@@ -38,9 +38,7 @@ def normalize_email(email: str) -> NormalizedEmail:
 
     .. versionadded:: 0.1.0
     """
-    if email.isascii():
-        return NormalizedEmail(email.strip().lower())
-    return NormalizedEmail(unicodedata.normalize("NFKC", email.strip()).lower())
+    return NormalizedEmail(normalize_identifier(email))
 
 
 @frozen

@@ -1,18 +1,18 @@
 """A thin adapter over ``ory-client``'s ``IdentityApi``: the only module that talks to Ory.
 
-It turns SDK and transport errors into :class:`~auth0_ory_migrate._core._importing.OryError` at
-the boundary and decides nothing: batching, retries and the meaning of results are pure
-functions in :mod:`auth0_ory_migrate._core._importing`.
+It turns SDK and transport errors into :class:`~auth0_ory_migrate.exceptions.OryError` at the
+boundary and decides nothing: batching, retries and the meaning of results are pure functions
+in :mod:`auth0_ory_migrate._core._importing` and :mod:`auth0_ory_migrate._core._ory`. It is an
+:class:`~auth0_ory_migrate.typing.IdentityAdmin`, which is all the engine knows of it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pydantic
 import urllib3
@@ -22,21 +22,21 @@ from ory_client.exceptions import ApiException, NotFoundException
 from ory_client.models.create_identity_body import CreateIdentityBody
 from ory_client.rest import RESTResponse
 
-from .._core import _json
 from .._core._hashes import ory_hash_problem
 from .._core._importing import FoundIdentity, has_plaintext_password
-from .._core._redact import redact
+from .._core._ory import (
+    PreparedBatch,
+    RemoteIdentity,
+    batch_request,
+    error_reason,
+    iter_pages,
+    next_page_token,
+)
 from ..exceptions import ConfigurationError, OryError
+from ..typing import BatchAnswer
 
 
-__all__ = [
-    "OryAdmin",
-    "PreparedBatch",
-    "RemoteIdentity",
-    "body_problem",
-    "iter_pages",
-    "next_page_token",
-]
+__all__ = ["OryAdmin", "body_problem"]
 
 _BATCH_TYPES: dict[str, str | None] = {
     "200": "BatchPatchIdentitiesResponse",
@@ -44,65 +44,6 @@ _BATCH_TYPES: dict[str, str | None] = {
     "409": "ErrorGeneric",
 }
 _CONNECT_TIMEOUT = 30.0
-
-
-@frozen
-class PreparedBatch:
-    """A batch request serialised and ready to go (built while another one is in flight).
-
-    Attributes:
-        patch_ids: The ``patch_id`` given to each identity, in request order.
-        method: ``PATCH``.
-        url: The full request URL.
-        headers: Request headers (they hold the API key: never shown).
-        body: The encoded JSON request body (it holds password hashes: never shown).
-
-    .. versionadded:: 0.1.0
-    """
-
-    patch_ids: tuple[str, ...]
-    method: str = field(repr=False)
-    url: str = field(repr=False)
-    headers: Mapping[str, str] = field(repr=False)
-    body: bytes = field(repr=False)
-
-
-@frozen
-class RemoteIdentity:
-    """What ``verify`` needs to know about an identity in Ory.
-
-    Attributes:
-        identity_id: Its Ory id.
-        external_id: Its external id (the Auth0 user id for imported users).
-        email: Its ``email`` trait, when it has one.
-
-    .. versionadded:: 0.1.0
-    """
-
-    identity_id: str
-    external_id: str | None
-    email: str | None
-
-
-def next_page_token(link_header: str | None) -> str | None:
-    """The ``page_token`` of the ``rel="next"`` link of a ``Link`` header, if any.
-
-    Ory writes relative links (``</admin/identities?page_size=500&page_token=…>``);
-    absolute ones work as well.
-
-    .. versionadded:: 0.1.0
-    """
-    if not link_header:
-        return None
-    for part in link_header.split(","):
-        target, _, params = part.partition(";")
-        rels = [p.strip() for p in params.split(";")]
-        if not any(r.replace(" ", "") in ('rel="next"', "rel=next") for r in rels):
-            continue
-        url = target.strip().removeprefix("<").removesuffix(">")
-        tokens = parse_qs(urlsplit(url).query).get("page_token")
-        return tokens[0] if tokens else None
-    return None
 
 
 def _unknown_keys(model: Any, path: str) -> list[str]:
@@ -155,26 +96,11 @@ def body_problem(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _reason(body: bytes | str | None, fallback: str) -> str:
-    if body:
-        try:
-            data = _json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, Mapping):
-            error = data.get("error", data)
-            if isinstance(error, Mapping):
-                for key in ("reason", "message"):
-                    if error.get(key):
-                        return redact(str(error[key]))
-    return fallback
-
-
 def _from_api_exception(e: ApiException) -> OryError:
     headers = {str(k): str(v) for k, v in (e.headers or {}).items()}
     status = e.status if isinstance(e.status, int) and e.status > 0 else None
     fallback = str(e.reason or "error")
-    return OryError(status, _reason(e.body, fallback), headers=headers)
+    return OryError(status, error_reason(e.body, fallback)[1], headers=headers)
 
 
 def _from_transport(e: BaseException) -> OryError:
@@ -214,27 +140,37 @@ def _as_ory_error() -> Iterator[None]:
         raise _from_transport(e) from e
 
 
-def iter_pages(
-    list_page: Callable[[str | None], tuple[list[RemoteIdentity], str | None]],
-) -> Iterator[RemoteIdentity]:
-    """Every identity of the pages *list_page* returns, following each page's next token.
-
-    Stops at the last page, or when a token comes back again (a server looping).
-
-    .. versionadded:: 0.1.0
-    """
-    token: str | None = None
-    seen: set[str] = set()
-    while True:
-        page, token = list_page(token)
-        yield from page
-        if token is None or token in seen:
-            return
-        seen.add(token)
-
-
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
+
+
+@frozen
+class _BatchAnswer:
+    """A 2xx answer to a batch, read with the SDK's own models when the engine asks."""
+
+    _api_client: ApiClient = field(repr=False)
+    _response: RESTResponse = field(repr=False)
+
+    def read(self) -> list[dict[str, Any]]:
+        """The per-item results of the answer, as plain dicts.
+
+        An answer that cannot be read yields no items: every identity of the batch then
+        counts as unreported and is looked up by external id.
+        """
+        try:
+            answer = self._api_client.response_deserialize(self._response, _BATCH_TYPES).data
+        except (ApiException, pydantic.ValidationError, ValueError):
+            return []
+        items = getattr(answer, "identities", None) or []
+        return [
+            {
+                "action": item.action,
+                "identity": str(item.identity) if item.identity is not None else None,
+                "patch_id": str(item.patch_id) if item.patch_id is not None else None,
+                "error": item.error,
+            }
+            for item in items
+        ]
 
 
 @define(repr=False)
@@ -259,8 +195,8 @@ class OryAdmin:
     ``ApiClient.call_api`` would send it, minus ``call_api``'s ``json.dumps`` of the whole
     batch on the sending thread (15 ms for 1,000 identities, a seventh of a 100 ms round
     trip). Answers are read with ``ApiClient.response_deserialize``, so the SDK's own
-    exceptions and models apply. Lookups, listing and deletion use the generated
-    ``IdentityApi`` methods.
+    exceptions and models apply, on the engine's thread (:meth:`send_batch` returns the
+    answer unread). Lookups, listing and deletion use the generated ``IdentityApi`` methods.
 
     Args:
         api_client: The SDK client to use.
@@ -344,28 +280,28 @@ class OryAdmin:
 
     # -- batch import -------------------------------------------------------------------------
 
+    def body_problem(self, body: Mapping[str, Any]) -> str | None:
+        """Why Ory would reject *body*, checked client-side (see :func:`body_problem`).
+
+        .. versionadded:: 0.1.0
+        """
+        return body_problem(body)
+
     def prepare_batch(self, bodies: Sequence[Mapping[str, Any]]) -> PreparedBatch:
         """Serialise a ``PATCH /admin/identities`` request creating *bodies*, unchanged.
 
         .. versionadded:: 0.1.0
         """
-        patch_ids = tuple(str(uuid.uuid4()) for _ in bodies)
-        payload = {
-            "identities": [
-                {"create": body, "patch_id": pid}
-                for body, pid in zip(bodies, patch_ids, strict=True)
-            ]
-        }
         method, url, headers, _, _ = self.api_client.param_serialize(
             method="PATCH",
             resource_path="/admin/identities",
             header_params={"Accept": "application/json", "Content-Type": "application/json"},
             auth_settings=["oryAccessToken"],
         )
-        return PreparedBatch(patch_ids, method, url, headers, _json.dumps(payload))
+        return batch_request(bodies, url=url, headers=headers, method=method)
 
-    def send_batch(self, batch: PreparedBatch) -> RESTResponse:
-        """Send a prepared batch; the raw 2xx answer (read it with :meth:`read_batch_answer`).
+    def send_batch(self, batch: PreparedBatch) -> BatchAnswer:
+        """Send a prepared batch; its 2xx answer, unread (the caller reads it, on its thread).
 
         Raises:
             OryError: Any other answer, or none (``status`` ``None``).
@@ -391,31 +327,9 @@ class OryAdmin:
                 raise _from_api_exception(e) from e
             except (pydantic.ValidationError, ValueError):
                 pass
-            raise OryError(response.status, _reason(response.data, str(response.reason)))
-        return response
-
-    def read_batch_answer(self, response: RESTResponse) -> list[dict[str, Any]]:
-        """The per-item results of a batch answer, as plain dicts.
-
-        An answer that cannot be read yields no items: every identity of the batch then
-        counts as unreported and is looked up by external id.
-
-        .. versionadded:: 0.1.0
-        """
-        try:
-            answer = self.api_client.response_deserialize(response, _BATCH_TYPES).data
-        except (ApiException, pydantic.ValidationError, ValueError):
-            return []
-        items = getattr(answer, "identities", None) or []
-        return [
-            {
-                "action": item.action,
-                "identity": str(item.identity) if item.identity is not None else None,
-                "patch_id": str(item.patch_id) if item.patch_id is not None else None,
-                "error": item.error,
-            }
-            for item in items
-        ]
+            reason = error_reason(response.data, str(response.reason))[1]
+            raise OryError(response.status, reason)
+        return _BatchAnswer(self.api_client, response)
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -453,7 +367,7 @@ class OryAdmin:
 
     def list_page(
         self, page_token: str | None = None, *, page_size: int = 500
-    ) -> tuple[list[RemoteIdentity], str | None]:
+    ) -> tuple[Sequence[RemoteIdentity], str | None]:
         """One page of ``GET /admin/identities`` and the next page's token (``None``: last).
 
         Raises:

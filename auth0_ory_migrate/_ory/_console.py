@@ -14,42 +14,22 @@ from typing import Any, TypeVar
 import ory_client
 import pydantic
 import urllib3
-from attrs import define, field, frozen
+from attrs import define, field
 from ory_client.exceptions import ApiException, OpenApiException
 
-from .._core._schema import plan_schema_patch
+from .._core._schema import (
+    DEFAULT_CONSOLE_URL,
+    ProjectInfo,
+    SchemaApplyResult,
+    plan_schema_patch,
+)
 from ..exceptions import OryConsoleError, SchemaError
 
 
-__all__ = [
-    "DEFAULT_CONSOLE_URL",
-    "OryConsole",
-    "ProjectInfo",
-    "SchemaApplyResult",
-    "apply_identity_schema",
-]
+__all__ = ["OryConsole", "apply_identity_schema"]
 
-#: Ory Network's console API (where ``ProjectApi`` lives).
-DEFAULT_CONSOLE_URL = "https://api.console.ory.sh"
 
 T = TypeVar("T")
-
-
-@frozen
-class ProjectInfo:
-    """What the schema step needs from a project.
-
-    Attributes:
-        id: The project id.
-        workspace_id: Its workspace, when the API says.
-        identity_config: ``services.identity.config`` (None when absent).
-
-    .. versionadded:: 0.1.0
-    """
-
-    id: str
-    workspace_id: str | None
-    identity_config: Mapping[str, Any] | None = field(repr=False)
 
 
 @define
@@ -143,27 +123,6 @@ class OryConsole:
             lambda: self.api.patch_project(project_id, ops, _request_timeout=self.timeout),
         )
         return tuple(w.message or f"warning {w.code}" for w in result.warnings)
-
-
-@frozen
-class SchemaApplyResult:
-    """What :func:`apply_identity_schema` did.
-
-    Attributes:
-        project_id: The project.
-        schema_id: The schema id.
-        schema_added: Whether the schema was added (False: it was already there).
-        default_changed: Whether it became the default schema now.
-        warnings: Ory's warnings about the patch.
-
-    .. versionadded:: 0.1.0
-    """
-
-    project_id: str
-    schema_id: str
-    schema_added: bool
-    default_changed: bool
-    warnings: tuple[str, ...] = ()
 
 
 def apply_identity_schema(

@@ -1,5 +1,10 @@
 """Import, check, verify and undo: the decisions of :mod:`._importing` carried out against Ory.
 
+It knows Ory only as an :class:`~auth0_ory_migrate.typing.IdentityAdmin` and its state only
+as an :class:`~auth0_ory_migrate.typing.ImportState` (or ``UndoState``): it runs the queues
+and the threads, and :func:`~auth0_ory_migrate._core._importing.decide_answer` says what
+every answer means.
+
 The import keeps exactly one request in flight by default (Ory Network answers a second
 concurrent import with 429) and prepares the next batch while one is in flight: a sender
 thread per allowed request takes serialised batches from a small queue as soon as the
@@ -22,9 +27,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-import stamina
 from attrs import define, field, frozen
 
 from .._core._importing import (
@@ -32,19 +36,18 @@ from .._core._importing import (
     ImportOutcome,
     ImportProgress,
     ImportResult,
-    RetryPolicy,
-    batch_verdict,
     clash_candidates,
-    classify_items,
+    decide_answer,
     iter_batches,
-    normalise_identifier,
+    may_have_committed,
     resolve_conflict,
-    retry_wait,
-    split_batch,
 )
+from .._core._ory import PreparedBatch, RemoteIdentity, iter_pages, normalize_identifier
 from .._core._records import UnreadableRecord
-from .._ory._admin import OryAdmin, PreparedBatch, RemoteIdentity, body_problem, iter_pages
+from .._core._retry import RetryPolicy, retry_wait
 from ..exceptions import ConfigurationError, OryError
+from ..typing import BatchAnswer, Body, IdentityAdmin, ImportState, UndoState
+from ._retrying import call_with_retries
 
 
 __all__ = [
@@ -59,7 +62,6 @@ __all__ = [
 ]
 
 R = TypeVar("R")
-Body = Mapping[str, Any]
 #: What the import reads: identity bodies, or records an input reader could not use.
 InputItem = Body | UnreadableRecord
 
@@ -97,15 +99,6 @@ def _keyed(
         yield external_id, item
 
 
-class _State(Protocol):
-    """What the import needs from a ledger (:class:`~auth0_ory_migrate._runtime._ledger.Ledger`)."""
-
-    def is_done(self, external_id: str) -> bool: ...
-    def unanswered_attempt(self, external_id: str) -> float | None: ...
-    def note_attempt(self, external_ids: Iterable[str], *, at: float | None = None) -> None: ...
-    def record(self, outcomes: Iterable[ImportOutcome]) -> None: ...
-
-
 class _MemoryState:
     """Stands in for a ledger when the caller keeps no state."""
 
@@ -125,22 +118,12 @@ class _MemoryState:
 def _call_with_retries(fn: Callable[[], R], policy: RetryPolicy, *, size: int = 1) -> R:
     """Call *fn*, retrying as :func:`retry_wait` decides."""
 
-    def hook(exc: Exception) -> bool | float:
+    def on(exc: Exception) -> bool | float:
         if not isinstance(exc, OryError):
             return False
         return retry_wait(exc, policy, size=size, now=time.time(), jitter=random.random())  # noqa: S311
 
-    for attempt in stamina.retry_context(
-        on=hook,
-        attempts=policy.attempts,
-        timeout=None,
-        wait_initial=policy.wait_initial,
-        wait_max=policy.wait_max,
-        wait_jitter=policy.wait_jitter,
-    ):
-        with attempt:
-            return fn()
-    raise AssertionError("unreachable")  # pragma: no cover
+    return call_with_retries(fn, policy, on)
 
 
 @frozen
@@ -162,7 +145,7 @@ class _Sent:
     """What the sender thread hands back for a unit."""
 
     unit: _Unit
-    response: Any = None
+    answer: BatchAnswer | None = None
     error: OryError | None = None
     requests: int = 0
     uncertain: bool = False
@@ -171,8 +154,8 @@ class _Sent:
 
 @define
 class _ImportRun:
-    ory: OryAdmin
-    state: _State
+    ory: IdentityAdmin
+    state: ImportState
     batch_size: int | None
     concurrency: int
     policy: RetryPolicy
@@ -268,55 +251,35 @@ class _ImportRun:
         self.requests += sent.requests
         if sent.crash is not None:
             raise sent.crash
-        bodies = sent.unit.bodies
-        since = sent.unit.sent_at if sent.uncertain or sent.unit.uncertain else None
-        if sent.error is None:
-            results = classify_items(
-                sent.unit.prepared.patch_ids, self.ory.read_batch_answer(sent.response)
+        unit = sent.unit
+        if sent.error is not None:
+            answer: Iterable[Mapping[str, Any]] | OryError = sent.error
+        else:
+            assert sent.answer is not None
+            answer = sent.answer.read()  # here, so that the sender is free for the next one
+        decision = decide_answer(
+            unit.bodies,
+            unit.prepared.patch_ids,
+            answer,
+            sent_at=unit.sent_at,
+            uncertain=sent.uncertain or unit.uncertain,
+        )
+        if decision.fatal is not None:
+            raise decision.fatal
+        if decision.resend:
+            self._followups.extend(
+                _Unit(r.bodies, self.ory.prepare_batch(r.bodies), unit.sent_at, r.uncertain)
+                for r in decision.resend
             )
-            outcomes: list[ImportOutcome] = []
-            conflicts: list[Body] = []
-            unreported: list[Body] = []
-            for r in results:
-                external_id = str(bodies[r.index]["external_id"])
-                if r.action == "created":
-                    outcomes.append(ImportOutcome(external_id, "created", r.identity_id))
-                elif r.action == "failed":
-                    outcomes.append(ImportOutcome(external_id, "failed", reason=r.reason))
-                elif r.action == "conflict":
-                    conflicts.append(bodies[r.index])
-                else:
-                    unreported.append(bodies[r.index])
-            outcomes.extend(self._look_up(conflicts, since=since))
+            return
+        outcomes = list(decision.outcomes)
+        for lookup in decision.lookups:
             outcomes.extend(
                 self._look_up(
-                    unreported,
-                    since=sent.unit.sent_at,
-                    missing_reason="Ory's answer did not say what became of it",
+                    lookup.bodies, since=lookup.since, missing_reason=lookup.missing_reason
                 )
             )
-            self._record(outcomes)
-            return
-        error = sent.error
-        verdict = batch_verdict(error, size=len(bodies))
-        if verdict == "split":
-            halves = split_batch(bodies)
-            assert halves is not None
-            uncertain = sent.uncertain or sent.unit.uncertain
-            self._followups.extend(
-                _Unit(h, self.ory.prepare_batch(h), sent.unit.sent_at, uncertain) for h in halves
-            )
-        elif verdict == "lookup":
-            self._record(self._look_up(bodies, since=since))
-        elif verdict == "fatal":
-            raise error
-        elif error.outcome_unknown or (error.status is not None and error.status >= 500):
-            # Ory may have created some of them before the answer was lost: ask.
-            self._record(self._look_up(bodies, since=sent.unit.sent_at, missing_reason=str(error)))
-        else:
-            self._record(
-                [ImportOutcome(str(b["external_id"]), "failed", reason=str(error)) for b in bodies]
-            )
+        self._record(outcomes)
 
     def _look_up(
         self, bodies: Sequence[Body], *, since: float | None, missing_reason: str | None = None
@@ -412,33 +375,30 @@ class _ImportRun:
             count = 0
             uncertain = False
 
-            def send(unit: _Unit = unit) -> Any:
+            def send(unit: _Unit = unit) -> BatchAnswer:
                 nonlocal count, uncertain
                 count += 1
                 try:
                     return self.ory.send_batch(unit.prepared)
                 except OryError as e:
-                    # No answer, or a 5xx (a 504 may come after the commit): Ory may
-                    # have created some of them.
-                    if e.status is None or e.status >= 500:
-                        uncertain = uncertain or e.outcome_unknown or e.status is not None
+                    uncertain = uncertain or may_have_committed(e)
                     raise
 
             try:
-                response = _call_with_retries(send, self.policy, size=len(unit.bodies))
+                answer = _call_with_retries(send, self.policy, size=len(unit.bodies))
             except OryError as e:
                 self._done.put(_Sent(unit, error=e, requests=count, uncertain=uncertain))
             except BaseException as e:  # a bug: hand it to the calling thread
                 self._done.put(_Sent(unit, crash=e, requests=count))
             else:
-                self._done.put(_Sent(unit, response=response, requests=count, uncertain=uncertain))
+                self._done.put(_Sent(unit, answer=answer, requests=count, uncertain=uncertain))
 
 
 def import_identities(
     identities: Iterable[InputItem],
-    ory: OryAdmin,
+    ory: IdentityAdmin,
     *,
-    ledger: _State | None = None,
+    ledger: ImportState | None = None,
     batch_size: int | None = None,
     concurrency: int = 1,
     retry: RetryPolicy | None = None,
@@ -459,9 +419,12 @@ def import_identities(
         identities: ``CreateIdentityBody`` dicts, each with ``external_id`` (e.g. from
             :func:`~auth0_ory_migrate.read_identities`); :class:`UnreadableRecord` items are
             counted as such. Read lazily, in bounded memory.
-        ory: The Ory adapter.
-        ledger: Where outcomes are recorded (:class:`~auth0_ory_migrate.Ledger`); without
-            one, nothing is remembered between calls.
+        ory: Ory's identity admin API: :class:`~auth0_ory_migrate.OryAdmin`, or any
+            :class:`~auth0_ory_migrate.typing.IdentityAdmin` (e.g.
+            :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` in tests).
+        ledger: Where outcomes are recorded (:class:`~auth0_ory_migrate.Ledger`, or any
+            :class:`~auth0_ory_migrate.typing.ImportState`); without one, nothing is
+            remembered between calls.
         batch_size: Fewer identities per request than Ory's limits (1,000; 200 with
             plaintext passwords).
         concurrency: Import requests in flight at once. Ory Network allows one per
@@ -548,24 +511,34 @@ class CheckResult:
 
 def check_identities(
     identities: Iterable[InputItem],
-    ory: OryAdmin | None = None,
+    ory: IdentityAdmin,
     *,
+    count_existing: bool = True,
     batch_size: int | None = None,
     retry: RetryPolicy | None = None,
 ) -> CheckResult:
     """Validate every body client-side, and count who is already in Ory; change nothing.
 
-    Each body is checked against ``ory_client``'s ``CreateIdentityBody`` (types, enums,
-    keys Ory would reject) and its password hash against the formats Ory accepts; the
-    valid ones are batched as the import would batch them. With *ory*, the project's
-    identities are listed to count the users already there.
+    Each body is checked by *ory*'s :meth:`~auth0_ory_migrate.typing.IdentityAdmin.body_problem`
+    (:class:`~auth0_ory_migrate.OryAdmin`: against ``ory_client``'s ``CreateIdentityBody``,
+    i.e. types, enums, keys Ory would reject, and its password hash against the formats Ory
+    accepts); the valid ones are batched as the import would batch them. With
+    *count_existing*, the project's identities are listed to count the users already there.
+
+    Args:
+        identities: The bodies to check (as for :func:`import_identities`).
+        ory: Ory's identity admin API.
+        count_existing: List Ory's identities to count the users already there; without
+            it, nothing is asked of Ory.
+        batch_size: As for :func:`import_identities`.
+        retry: The retry policy for each page of the listing.
 
     .. versionadded:: 0.1.0
     """
     policy = retry or RetryPolicy()
     remote: set[str] | None = None
     server_error = None
-    if ory is not None:
+    if count_existing:
         try:
             remote = {r.external_id for r in _iter_remote(ory, policy) if r.external_id is not None}
         except OryError as e:
@@ -578,7 +551,7 @@ def check_identities(
     def valid_bodies() -> Iterator[Body]:
         nonlocal existing
         for external_id, item in _keyed(identities, unreadable, duplicates):
-            problem = body_problem(item)
+            problem = ory.body_problem(item)
             if problem is not None:
                 invalid.append(ImportOutcome(external_id, "failed", reason=problem))
                 continue
@@ -605,7 +578,7 @@ def check_identities(
 # -- verify --------------------------------------------------------------------------------
 
 
-def _iter_remote(ory: OryAdmin, policy: RetryPolicy) -> Iterator[RemoteIdentity]:
+def _iter_remote(ory: IdentityAdmin, policy: RetryPolicy) -> Iterator[RemoteIdentity]:
     return iter_pages(
         lambda token: _call_with_retries(lambda: ory.list_page(token, page_size=500), policy)
     )
@@ -665,7 +638,7 @@ class VerifyResult:
 
 def verify_identities(
     identities: Iterable[InputItem],
-    ory: OryAdmin,
+    ory: IdentityAdmin,
     *,
     retry: RetryPolicy | None = None,
     progress: Callable[[int], None] | None = None,
@@ -678,7 +651,8 @@ def verify_identities(
 
     Args:
         identities: The bodies that were imported.
-        ory: The Ory adapter.
+        ory: Ory's identity admin API (:class:`~auth0_ory_migrate.OryAdmin`, or any
+            :class:`~auth0_ory_migrate.typing.IdentityAdmin`).
         retry: The retry policy for each page.
         progress: Called with the number of identities read from Ory after each page.
 
@@ -709,7 +683,7 @@ def verify_identities(
         want = expected.pop(remote.external_id)
         found += 1
         if want is not None and (
-            remote.email is None or normalise_identifier(remote.email) != normalise_identifier(want)
+            remote.email is None or normalize_identifier(remote.email) != normalize_identifier(want)
         ):
             differs.append(
                 EmailMismatch(remote.external_id, remote.identity_id, want, remote.email)
@@ -727,10 +701,6 @@ def verify_identities(
 
 
 # -- undo ----------------------------------------------------------------------------------
-
-
-class _UndoLedger(Protocol):
-    def record_deletions(self, deleted: Iterable[tuple[str, str | None]]) -> None: ...
 
 
 @frozen
@@ -761,8 +731,8 @@ class UndoResult:
 
 def undo_import(
     targets: Iterable[tuple[str, str]],
-    ory: OryAdmin,
-    ledger: _UndoLedger,
+    ory: IdentityAdmin,
+    ledger: UndoState,
     *,
     concurrency: int = 1,
     retry: RetryPolicy | None = None,
@@ -773,9 +743,11 @@ def undo_import(
     Args:
         targets: ``(external_id, identity_id)`` pairs, normally
             :meth:`Ledger.created_identities() <auth0_ory_migrate.Ledger.created_identities>`.
-        ory: The Ory adapter.
+        ory: Ory's identity admin API (:class:`~auth0_ory_migrate.OryAdmin`, or any
+            :class:`~auth0_ory_migrate.typing.IdentityAdmin`).
         ledger: Where deletions are recorded (fsynced every 100), so that a later import
-            creates those users again.
+            creates those users again (:class:`~auth0_ory_migrate.Ledger`, or any
+            :class:`~auth0_ory_migrate.typing.UndoState`).
         concurrency: Deletions in flight at once.
         retry: The retry policy for each deletion.
         progress: Called with the number of identities dealt with so far.

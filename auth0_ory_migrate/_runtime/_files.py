@@ -1,4 +1,7 @@
-"""The little file I/O the adapters and the CLI share (never used by the pure core)."""
+"""The little file I/O the adapters and the CLI share (never used by the pure core).
+
+:func:`open_input` and :func:`private_file` are public.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._core._read import GZIP_MAGIC
+from ..exceptions import ConfigurationError
 
 
 if sys.platform == "linux":
@@ -27,14 +31,34 @@ _BUFFER = 1 << 20  # big files of small lines: fewer write calls
 
 @contextlib.contextmanager
 def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Write *path* atomically with mode 0600.
+    """Write a file that holds secrets: made new with mode 0600, whole or not at all.
 
     The data goes to a temporary file in the same directory, created with mode
-    0600 (it may hold password hashes), which is flushed, fsynced and renamed
+    0600 (readable by its owner only), which is flushed, fsynced and renamed
     over *path* only when the ``with`` block ends without an exception.
-    Otherwise the temporary file is removed and *path* is left as it was.
+    Otherwise the temporary file is removed and *path* is left as it was. A
+    file already at *path* is replaced, never written into; a symbolic link
+    there is refused.
+
+    Args:
+        path: The file to write.
+
+    Yields:
+        The file, open for writing in binary mode.
+
+    Raises:
+        ConfigurationError: *path* is a symbolic link.
+
+    Example:
+        >>> with private_file("report.json") as f:  # doctest: +SKIP
+        ...     f.writelines(report.iter_json())
+
+    .. versionadded:: 0.1.0
     """
     target = Path(path)
+    if target.is_symlink():
+        msg = f"{target} is a symbolic link: not written (remove it, or write to another path)"
+        raise ConfigurationError(msg)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, PRIVATE_MODE)
@@ -112,13 +136,29 @@ class _Inflated(io.RawIOBase):
 
 @contextlib.contextmanager
 def open_input(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Open an input file for reading, in binary mode.
+    """Open an export file for reading, in binary mode, gzipped or not.
 
     A gzipped file is inflated by a helper process, on another core, while this
     one parses what it reads: inflating is about a third of the work of reading
     a gzipped export. Readers get the plain bytes (a damaged or truncated gzip
-    stream raises :class:`zlib.error` when reached, as :mod:`gzip` would).
-    Other files, or a machine where the helper cannot start, are read directly.
+    stream raises :class:`zlib.error` when reached, as :mod:`gzip` would; the
+    readers of this package turn it into an
+    :class:`~auth0_ory_migrate.InputFileError`). Other files, or a machine
+    where the helper cannot start, are read directly.
+
+    Args:
+        path: The file, e.g. Auth0's ``.ndjson.gz`` user export.
+
+    Yields:
+        The file's bytes, for the ``with`` block: the helper is stopped after it.
+
+    Raises:
+        OSError: The file cannot be opened.
+
+    Example:
+        >>> users = UsersFile(lambda: open_input("auth0-users.ndjson.gz"))  # doctest: +SKIP
+
+    .. versionadded:: 0.1.0
     """
     f = open(path, "rb")  # noqa: SIM115 - closed below, or handed to the caller's with
     if f.read(2) != GZIP_MAGIC:

@@ -1,17 +1,18 @@
 """Forked processes for big exports: the users' first reading, and the mapping of the users.
 
-Not part of the pure core: it forks. :func:`scan_in_background` reads the users
-once in a child while the parent indexes the side files.
+Not part of the pure core: it forks. :func:`plan_from_files` (public) has
+:func:`scan_in_background` read the users once in a child while the parent
+indexes the side files.
 
 :func:`write_identities`: the parent reads the users file and hands it out in
 blocks of whole lines (one block in flight per worker, each worker's in turn).
 A worker decodes, validates and maps every user that has no one to wait for,
 and sends back the block's identities-file lines, the report of what it mapped,
 and the raw lines of the few users that share an email or user id with another,
-each with its place among the rest: the parent plans those itself, as
-:class:`~auth0_ory_migrate.MigrationPlan` would. The parent takes it all in file
-order, so the identities file and the report are byte for byte those of a plan
-iterated in one process.
+each with its place among the rest: the parent feeds those to the plan's run
+(:class:`~auth0_ory_migrate._core._plan.PlanRun`), merging the workers' reports
+around them. The parent takes it all in file order, so the identities file and
+the report are byte for byte those of a plan iterated in one process.
 """
 
 from __future__ import annotations
@@ -30,26 +31,36 @@ from multiprocessing.connection import Connection
 from typing import IO, Any, TypeAlias
 
 from .._core._identities import dump_identity
-from .._core._mapping import PlannedIdentity, Skipped
-from .._core._plan import MigrationPlan, PlanRun, UserScan, needs_order, scan_users
+from .._core._mapping import MappingOptions, PlannedIdentity
+from .._core._mfa import index_mfa_secrets, read_mfa_secrets
+from .._core._password_hashes import index_password_hashes, read_password_hashes
+from .._core._plan import (
+    MappingContext,
+    MigrationPlan,
+    PlanRun,
+    UserScan,
+    needs_order,
+    plan_migration,
+    scan_users,
+)
 from .._core._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
 from .._core._records import UnreadableRecord
-from .._core._report import MigrationReport, ReportBuilder
+from .._core._report import MigrationReport, ReportBuilder, ReportMark
 from .._core._users import Auth0User, UsersFile, parse_user
 from ..exceptions import Auth0OryMigrateError
-from ._files import widen_pipe
+from ._files import open_input, private_file, widen_pipe
 
 
-__all__ = ["can_fork", "default_jobs", "scan_in_background", "write_identities"]
+__all__ = ["can_fork", "default_jobs", "plan_from_files", "scan_in_background", "write_identities"]
 
 #: More workers than this gain nothing: the parent, which reads, writes and plans
 #: the users that share an email, keeps about this many busy.
 MAX_DEFAULT_JOBS = 8
 
 #: A record the parent must plan itself: its line number, its raw line, and where
-#: it comes among the worker's output: offset in the lines, lengths of the
-#: report's lists of users, notes and unreadable records.
-_InOrder: TypeAlias = tuple[int, bytes, int, int, int, int]
+#: it comes among the worker's output: offset in the lines, and the mark of the
+#: report's lists (:meth:`ReportBuilder.mark`).
+_InOrder: TypeAlias = tuple[int, bytes, int, ReportMark]
 #: What a worker sends back for a block: the identities-file lines, the report
 #: of what it mapped, the records for the parent, the hash entries used
 #: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`).
@@ -106,42 +117,113 @@ def default_jobs() -> int:
     return min(cpus, MAX_DEFAULT_JOBS)
 
 
-def write_identities(plan: MigrationPlan, out: IO[bytes], *, jobs: int = 1) -> MigrationReport:
-    """Iterate *plan*, writing each planned identity to *out* (one line each); return the report.
+def plan_from_files(
+    users: str | os.PathLike[str],
+    *,
+    password_hashes: str | os.PathLike[str] | None = None,
+    mfa_secrets: str | os.PathLike[str] | None = None,
+    options: MappingOptions | None = None,
+    strict: bool = False,
+) -> MigrationPlan:
+    """Plan the migration of the users in Auth0's export files, as ``convert`` does.
 
-    This is what ``convert`` does. With ``jobs > 1`` the users are mapped by
-    that many forked worker processes when the plan reads a
-    :class:`~auth0_ory_migrate.UsersFile` of NDJSON on Linux and no other
-    thread runs (forking threads is unsafe); otherwise, and always with
-    ``jobs == 1``, in this process. Either way the file and the report are the
-    same, byte for byte. Custom trait mappings work in workers too (they are
-    forked, not pickled).
+    :func:`~auth0_ory_migrate.plan_migration` over a
+    :class:`~auth0_ory_migrate.UsersFile` of *users* and the indexes of the
+    side files, each file gzipped or not (:func:`open_input`). The side files
+    are read now; meanwhile, on Linux, a forked child makes the users' first
+    pass (:func:`~auth0_ory_migrate.scan_users`). The users are read again when
+    the plan is iterated or written (:func:`write_identities`).
 
     Args:
-        plan: What :func:`~auth0_ory_migrate.plan_migration` returned.
-        out: The identities file, opened for writing in binary mode.
-        jobs: Worker processes (:func:`os.cpu_count` is a good number).
+        users: Auth0's user export (NDJSON, a JSON array or the export job's CSV).
+        password_hashes: Auth0's password-hash export (decrypted).
+        mfa_secrets: Auth0's MFA-secrets export.
+        options: Mapping rules.
+        strict: Raise on the first unreadable record instead of reporting it.
 
     Raises:
-        Auth0OryMigrateError: A worker process died (e.g. killed for memory).
+        InputFileError: A side file cannot be read at all.
+        InvalidRecordError: With *strict*, a side file's record is malformed.
 
     Example:
-        >>> # The file holds password hashes: mode 0600.
-        >>> fd = os.open("identities.ndjson", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        >>> with open(fd, "wb") as out:  # doctest: +SKIP
-        ...     report = write_identities(plan, out, jobs=os.cpu_count() or 1)
+        >>> plan = plan_from_files(  # doctest: +SKIP
+        ...     "auth0-users.ndjson.gz", password_hashes="auth0-password-hashes.json"
+        ... )
+        >>> write_identities(plan, "identities.ndjson", jobs=None)  # doctest: +SKIP
 
     .. versionadded:: 0.1.0
     """
-    users = plan._users
+    users_file = UsersFile(lambda: open_input(users), strict=strict)  # opened once per pass
+    # The users' first reading is worth a child of its own only beside other work.
+    background = (
+        scan_in_background(users_file)
+        if password_hashes is not None or mfa_secrets is not None
+        else contextlib.nullcontext(lambda: None)
+    )
+    with background as scanned:
+        hashes = None
+        if password_hashes is not None:
+            with open_input(password_hashes) as f:
+                hashes = index_password_hashes(read_password_hashes(f, strict=strict))
+        mfa = None
+        if mfa_secrets is not None:
+            with open_input(mfa_secrets) as f:
+                mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
+        scan = scanned()
+    return plan_migration(
+        users_file, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan
+    )
+
+
+def write_identities(
+    plan: MigrationPlan,
+    out: str | os.PathLike[str] | IO[bytes],
+    *,
+    jobs: int | None = 1,
+) -> MigrationReport:
+    """Iterate *plan*, writing each planned identity to *out* (one line each); return the report.
+
+    This is what ``convert`` does. Given a path, the file is made new with mode
+    0600 (it holds password hashes and TOTP secrets), as :func:`private_file`
+    makes it: whole or not at all, never through a symbolic link.
+
+    With ``jobs > 1`` the users are mapped by that many forked worker processes
+    when the plan reads a :class:`~auth0_ory_migrate.UsersFile` of NDJSON on
+    Linux and no other thread runs (forking threads is unsafe); otherwise, and
+    always with ``jobs == 1``, in this process. Either way the file and the
+    report are the same, byte for byte. Custom trait mappings work in workers
+    too (they are forked, not pickled).
+
+    Args:
+        plan: What :func:`~auth0_ory_migrate.plan_migration` returned.
+        out: The identities file: a path, or a file opened for writing in binary
+            mode (written to, not closed).
+        jobs: Worker processes; ``None``: the CPUs this process may use, at most 8.
+
+    Raises:
+        ConfigurationError: *out* is a symbolic link.
+        Auth0OryMigrateError: A worker process died (e.g. killed for memory).
+
+    Example:
+        >>> report = write_identities(plan, "identities.ndjson", jobs=None)  # doctest: +SKIP
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(out, (str, os.PathLike)):
+        with private_file(out) as f:
+            return write_identities(plan, f, jobs=jobs)
+    if jobs is None:
+        jobs = default_jobs()
+    run = iter(plan)
+    users = run.users
     if jobs > 1 and isinstance(users, UsersFile) and can_fork():
-        report = _write_in_parallel(plan, users, out, jobs)
-        if report is not None:
-            return report
-    for item in plan:
+        run.start()
+        if _write_in_parallel(run, users, out, jobs):
+            return run.report
+    for item in run:
         if type(item) is PlannedIdentity:
             out.write(dump_identity(item.body))
-    return plan.report
+    return run.report
 
 
 def can_fork() -> bool:
@@ -149,25 +231,20 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _write_in_parallel(
-    plan: MigrationPlan, users: UsersFile, out: IO[bytes], jobs: int
-) -> MigrationReport | None:
-    if plan._scan is None:
-        plan._scan = scan_users(users)
-    scan = plan._scan
+def _write_in_parallel(run: PlanRun, users: UsersFile, out: IO[bytes], jobs: int) -> bool:
+    """Write the identities, mapped by *jobs* workers; False for a file not of NDJSON."""
     with users.opener() as f:
         blocks = ndjson_blocks(f, "users", allow_csv=True)
         if blocks is None:
-            return None  # a JSON array or CSV: planned in this process
+            return False  # a JSON array or CSV: planned in this process
         # The workers share the parent's memory (the indexes) until either side writes a
         # page: no garbage collector may walk those objects (writing each header) meanwhile.
         gc.freeze()
         try:
-            run = _feed_workers(plan, scan, blocks, out, jobs, strict=users.strict)
+            _feed_workers(run, blocks, out, jobs, strict=users.strict)
         finally:
             gc.unfreeze()
-    plan._report = run.report()
-    return plan._report
+    return True
 
 
 class _Link:
@@ -200,17 +277,10 @@ def _links(context: Any) -> tuple[_Link, _Link]:
 
 
 def _feed_workers(
-    plan: MigrationPlan,
-    scan: UserScan,
-    blocks: Iterator[tuple[int, bytes]],
-    out: IO[bytes],
-    jobs: int,
-    *,
-    strict: bool,
-) -> PlanRun:
-    workers = _start_workers(plan, scan, jobs)
+    run: PlanRun, blocks: Iterator[tuple[int, bytes]], out: IO[bytes], jobs: int, *, strict: bool
+) -> None:
+    workers = _start_workers(run.context, run.scan, jobs)
     try:
-        run = PlanRun(plan, scan)
         in_flight: deque[_Link] = deque()
         for n, block in enumerate(blocks):
             conn = workers[n % jobs][1]
@@ -228,23 +298,22 @@ def _feed_workers(
                 out.write(dump_identity(item.body))
     finally:
         _stop_workers(workers)
-    return run
 
 
 _Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
 
 
-def _start_workers(plan: MigrationPlan, scan: UserScan, jobs: int) -> _Workers:
-    context = multiprocessing.get_context("fork")
+def _start_workers(context: MappingContext, scan: UserScan, jobs: int) -> _Workers:
+    forking = multiprocessing.get_context("fork")
     workers: _Workers = []
     try:
         for _ in range(jobs):
-            parent_end, child_end = _links(context)
+            parent_end, child_end = _links(forking)
             # The worker must not keep the parent's ends (its own and the earlier workers'):
             # a pipe whose every writer is gone is how a worker learns the parent died.
             not_its_own = [parent_end, *(link for _, link in workers)]
-            process = context.Process(
-                target=_work, args=(child_end, plan, scan, not_its_own), daemon=True
+            process = forking.Process(
+                target=_work, args=(child_end, context, scan, not_its_own), daemon=True
             )
             process.start()
             child_end.close()
@@ -278,52 +347,34 @@ def _receive(conn: _Link) -> _Result:
 
 
 def _write_result(result: _Result, run: PlanRun, out: IO[bytes], *, strict: bool) -> None:
-    _, counted, in_order, matched = result
+    lines, counted, in_order, matched = result
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
-    builder = run.builder
-    builder.counts.update(counted.counts)
-    builder.skipped.update(counted.skipped)
-    builder.unreadable.update(counted.unreadable)
-    at = (0, 0, 0, 0)
-    for number, line, *until in in_order:
-        _take(result, builder, out, at, until)
-        at = tuple(until)  # type: ignore[assignment]
+    run.merge_counts(counted, matched)
+    view = memoryview(lines)
+    at, mark = 0, (0, 0, 0)
+    for number, line, until, until_mark in in_order:
+        # What the worker mapped before this record, then the record, planned here.
+        out.write(view[at:until])
+        run.merge_entries(counted, mark, until_mark)
+        at, mark = until, until_mark
         raw = decode_ndjson_line(number, line, "users")
         user = raw if isinstance(raw, UnreadableRecord) else parse_user(raw[1], raw[0])
         for item in run.feed(user):
             if type(item) is PlannedIdentity:
                 out.write(dump_identity(item.body))
-    _take(result, builder, out, at, None)
-    run.matched.update(matched)
+    out.write(view[at:])
+    run.merge_entries(counted, mark, None)
 
 
-def _take(
-    result: _Result,
-    builder: ReportBuilder,
-    out: IO[bytes],
-    start: tuple[int, int, int, int],
-    end: list[int] | None,
-) -> None:
-    """Write the worker's lines, and list its report's entries, from *start* to *end*."""
-    lines, counted = memoryview(result[0]), result[1]
-    a, b, c, d = start
-    w, x, y, z = end if end is not None else (None, None, None, None)
-    out.write(lines[a:w])
-    builder.users.extend(counted.users[b:x])
-    builder.notes.extend(counted.notes[c:y])
-    builder.unreadable_records.extend(counted.unreadable_records[d:z])
-
-
-def _work(conn: _Link, plan: MigrationPlan, scan: UserScan, not_its_own: list[_Link]) -> None:
+def _work(conn: _Link, context: MappingContext, scan: UserScan, not_its_own: list[_Link]) -> None:
     """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
     for link in not_its_own:
         link.close()
-    map_one = plan._map_one
     try:
         while (block := conn.recv()) is not None:
             try:
-                conn.send(_map_block(block, map_one, scan))
+                conn.send(_map_block(block, context, scan))
             except Exception as e:
                 conn.send(_picklable(e))
     except (EOFError, OSError, KeyboardInterrupt):
@@ -332,18 +383,14 @@ def _work(conn: _Link, plan: MigrationPlan, scan: UserScan, not_its_own: list[_L
         conn.close()
 
 
-def _map_block(
-    block: tuple[int, bytes],
-    map_one: Callable[[Auth0User, set[int]], PlannedIdentity | Skipped],
-    scan: UserScan,
-) -> _Result:
+def _map_block(block: tuple[int, bytes], context: MappingContext, scan: UserScan) -> _Result:
     start, data = block
     in_order: list[_InOrder] = []
     matched: set[int] = set()
     lines: list[bytes] = []
     size = 0
     counted = ReportBuilder()
-    add = counted.add
+    add, map_one = counted.add, context.map_one
     for number, line in ndjson_lines(data.split(b"\n"), start):
         raw = decode_ndjson_line(number, line, "users")
         if type(raw) is UnreadableRecord:
@@ -353,16 +400,7 @@ def _map_block(
         if type(user) is not Auth0User:
             add(user)  # type: ignore[arg-type]
         elif needs_order(scan, user):
-            in_order.append(
-                (
-                    number,
-                    line,
-                    size,
-                    len(counted.users),
-                    len(counted.notes),
-                    len(counted.unreadable_records),
-                )
-            )
+            in_order.append((number, line, size, counted.mark()))
         else:
             item = map_one(user, matched)
             if type(item) is PlannedIdentity:

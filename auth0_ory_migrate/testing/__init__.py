@@ -3,9 +3,10 @@
 What our own test suite uses, made public: realistic Auth0 data and the files Auth0 delivers,
 Hypothesis strategies (:mod:`auth0_ory_migrate.testing.strategies`), an in-memory Ory admin
 identity API and an Auth0 tenant on ``127.0.0.1`` (real HTTP: point ``ory-client`` or
-``auth0-python`` at them), assertions that say in plain words what a migration lost, and pytest
-fixtures (``ory_admin_server``, ``auth0_server``, ``auth0_export``; registered automatically as
-a pytest plugin)::
+``auth0-python`` at them), the same Ory API without HTTP (:class:`InMemoryOryAdmin`, for
+:func:`~auth0_ory_migrate.import_identities` with no server and no socket), assertions that
+say in plain words what a migration lost, and pytest fixtures (``ory_admin_server``,
+``auth0_server``, ``auth0_export``; registered automatically as a pytest plugin)::
 
     from auth0_ory_migrate import testing
 
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
         password_users,
         write_export,
     )
+    from ._http import HttpRequest, HttpResponse
+    from ._memory import InMemoryOryAdmin
     from ._ory_admin import (
         MAX_BATCH_SIZE,
         MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS,
@@ -109,6 +112,8 @@ _PARTS = {
         "password_users",
         "write_export",
     ),
+    "_http": ("HttpRequest", "HttpResponse"),
+    "_memory": ("InMemoryOryAdmin",),
     "_ory_admin": (
         "MAX_BATCH_SIZE",
         "MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS",
@@ -173,6 +178,9 @@ __all__ = [
     "FakeAuth0User",
     "Fault",
     "HashIdForm",
+    "HttpRequest",
+    "HttpResponse",
+    "InMemoryOryAdmin",
     "MigrationProblem",
     "OryAdminError",
     "OryAdminServer",

@@ -23,6 +23,9 @@ tested against it with the real ``ory-client`` SDK:
   server's own work included), 429 with ``x-ratelimit-*`` headers, 5xx, 504, "commit, then drop
   the connection", and Ory Network's limit of one import request in flight.
 
+The store and its rules (:class:`IdentityStore`) are shared with
+:class:`~auth0_ory_migrate.testing.InMemoryOryAdmin`, the same API without HTTP.
+
 Everything stored can be read back directly (:meth:`OryAdminServer.identities`), credentials
 included, so a test can check that a password hash or a social login arrived. To keep the
 server's CPU time away from a client's (benchmarks), run it in its own process:
@@ -62,6 +65,7 @@ from urllib.parse import quote, unquote, urlencode
 import attrs
 from attrs import define, field, frozen
 
+from ..exceptions import Auth0OryMigrateError
 from ._http import BackgroundHTTPServer, HttpRequest, HttpResponse
 
 
@@ -161,7 +165,7 @@ _CREDENTIAL_TYPES: Final = frozenset(
 )
 
 
-class OryAdminError(ValueError):
+class OryAdminError(Auth0OryMigrateError, ValueError):
     """A request the server rejects, with the Ory error it answers.
 
     Raised by :meth:`OryAdminServer.add_identity`; inside the server it becomes the HTTP error (or
@@ -329,6 +333,9 @@ class StoredIdentity:
 
 def normalize_identifier(value: str) -> str:
     """Normalise an identifier like Ory does: trim, Unicode NFKC, lower-case.
+
+    Kept apart from the library's own normalisation on purpose: the test servers model Ory
+    without the library's code, so that they catch its mistakes.
 
     .. versionadded:: 0.1.0
     """
@@ -973,6 +980,35 @@ def _check_request_level(body: Mapping[str, Any], where: str) -> None:
         )
 
 
+def _batch_creates(patches: list[Any]) -> list[Mapping[str, Any]]:
+    """The ``create`` bodies of a batch's items, or the 400 that refuses the whole batch.
+
+    At most :data:`MAX_BATCH_SIZE` items, each a ``create`` passing
+    :func:`_check_request_level`, and at most :data:`MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS`
+    when any carries a plaintext password.
+    """
+    if len(patches) > MAX_BATCH_SIZE:
+        raise OryAdminError(
+            400, f"too many identities in one request: {len(patches)} > {MAX_BATCH_SIZE}"
+        )
+    creates: list[Mapping[str, Any]] = []
+    for i, patch in enumerate(patches):
+        create = (patch or {}).get("create")
+        if create is None:
+            raise OryAdminError(400, f"identities[{i}]: only the create action is supported")
+        _check_request_level(create, f"identities[{i}]")
+        creates.append(create)
+    if len(creates) > MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS and any(
+        _has_plaintext_password(c) for c in creates
+    ):
+        raise OryAdminError(
+            400,
+            "too many identities with plaintext passwords in one request: "
+            f"{len(creates)} > {MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS}",
+        )
+    return creates
+
+
 def _has_plaintext_password(body: Mapping[str, Any]) -> bool:
     return bool(_credential_config(body.get("credentials"), "password").get("password"))
 
@@ -1216,193 +1252,189 @@ def _clash_reason(key: str) -> str:
     return f"an identity with the same {_CLASH_KINDS[kind]} {value!r} exists already"
 
 
-class OryAdminServer:
-    """The Ory admin identity API on ``127.0.0.1``, in memory, with switchable faults.
+class IdentityStore:
+    """Ory's identity store and its import rules, in memory and thread-safe.
+
+    The one implementation of those rules: :class:`OryAdminServer` serves it over HTTP and
+    :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` calls it directly. A whole batch
+    is refused (400) by ``_decode_body`` (strict JSON) and ``_batch_creates`` (limits, hash
+    formats); each identity is then checked against its schema and stored, unless one of
+    its unique keys (normalised password identifier, ``provider:subject``, address,
+    ``external_id``) is taken (409).
 
     Args:
-        api_key: When set, every ``/admin`` request needs ``Authorization: Bearer <api_key>``.
-        schemas: Extra identity schemas by id (full identity schemas with
-            ``properties.traits``, or bare traits schemas). ``preset://email`` always exists.
-        max_inflight_imports: Identity-creating requests (POST/PATCH ``/admin/identities``)
-            allowed in flight at once; one more is answered 429 (Ory Network allows one).
-            None = unlimited (a self-hosted Kratos).
-        faults: Initial faults (default: none).
+        schemas: Extra identity schemas by id (``preset://email`` always exists).
         default_schema_id: Schema used when a body has no ``schema_id``.
-        absolute_links: Write absolute URLs in the ``Link`` header (Ory writes paths).
-
-    Attributes:
-        faults: The faults to inject (:class:`OryFaults`); change them at any time.
-        requests: Every request answered (or dropped), in order (:class:`RecordedRequest`).
-        max_concurrent_seen: The most identity-creating requests seen in flight at once,
-            including any answered 429 for exceeding ``max_inflight_imports``.
-        max_inflight_imports: See Args; may be changed while running.
-
-    Example::
-
-        with OryAdminServer(api_key="secret") as ory:
-            api = ory_client.IdentityApi(ory_client.ApiClient(
-                ory_client.Configuration(host=ory.url, access_token="secret")))
-            ...
-            assert ory.identity_by_external_id("auth0|1") is not None
-
-    In pytest, the ``ory_admin_server`` fixture is a running one (see
-    :mod:`auth0_ory_migrate.testing.pytest_plugin`).
-
-    .. versionadded:: 0.1.0
     """
 
     def __init__(
         self,
         *,
-        api_key: str | None = None,
         schemas: Mapping[str, Mapping[str, Any]] | None = None,
-        max_inflight_imports: int | None = 1,
-        faults: OryFaults | None = None,
         default_schema_id: str = "preset://email",
-        absolute_links: bool = False,
     ) -> None:
-        self._api_key = api_key
-        self._schemas: dict[str, Mapping[str, Any]] = {"preset://email": PRESET_EMAIL_SCHEMA}
-        self._schemas.update(schemas or {})
-        self._traits_schemas = {k: _traits_schema(v) for k, v in self._schemas.items()}
+        self.schemas: dict[str, Mapping[str, Any]] = {"preset://email": PRESET_EMAIL_SCHEMA}
+        self.schemas.update(schemas or {})
+        self._traits_schemas = {k: _traits_schema(v) for k, v in self.schemas.items()}
         self._traits_fit = {k: _compile_schema(v) for k, v in self._traits_schemas.items()}
         self._rules = {k: _extension_rules(v) for k, v in self._traits_schemas.items()}
-        self.max_inflight_imports = max_inflight_imports
-        self.faults: OryFaults = faults if faults is not None else OryFaults()
         self.default_schema_id = default_schema_id
-        self.absolute_links = absolute_links
         self._lock = threading.RLock()
-        self._http = BackgroundHTTPServer(self._app)
         # Records as plain tuples (see _Record): the garbage collector soon stops tracking them.
         self._store: dict[str, tuple[Any, ...]] = {}
         self._seq: dict[str, int] = {}
         self._owners: dict[str, str] = {}  # uniqueness key -> identity id
         self._next_seq = 0
-        self._inflight = 0
-        self._admin_requests = 0
-        self.requests: list[RecordedRequest] = []
-        self.max_concurrent_seen = 0
 
-    def __repr__(self) -> str:
-        return f"OryAdminServer(url={self.url!r}, identities={len(self._store)})"
+    def __len__(self) -> int:
+        return len(self._store)
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, ``http://127.0.0.1:<port>`` (valid once started).
-
-        .. versionadded:: 0.1.0
-        """
-        return self._http.url
-
-    def start(self) -> OryAdminServer:
-        """Start serving; returns self.
-
-        .. versionadded:: 0.1.0
-        """
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (the stored identities are kept).
-
-        .. versionadded:: 0.1.0
-        """
-        self._http.stop()
-
-    def __enter__(self) -> OryAdminServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def reset(self) -> None:
-        """Forget every identity and recorded request, and switch all faults off.
-
-        .. versionadded:: 0.1.0
-        """
+    def clear(self) -> None:
+        """Forget every identity."""
         with self._lock:
             self._store.clear()
             self._seq.clear()
             self._owners.clear()
-            self._admin_requests = 0
-            self.requests.clear()
-            self.max_concurrent_seen = 0
-            defaults = OryFaults()
-            for name in attrs.fields_dict(OryFaults):
-                setattr(self.faults, name, getattr(defaults, name))
 
-    # -- direct access --------------------------------------------------------------------
-
-    @property
-    def inflight_imports(self) -> int:
-        """Identity-creating requests being processed right now.
-
-        .. versionadded:: 0.1.0
-        """
-        with self._lock:
-            return self._inflight
+    # -- reading ---------------------------------------------------------------------------
 
     def identities(self) -> list[StoredIdentity]:
-        """A snapshot of every stored identity, in creation order.
-
-        .. versionadded:: 0.1.0
-        """
+        """A snapshot of every stored identity, in creation order."""
         with self._lock:
             records = list(self._store.values())
         return [_Record._make(record).stored() for record in records]
 
     def identity(self, identity_id: str) -> StoredIdentity | None:
-        """The identity with this id, or None.
-
-        .. versionadded:: 0.1.0
-        """
+        """The identity with this id, or None."""
         with self._lock:
             record = self._record(identity_id)
         return record.stored() if record is not None else None
 
     def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
-        """The identity with this ``external_id``, or None.
-
-        .. versionadded:: 0.1.0
-        """
+        """The identity with this ``external_id``, or None."""
         with self._lock:
             owner = self._owners.get(f"external_id:{external_id}")
             record = self._record(owner)
         return record.stored() if record is not None else None
 
     def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
-        """The identity owning a credential identifier (an email, or ``provider:subject``).
-
-        .. versionadded:: 0.1.0
-        """
+        """The identity owning a credential identifier (an email, or ``provider:subject``)."""
         with self._lock:
             owner = self._owner_of_identifier(identifier)
             record = self._record(owner)
         return record.stored() if record is not None else None
 
+    def page(
+        self,
+        start: int,
+        page_size: int,
+        *,
+        ids: Iterable[str] = (),
+        identifier: str | None = None,
+        organization_id: str | None = None,
+    ) -> list[tuple[_Record, int]]:
+        """Up to ``page_size + 1`` identities from place ``start`` on, in creation order.
+
+        Each with its place in creation order (the next page starts after the last one
+        kept); one more than asked tells that there is a next page.
+        """
+        wanted = set(ids)
+        page: list[tuple[_Record, int]] = []
+        with self._lock:
+            store, seq = self._store, self._seq
+            in_order: Iterable[str] = store  # creation order
+            if identifier:
+                owner = self._owner_of_identifier(identifier)
+                in_order = [owner] if owner is not None and owner in store else []
+            for identity_id in in_order:
+                place = seq[identity_id]
+                if place < start or (wanted and identity_id not in wanted):
+                    continue
+                record = _Record._make(store[identity_id])
+                if organization_id and record.organization_id != organization_id:
+                    continue
+                page.append((record, place))
+                if len(page) > page_size:
+                    break
+        return page
+
+    # -- writing ---------------------------------------------------------------------------
+
     def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
-        """Store an identity directly, under the same rules as ``POST /admin/identities``.
+        """Store an identity, under the same rules as ``POST /admin/identities``.
 
         Raises:
             OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
-
-        .. versionadded:: 0.1.0
         """
         text = json.dumps(body)
         payload = json.loads(text)
         _check_shape(payload, _CREATE_IDENTITY, "CreateIdentityBody")
-        return self._create(payload, text)
+        return self.create(payload, text)
+
+    def problem(self, body: Mapping[str, Any]) -> str | None:
+        """Why a ``POST`` of ``body`` would be refused with 400, or None (nothing is stored).
+
+        Clashes with stored identities (409) are not looked for.
+        """
+        try:
+            text = json.dumps(body)
+            payload = json.loads(text)
+            if not isinstance(payload, dict):
+                return f"json: cannot unmarshal {_json_type(payload)} into CreateIdentityBody"
+            _check_shape(payload, _CREATE_IDENTITY, "CreateIdentityBody")
+            _check_request_level(payload, "identity")
+            self._prepare(payload, text)
+        except OryAdminError as e:
+            return e.reason
+        except (TypeError, ValueError) as e:
+            return f"not a JSON object ({type(e).__name__})"
+        return None
+
+    def delete(self, identity_id: str) -> bool:
+        """Delete an identity; False when there is none with this id."""
+        with self._lock:
+            return self._delete_locked(identity_id)
+
+    def import_batch(
+        self, patches: list[Any], creates: list[Mapping[str, Any]], text: str
+    ) -> list[dict[str, Any]]:
+        """Create the identities of a batch ``_batch_creates`` accepted; Ory's per-item answers.
+
+        Args:
+            patches: The request's ``identities``.
+            creates: Their ``create`` bodies.
+            text: The request body's JSON text (kept for the traits, metadata, credentials).
+        """
+        results: list[dict[str, Any]] = []
+        prepared: list[_Record | OryAdminError] = []
+        now = _now()
+        stamp = _timestamp(now)
+        for index, create in enumerate(creates):
+            try:
+                prepared.append(self._prepare(create, text, now, stamp, index))
+            except OryAdminError as e:
+                prepared.append(e)
+        with self._lock:
+            for patch, ready in zip(patches, prepared, strict=True):
+                item: dict[str, Any] = {}
+                try:
+                    if isinstance(ready, OryAdminError):
+                        raise ready
+                    self._commit_locked(ready)
+                except OryAdminError as e:
+                    item["action"] = "error"
+                    item["error"] = e.to_json()
+                else:
+                    item["action"] = "create"
+                    item["identity"] = ready.id
+                if patch.get("patch_id"):
+                    item["patch_id"] = patch["patch_id"]
+                results.append(item)
+        return results
 
     # -- creation rules -------------------------------------------------------------------
 
-    def _create(self, body: Mapping[str, Any], text: str) -> StoredIdentity:
+    def create(self, body: Mapping[str, Any], text: str) -> StoredIdentity:
         """Check and store one well-formed CreateIdentityBody (``text``: its JSON text)."""
         _check_request_level(body, "identity")
         record = self._prepare(body, text)
@@ -1561,6 +1593,178 @@ class OryAdminServer:
             if self._owners.get(key) == identity_id:
                 del self._owners[key]
         return True
+
+
+class OryAdminServer:
+    """The Ory admin identity API on ``127.0.0.1``, in memory, with switchable faults.
+
+    Args:
+        api_key: When set, every ``/admin`` request needs ``Authorization: Bearer <api_key>``.
+        schemas: Extra identity schemas by id (full identity schemas with
+            ``properties.traits``, or bare traits schemas). ``preset://email`` always exists.
+        max_inflight_imports: Identity-creating requests (POST/PATCH ``/admin/identities``)
+            allowed in flight at once; one more is answered 429 (Ory Network allows one).
+            None = unlimited (a self-hosted Kratos).
+        faults: Initial faults (default: none).
+        default_schema_id: Schema used when a body has no ``schema_id``.
+        absolute_links: Write absolute URLs in the ``Link`` header (Ory writes paths).
+
+    Attributes:
+        faults: The faults to inject (:class:`OryFaults`); change them at any time.
+        requests: Every request answered (or dropped), in order (:class:`RecordedRequest`).
+        max_concurrent_seen: The most identity-creating requests seen in flight at once,
+            including any answered 429 for exceeding ``max_inflight_imports``.
+        max_inflight_imports: See Args; may be changed while running.
+
+    Example::
+
+        with OryAdminServer(api_key="secret") as ory:
+            api = ory_client.IdentityApi(ory_client.ApiClient(
+                ory_client.Configuration(host=ory.url, access_token="secret")))
+            ...
+            assert ory.identity_by_external_id("auth0|1") is not None
+
+    In pytest, the ``ory_admin_server`` fixture is a running one (see
+    :mod:`auth0_ory_migrate.testing.pytest_plugin`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        schemas: Mapping[str, Mapping[str, Any]] | None = None,
+        max_inflight_imports: int | None = 1,
+        faults: OryFaults | None = None,
+        default_schema_id: str = "preset://email",
+        absolute_links: bool = False,
+    ) -> None:
+        self._api_key = api_key
+        self._store = IdentityStore(schemas=schemas, default_schema_id=default_schema_id)
+        self.max_inflight_imports = max_inflight_imports
+        self.faults: OryFaults = faults if faults is not None else OryFaults()
+        self.absolute_links = absolute_links
+        self._lock = threading.RLock()
+        self._http = BackgroundHTTPServer(self._app)
+        self._inflight = 0
+        self._admin_requests = 0
+        self.requests: list[RecordedRequest] = []
+        self.max_concurrent_seen = 0
+
+    def __repr__(self) -> str:
+        return f"OryAdminServer(url={self.url!r}, identities={len(self._store)})"
+
+    @property
+    def default_schema_id(self) -> str:
+        """Schema used when a body has no ``schema_id``; may be changed while running.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.default_schema_id
+
+    @default_schema_id.setter
+    def default_schema_id(self, value: str) -> None:
+        self._store.default_schema_id = value
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, ``http://127.0.0.1:<port>`` (valid once started).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._http.url
+
+    def start(self) -> OryAdminServer:
+        """Start serving; returns self.
+
+        .. versionadded:: 0.1.0
+        """
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the stored identities are kept).
+
+        .. versionadded:: 0.1.0
+        """
+        self._http.stop()
+
+    def __enter__(self) -> OryAdminServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget every identity and recorded request, and switch all faults off.
+
+        .. versionadded:: 0.1.0
+        """
+        self._store.clear()
+        with self._lock:
+            self._admin_requests = 0
+            self.requests.clear()
+            self.max_concurrent_seen = 0
+            defaults = OryFaults()
+            for name in attrs.fields_dict(OryFaults):
+                setattr(self.faults, name, getattr(defaults, name))
+
+    # -- direct access --------------------------------------------------------------------
+
+    @property
+    def inflight_imports(self) -> int:
+        """Identity-creating requests being processed right now.
+
+        .. versionadded:: 0.1.0
+        """
+        with self._lock:
+            return self._inflight
+
+    def identities(self) -> list[StoredIdentity]:
+        """A snapshot of every stored identity, in creation order.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identities()
+
+    def identity(self, identity_id: str) -> StoredIdentity | None:
+        """The identity with this id, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity(identity_id)
+
+    def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
+        """The identity with this ``external_id``, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_external_id(external_id)
+
+    def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
+        """The identity owning a credential identifier (an email, or ``provider:subject``).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_identifier(identifier)
+
+    def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
+        """Store an identity directly, under the same rules as ``POST /admin/identities``.
+
+        Raises:
+            OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.add_identity(body)
 
     # -- JSON views -----------------------------------------------------------------------
 
@@ -1785,9 +1989,7 @@ class OryAdminServer:
                 include = _include_credential(request) or []
                 return HttpResponse.json(200, self._identity_json(identity, include))
             if method == "DELETE":
-                with self._lock:
-                    deleted = self._delete_locked(identity_id)
-                if not deleted:
+                if not self._store.delete(identity_id):
                     raise OryAdminError(404, f"no identity with id {identity_id!r}")
                 return HttpResponse.empty(204)
             raise OryAdminError(405, f"{method} is not allowed on {path}")
@@ -1798,7 +2000,8 @@ class OryAdminServer:
             schema_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         except (binascii.Error, ValueError, UnicodeDecodeError):
             schema_id = encoded
-        schema = self._schemas.get(schema_id) or self._schemas.get(encoded)
+        schemas = self._store.schemas
+        schema = schemas.get(schema_id) or schemas.get(encoded)
         if schema is None:
             return self._error(OryAdminError(404, f"identity schema {schema_id!r} not found"))
         return HttpResponse.json(200, schema)
@@ -1808,7 +2011,7 @@ class OryAdminServer:
             request.body, _CREATE_IDENTITY, _CREATE_FITS, "CreateIdentityBody"
         )
         ctx.items = 1
-        identity = self._create(body, text)
+        identity = self._store.create(body, text)
         return HttpResponse.json(
             201,
             self._identity_json(identity, ()),
@@ -1821,53 +2024,11 @@ class OryAdminServer:
         )
         patches = body.get("identities") or []
         ctx.items = len(patches)
-        if len(patches) > MAX_BATCH_SIZE:
-            raise OryAdminError(
-                400, f"too many identities in one request: {len(patches)} > {MAX_BATCH_SIZE}"
-            )
-        creates: list[Mapping[str, Any]] = []
-        for i, patch in enumerate(patches):
-            create = (patch or {}).get("create")
-            if create is None:
-                raise OryAdminError(400, f"identities[{i}]: only the create action is supported")
-            _check_request_level(create, f"identities[{i}]")
-            creates.append(create)
-        if len(creates) > MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS and any(
-            _has_plaintext_password(c) for c in creates
-        ):
-            raise OryAdminError(
-                400,
-                "too many identities with plaintext passwords in one request: "
-                f"{len(creates)} > {MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS}",
-            )
+        creates = _batch_creates(patches)
         above = self.faults.gateway_timeout_above
         if above > 0 and len(creates) > above:
             raise OryAdminError(504, f"the batch of {len(creates)} identities timed out")
-        results: list[dict[str, Any]] = []
-        prepared: list[_Record | OryAdminError] = []
-        now = _now()
-        stamp = _timestamp(now)
-        for index, create in enumerate(creates):
-            try:
-                prepared.append(self._prepare(create, text, now, stamp, index))
-            except OryAdminError as e:
-                prepared.append(e)
-        with self._lock:
-            for patch, ready in zip(patches, prepared, strict=True):
-                item: dict[str, Any] = {}
-                try:
-                    if isinstance(ready, OryAdminError):
-                        raise ready
-                    self._commit_locked(ready)
-                except OryAdminError as e:
-                    item["action"] = "error"
-                    item["error"] = e.to_json()
-                else:
-                    item["action"] = "create"
-                    item["identity"] = ready.id
-                if patch.get("patch_id"):
-                    item["patch_id"] = patch["patch_id"]
-                results.append(item)
+        results = self._store.import_batch(patches, creates, text)
         errors = [r["error"] for r in results if r["action"] == "error"]
         if results and len(errors) == len(results) and self.faults.batch_all_failed_error:
             code = 409 if all(e["code"] == 409 for e in errors) else 400
@@ -1893,26 +2054,13 @@ class OryAdminServer:
         for identity_id in ids:
             if not _is_uuid(identity_id):
                 raise OryAdminError(400, f"ids contains an invalid UUID: {identity_id!r}")
-        identifier = request.query_one("credentials_identifier")
-        organization_id = request.query_one("organization_id")
-        wanted = set(ids)
-        page: list[tuple[_Record, int]] = []  # (record, its place in creation order)
-        with self._lock:
-            store, seq = self._store, self._seq
-            in_order: Iterable[str] = store  # creation order
-            if identifier:
-                owner = self._owner_of_identifier(identifier)
-                in_order = [owner] if owner is not None and owner in store else []
-            for identity_id in in_order:
-                place = seq[identity_id]
-                if place < start or (wanted and identity_id not in wanted):
-                    continue
-                record = _Record._make(store[identity_id])
-                if organization_id and record.organization_id != organization_id:
-                    continue
-                page.append((record, place))
-                if len(page) > page_size:
-                    break
+        page = self._store.page(
+            start,
+            page_size,
+            ids=ids,
+            identifier=request.query_one("credentials_identifier"),
+            organization_id=request.query_one("organization_id"),
+        )
         has_next = len(page) > page_size and not ids
         page = page[:page_size]
         links = [f'<{self._page_link(request, page_size, None)}>; rel="first"']

@@ -1,0 +1,259 @@
+"""Ory's identity admin API in memory: an ``IdentityAdmin`` with Ory's rules, and no sockets.
+
+:class:`InMemoryOryAdmin` is what :func:`~auth0_ory_migrate.import_identities` (and check,
+verify, undo) need of Ory, answered by the store :class:`OryAdminServer
+<auth0_ory_migrate.testing.OryAdminServer>` serves over HTTP: the same code decides what
+Ory accepts, refuses and answers. No thread, no socket, no server to start.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from attrs import frozen
+
+from .._core._importing import FoundIdentity
+from .._core._ory import PreparedBatch, RemoteIdentity, batch_request
+from ..exceptions import OryError
+from ..typing import BatchAnswer
+from ._ory_admin import (
+    _PATCH_FITS,
+    _PATCH_IDENTITIES,
+    MAX_PAGE_SIZE,
+    IdentityStore,
+    OryAdminError,
+    RecordedRequest,
+    StoredIdentity,
+    _batch_creates,
+    _decode_body,
+    _decode_page_token,
+    _encode_page_token,
+)
+
+
+__all__ = ["InMemoryOryAdmin"]
+
+_PATH = "/admin/identities"
+
+
+@frozen
+class _Answer:
+    """A batch's per-item answers, as Ory sends them."""
+
+    items: list[dict[str, Any]]
+
+    def read(self) -> list[dict[str, Any]]:
+        return self.items
+
+
+class InMemoryOryAdmin:
+    """Ory's identity admin API in memory: an :class:`~auth0_ory_migrate.typing.IdentityAdmin`.
+
+    Hand it to :func:`~auth0_ory_migrate.import_identities`,
+    :func:`~auth0_ory_migrate.check_identities`, :func:`~auth0_ory_migrate.verify_identities`
+    or :func:`~auth0_ory_migrate.undo_import` in place of an
+    :class:`~auth0_ory_migrate.OryAdmin` to unit-test a pipeline with no server and no
+    socket. Its rules are :class:`~auth0_ory_migrate.testing.OryAdminServer`'s (one
+    implementation): strict decoding and an unrecognised ``hashed_password`` refuse a whole
+    batch (400); more than 1,000 identities in one request (200 with plaintext passwords)
+    too; per identity, the traits are checked against the identity schema and a taken
+    ``external_id`` or normalised identifier (email, ``provider:subject``, address) is a
+    per-item 409. Refusals raise :class:`~auth0_ory_migrate.OryError` as the adapter does.
+    It injects no faults and has no rate limit: use ``OryAdminServer`` for those.
+
+    Args:
+        schemas: Extra identity schemas by id (full identity schemas with
+            ``properties.traits``, or bare traits schemas). ``preset://email`` always exists.
+        default_schema_id: Schema used when a body has no ``schema_id``.
+
+    Attributes:
+        requests: Every call that Ory would have answered, as the HTTP request it stands
+            for (:class:`~auth0_ory_migrate.testing.RecordedRequest`), in order.
+
+    Example::
+
+        ory = testing.InMemoryOryAdmin()
+        result = import_identities(bodies, ory)
+        assert result.created == len(bodies)
+        assert ory.identity_by_external_id("auth0|1") is not None
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        schemas: Mapping[str, Mapping[str, Any]] | None = None,
+        default_schema_id: str = "preset://email",
+    ) -> None:
+        self._store = IdentityStore(schemas=schemas, default_schema_id=default_schema_id)
+        self._lock = threading.Lock()
+        self.requests: list[RecordedRequest] = []
+
+    def __repr__(self) -> str:
+        return f"InMemoryOryAdmin(identities={len(self._store)})"
+
+    def _record(
+        self, method: str, path: str, status: int, *, items: int = 0, query: str = ""
+    ) -> None:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, status, items, query=query))
+
+    # -- IdentityAdmin ------------------------------------------------------------------------
+
+    def body_problem(self, body: Mapping[str, Any]) -> str | None:
+        """Why a ``POST /admin/identities`` of *body* would be refused (400), or ``None``.
+
+        Nothing is stored, and clashes with stored identities are not looked for.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.problem(body)
+
+    def prepare_batch(self, bodies: Sequence[Mapping[str, Any]]) -> PreparedBatch:
+        """Serialise a ``PATCH /admin/identities`` request creating *bodies*, unchanged.
+
+        .. versionadded:: 0.1.0
+        """
+        return batch_request(bodies, url=_PATH, headers={"Content-Type": "application/json"})
+
+    def send_batch(self, batch: PreparedBatch) -> BatchAnswer:
+        """Import a prepared batch as Ory does; its answer.
+
+        Raises:
+            OryError: 400: the whole batch was refused, and nothing was imported.
+
+        .. versionadded:: 0.1.0
+        """
+        items = 0
+        try:
+            body, text = _decode_body(
+                batch.body, _PATCH_IDENTITIES, _PATCH_FITS, "PatchIdentitiesBody"
+            )
+            patches = body.get("identities") or []
+            items = len(patches)
+            answer = _Answer(self._store.import_batch(patches, _batch_creates(patches), text))
+        except OryAdminError as e:
+            self._record(batch.method, _PATH, e.code, items=items)
+            raise OryError(e.code, e.reason) from e
+        self._record(batch.method, _PATH, 200, items=items)
+        return answer
+
+    def get_by_external_id(self, external_id: str) -> FoundIdentity | None:
+        """The identity whose ``external_id`` is *external_id*, or ``None``.
+
+        .. versionadded:: 0.1.0
+        """
+        identity = self._store.identity_by_external_id(external_id)
+        self._record("GET", f"{_PATH}/by/external/{external_id}", 404 if identity is None else 200)
+        if identity is None:
+            return None
+        return FoundIdentity(identity.id, identity.created_at.timestamp())
+
+    def find_by_identifier(self, identifier: str) -> str | None:
+        """The id of the identity owning a credential *identifier* (email, ``provider:subject``).
+
+        .. versionadded:: 0.1.0
+        """
+        identity = self._store.identity_by_identifier(identifier)
+        self._record("GET", _PATH, 200, query=urlencode({"credentials_identifier": identifier}))
+        return identity.id if identity is not None else None
+
+    def list_page(
+        self, page_token: str | None = None, *, page_size: int = 500
+    ) -> tuple[list[RemoteIdentity], str | None]:
+        """One page of the identities, in creation order, and the next page's token.
+
+        *page_size* is capped at 500, as Ory caps it.
+
+        Raises:
+            OryError: 400: *page_size* below 1, or an invalid *page_token*.
+
+        .. versionadded:: 0.1.0
+        """
+        query = urlencode(
+            {"page_size": page_size, **({"page_token": page_token} if page_token else {})}
+        )
+        try:
+            if page_size < 1:
+                raise OryAdminError(400, "page_size must be at least 1")
+            start = _decode_page_token(page_token) if page_token else 0
+        except OryAdminError as e:
+            self._record("GET", _PATH, e.code, query=query)
+            raise OryError(e.code, e.reason) from e
+        self._record("GET", _PATH, 200, query=query)
+        size = min(page_size, MAX_PAGE_SIZE)
+        page = self._store.page(start, size)
+        token = _encode_page_token(page[size - 1][1] + 1) if len(page) > size else None
+        identities = []
+        for record, _ in page[:size]:
+            email = record.stored().traits.get("email")
+            identities.append(
+                RemoteIdentity(
+                    record.id, record.external_id, email if isinstance(email, str) else None
+                )
+            )
+        return identities, token
+
+    def delete_identity(self, identity_id: str) -> bool:
+        """Delete an identity; ``False`` when it does not exist (any more).
+
+        .. versionadded:: 0.1.0
+        """
+        deleted = self._store.delete(identity_id)
+        self._record("DELETE", f"{_PATH}/{identity_id}", 204 if deleted else 404)
+        return deleted
+
+    # -- direct access, as OryAdminServer's ---------------------------------------------------
+
+    def identities(self) -> list[StoredIdentity]:
+        """A snapshot of every stored identity, in creation order.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identities()
+
+    def identity(self, identity_id: str) -> StoredIdentity | None:
+        """The identity with this id, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity(identity_id)
+
+    def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
+        """The identity with this ``external_id``, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_external_id(external_id)
+
+    def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
+        """The identity owning a credential identifier (an email, or ``provider:subject``).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_identifier(identifier)
+
+    def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
+        """Store an identity directly, under the same rules as ``POST /admin/identities``.
+
+        Raises:
+            OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.add_identity(body)
+
+    def reset(self) -> None:
+        """Forget every identity and recorded request.
+
+        .. versionadded:: 0.1.0
+        """
+        self._store.clear()
+        with self._lock:
+            self.requests.clear()

@@ -51,13 +51,13 @@ from auth0_ory_migrate import (  # noqa: E402
     PreparedBatch,
     UsersFile,
     dump_identity,
+    file_digest,
     import_identities,
     index_password_hashes,
     plan_migration,
     read_identities,
     read_password_hashes,
 )
-from auth0_ory_migrate._runtime._ledger import file_digest  # noqa: E402
 from auth0_ory_migrate.testing import auth0_users, write_export  # noqa: E402
 
 

@@ -378,3 +378,37 @@ def test_protocols_are_runtime_checkable_collections() -> None:
     assert protocols
     for protocol in protocols:
         assert getattr(protocol, "_is_protocol", False), protocol
+
+
+def test_tests_import_public_names_from_public_modules() -> None:
+    """A test reaches a private module only for a private unit that has no public face."""
+    public: dict[str, Any] = {}
+    for qualname, obj in _public_objects():
+        public.setdefault(qualname.rpartition(".")[2], obj)
+    bad = []
+    for path in sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            part = _part_of_package(node.module)
+            if not part or not part.startswith("_"):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                obj = getattr(module, alias.name, None)
+                if alias.name in public and public[alias.name] is obj:
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {alias.name}")
+    assert bad == []
+
+
+def test_api_reference_names_every_public_name() -> None:
+    """docs/api.md mentions every name of the public modules (the reference is complete)."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    missing = [
+        f"{module_name}.{name}"
+        for module_name in PUBLIC_MODULES[:3]
+        for name in importlib.import_module(module_name).__all__
+        if not re.search(rf"\b{re.escape(name)}\b", text)
+    ]
+    assert missing == []

@@ -18,8 +18,8 @@ import pytest
 import stamina
 from click.testing import CliRunner, Result
 
+from auth0_ory_migrate import OryAdmin
 from auth0_ory_migrate._cli import main
-from auth0_ory_migrate._ory._admin import OryAdmin
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 
 

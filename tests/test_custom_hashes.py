@@ -21,8 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._core._custom_hashes import HashConversion, convert_custom_password_hash
-from auth0_ory_migrate._core._hashes import ory_hash_problem
+from auth0_ory_migrate import (
+    HashConversion,
+    convert_custom_password_hash,
+    ory_hash_problem,
+)
 from auth0_ory_migrate.exceptions import Auth0OryMigrateError, CustomHashError
 
 

@@ -23,19 +23,21 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._auth0._exporter import Auth0Exporter
+from auth0_ory_migrate import (
+    EXPORT_FIELDS,
+    Auth0Exporter,
+    ExportJob,
+    ExportProgress,
+    PollPolicy,
+)
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
 from auth0_ory_migrate._core._auth0 import ManagementEndpoint, is_loopback_host, parse_domain
 from auth0_ory_migrate._core._export import (
-    EXPORT_FIELDS,
     EXPORT_RETRY,
     ApiFailure,
     DownloadProblem,
     ExportFileCheck,
-    ExportJob,
-    ExportProgress,
-    PollPolicy,
     body_message,
     check_download_url,
     job_failure,

@@ -19,13 +19,18 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._auth0._hook import Auth0PasswordChecker, make_hook_app, make_hook_server
+from auth0_ory_migrate import (
+    Auth0Outcome,
+    Auth0PasswordChecker,
+    HookSettings,
+    make_hook_app,
+    make_hook_server,
+    ory_hook_config,
+)
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._core._auth0 import parse_domain
 from auth0_ory_migrate._core._hook import (
-    Auth0Outcome,
     HookAnswer,
-    HookSettings,
     MigrationRequest,
     answer_for,
     check_request,
@@ -34,7 +39,6 @@ from auth0_ory_migrate._core._hook import (
     client_ip_from,
     encode_answer,
     environ_key,
-    ory_hook_config,
     parse_migration_request,
 )
 from auth0_ory_migrate.exceptions import ConfigurationError

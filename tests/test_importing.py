@@ -9,15 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth0_ory_migrate._core._importing import (
-    MAX_BATCH_SIZE,
-    MAX_PLAINTEXT_BATCH_SIZE,
-    AnswerDecision,
+from auth0_ory_migrate import (
     FoundIdentity,
     ImportOutcome,
     ImportProgress,
     ImportResult,
     RetryPolicy,
+)
+from auth0_ory_migrate._core._importing import (
+    MAX_BATCH_SIZE,
+    MAX_PLAINTEXT_BATCH_SIZE,
+    AnswerDecision,
     batch_limit,
     batch_verdict,
     clash_candidates,

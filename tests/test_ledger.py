@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from auth0_ory_migrate._core._importing import ImportOutcome
-from auth0_ory_migrate._runtime._ledger import Ledger, file_digest
+from auth0_ory_migrate import (
+    ImportOutcome,
+    Ledger,
+    file_digest,
+)
 from auth0_ory_migrate.exceptions import LedgerError
 
 

@@ -10,22 +10,24 @@ from typing import Any
 import ory_client
 import pytest
 
-from auth0_ory_migrate._core._importing import (
+from auth0_ory_migrate import (
     ImportProgress,
+    Ledger,
+    OryAdmin,
+    PreparedBatch,
     RetryPolicy,
-    classify_items,
-    rate_limit_wait,
-)
-from auth0_ory_migrate._core._ory import PreparedBatch, next_page_token
-from auth0_ory_migrate._core._records import UnreadableRecord
-from auth0_ory_migrate._ory._admin import OryAdmin, body_problem
-from auth0_ory_migrate._runtime._engine import (
+    UnreadableRecord,
     check_identities,
     import_identities,
     undo_import,
     verify_identities,
 )
-from auth0_ory_migrate._runtime._ledger import Ledger
+from auth0_ory_migrate._core._importing import (
+    classify_items,
+    rate_limit_wait,
+)
+from auth0_ory_migrate._core._ory import next_page_token
+from auth0_ory_migrate._ory._admin import body_problem
 from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults
 from auth0_ory_migrate.typing import BatchAnswer

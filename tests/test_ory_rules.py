@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from auth0_ory_migrate import normalize_email
+from auth0_ory_migrate import RemoteIdentity, normalize_email
 from auth0_ory_migrate._core._ory import (
-    RemoteIdentity,
     batch_request,
     error_reason,
     iter_pages,

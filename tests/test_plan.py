@@ -479,6 +479,19 @@ def test_report_needs_a_complete_iteration() -> None:
     assert plan.report.users_read == 4
 
 
+def test_report_of_a_finished_iteration_stays_readable_during_the_next() -> None:
+    """While a plan is iterated again, its report is that of the last complete iteration."""
+    plan = plan_migration(lambda: iter(_source_users()))
+    list(plan)
+    first = plan.report
+    again = iter(plan)
+    next(again)
+    assert plan.report is first
+    list(again)
+    assert plan.report is not first
+    assert plan.report.users_read == first.users_read
+
+
 def test_plan_can_be_iterated_again() -> None:
     """A plan over a re-readable source gives the same result when iterated twice."""
     plan = plan_migration(lambda: iter(_source_users()))

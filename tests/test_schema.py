@@ -15,21 +15,24 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from auth0_ory_migrate import (
+    OryConsole,
+    TraitsProblem,
+    TraitsValidator,
+    apply_identity_schema,
+    build_identity_schema,
+    ory_patch_identity_config_command,
+)
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._core._schema import (
     PRESET_EMAIL,
-    TraitsProblem,
-    TraitsValidator,
-    build_identity_schema,
     is_email,
     is_tel,
-    ory_patch_identity_config_command,
     plan_schema_patch,
     preset_schema,
     schema_url,
     trait_mapping_for,
 )
-from auth0_ory_migrate._ory._console import OryConsole, apply_identity_schema
 from auth0_ory_migrate.exceptions import Auth0OryMigrateError, OryConsoleError, SchemaError
 from auth0_ory_migrate.testing import OryConsoleServer
 

@@ -23,7 +23,7 @@ from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
 __all__ = ["MigrationPlan", "PlanItem", "UserScan", "UserSource", "plan_migration", "scan_users"]
-# (MappingContext, PlanRun and needs_order are for the package's parallel writer.)
+# (MappingContext, PlanRun, start_run and needs_order are for the package's parallel writer.)
 
 #: What :func:`plan_migration` yields, in input order.
 PlanItem: TypeAlias = PlannedIdentity | Skipped | UnreadableRecord
@@ -116,6 +116,7 @@ class MigrationPlan:
     _context: MappingContext
     _scan: UserScan | None = None
     _run: PlanRun | None = field(default=None, init=False)
+    _last_report: MigrationReport | None = field(default=None, init=False)
 
     @property
     def options(self) -> MappingOptions:
@@ -126,20 +127,35 @@ class MigrationPlan:
     def report(self) -> MigrationReport:
         """Every count and every user that did not become its own identity.
 
+        The report of the last iteration that reached the end.
+
         Raises:
             RuntimeError: The plan has not been iterated to the end yet.
         """
-        if self._run is None:
+        if self._run is not None and self._run.finished:
+            return self._run.report
+        if self._last_report is None:
             raise RuntimeError(_NOT_YET)
-        return self._run.report
+        return self._last_report
 
-    def __iter__(self) -> PlanRun:
-        """An iteration of the plan (the first pass, :func:`scan_users`, runs at its start)."""
-        if not callable(self._users) and iter(self._users) is self._users:
-            # A one-shot iterator cannot be read twice: keep it (memory grows with it).
-            self._users = list(self._users)
-        self._run = PlanRun(self._users, self._context, self._scan)
-        return self._run
+    def __iter__(self) -> Iterator[PlanItem]:
+        """Plan every user, in input order (the first pass, :func:`scan_users`, runs first)."""
+        return start_run(self)
+
+
+def start_run(plan: MigrationPlan) -> PlanRun:
+    """A new iteration of *plan*, which the caller may drive itself (package use).
+
+    :meth:`MigrationPlan.__iter__` returns it as an iterator; the parallel writer
+    drives it with :meth:`PlanRun.start`, :meth:`PlanRun.feed` and the merges.
+    """
+    if plan._run is not None and plan._run.finished:
+        plan._last_report = plan._run.report
+    if not callable(plan._users) and iter(plan._users) is plan._users:
+        # A one-shot iterator cannot be read twice: keep it (memory grows with it).
+        plan._users = list(plan._users)
+    plan._run = PlanRun(plan._users, plan._context, plan._scan)
+    return plan._run
 
 
 _NOT_YET = "iterate the plan to the end before reading its report"
@@ -373,6 +389,11 @@ class PlanRun(Iterator[PlanItem]):
             hashes=context.hashes, matched_hashes=len(self._matched), mfa=context.mfa
         )
         return items
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` has run (the report is complete)."""
+        return self._report is not None
 
     @property
     def report(self) -> MigrationReport:

@@ -42,6 +42,7 @@ from .._core._plan import (
     needs_order,
     plan_migration,
     scan_users,
+    start_run,
 )
 from .._core._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
 from .._core._records import UnreadableRecord
@@ -214,7 +215,7 @@ def write_identities(
             return write_identities(plan, f, jobs=jobs)
     if jobs is None:
         jobs = default_jobs()
-    run = iter(plan)
+    run = start_run(plan)
     users = run.users
     if jobs > 1 and isinstance(users, UsersFile) and can_fork():
         run.start()

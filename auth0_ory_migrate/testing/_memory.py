@@ -28,7 +28,7 @@ from ._ory_admin import (
     IdentityStore,
     OryAdminError,
     RecordedRequest,
-    StoredIdentity,
+    StoreViews,
     _batch_creates,
     _decode_body,
     _decode_page_token,
@@ -51,7 +51,7 @@ class _Answer:
         return self.items
 
 
-class InMemoryOryAdmin:
+class InMemoryOryAdmin(StoreViews):
     """Ory's identity admin API in memory: an :class:`~auth0_ory_migrate.typing.IdentityAdmin`.
 
     Hand it to :func:`~auth0_ory_migrate.import_identities`,
@@ -208,46 +208,6 @@ class InMemoryOryAdmin:
         deleted = self._store.delete(identity_id)
         self._record("DELETE", f"{_PATH}/{identity_id}", 204 if deleted else 404)
         return deleted
-
-    # -- direct access, as OryAdminServer's ---------------------------------------------------
-
-    def identities(self) -> list[StoredIdentity]:
-        """A snapshot of every stored identity, in creation order.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identities()
-
-    def identity(self, identity_id: str) -> StoredIdentity | None:
-        """The identity with this id, or None.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity(identity_id)
-
-    def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
-        """The identity with this ``external_id``, or None.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity_by_external_id(external_id)
-
-    def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
-        """The identity owning a credential identifier (an email, or ``provider:subject``).
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity_by_identifier(identifier)
-
-    def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
-        """Store an identity directly, under the same rules as ``POST /admin/identities``.
-
-        Raises:
-            OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.add_identity(body)
 
     def reset(self) -> None:
         """Forget every identity and recorded request.

@@ -1595,7 +1595,54 @@ class IdentityStore:
         return True
 
 
-class OryAdminServer:
+class StoreViews:
+    """Direct access to a test twin's :class:`IdentityStore` (over HTTP and in memory).
+
+    .. versionadded:: 0.1.0
+    """
+
+    _store: IdentityStore
+
+    def identities(self) -> list[StoredIdentity]:
+        """A snapshot of every stored identity, in creation order.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identities()
+
+    def identity(self, identity_id: str) -> StoredIdentity | None:
+        """The identity with this id, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity(identity_id)
+
+    def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
+        """The identity with this ``external_id``, or None.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_external_id(external_id)
+
+    def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
+        """The identity owning a credential identifier (an email, or ``provider:subject``).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.identity_by_identifier(identifier)
+
+    def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
+        """Store an identity directly, under the same rules as ``POST /admin/identities``.
+
+        Raises:
+            OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._store.add_identity(body)
+
+
+class OryAdminServer(StoreViews):
     """The Ory admin identity API on ``127.0.0.1``, in memory, with switchable faults.
 
     Args:
@@ -1727,44 +1774,6 @@ class OryAdminServer:
         """
         with self._lock:
             return self._inflight
-
-    def identities(self) -> list[StoredIdentity]:
-        """A snapshot of every stored identity, in creation order.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identities()
-
-    def identity(self, identity_id: str) -> StoredIdentity | None:
-        """The identity with this id, or None.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity(identity_id)
-
-    def identity_by_external_id(self, external_id: str) -> StoredIdentity | None:
-        """The identity with this ``external_id``, or None.
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity_by_external_id(external_id)
-
-    def identity_by_identifier(self, identifier: str) -> StoredIdentity | None:
-        """The identity owning a credential identifier (an email, or ``provider:subject``).
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.identity_by_identifier(identifier)
-
-    def add_identity(self, body: Mapping[str, Any]) -> StoredIdentity:
-        """Store an identity directly, under the same rules as ``POST /admin/identities``.
-
-        Raises:
-            OryAdminError: The body breaks a rule (400) or clashes with a stored identity (409).
-
-        .. versionadded:: 0.1.0
-        """
-        return self._store.add_identity(body)
 
     # -- JSON views -----------------------------------------------------------------------
 

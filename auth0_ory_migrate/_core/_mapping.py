@@ -127,9 +127,9 @@ class MappingOptions:
     def _check_ignore_hashes(self, _attribute: object, ignore_hashes: bool) -> None:
         if ignore_hashes and self.without_hash != "hook":
             msg = (
-                "ignore_hashes (RESERVE_ONLY) gives every database user the password-migration "
-                "hook: it needs without_hash='hook' (--without-hash hook), "
-                f"not {self.without_hash!r}"
+                "ignore_hashes (--ignore-hashes, RESERVE_ONLY=true) gives every database user "
+                "the password-migration hook: it needs without_hash='hook' "
+                f"(--without-hash hook), not {self.without_hash!r}"
             )
             raise ConfigurationError(msg)
 

@@ -41,6 +41,8 @@ from ._core._export import (
     ExportResult,
     PollPolicy,
 )
+from ._core._formats import UsersFormat, check_users_format, users_export_format
+from ._core._hash_join import MIN_HASH_JOIN_SHARE, check_password_hash_join
 from ._core._hashes import ory_hash_problem
 from ._core._hook import DEFAULT_SECRET_HEADER, Auth0Outcome, HookSettings, ory_hook_config
 from ._core._identities import dump_identity, read_identities
@@ -63,10 +65,12 @@ from ._core._mapping import (
 )
 from ._core._mfa import MfaIndex, MfaSecret, index_mfa_secrets, read_mfa_secrets, totp_url
 from ._core._ory import PreparedBatch, RemoteIdentity
+from ._core._outcomes import OUTCOME_COLUMNS, UserOutcome, user_outcome
 from ._core._password_hashes import (
     IndexedHash,
     PasswordHashIndex,
     PasswordHashRecord,
+    UnusedPasswordHash,
     index_password_hashes,
     read_password_hashes,
 )
@@ -92,7 +96,8 @@ from ._core._users import (
     parse_user,
     read_users,
 )
-from ._runtime._files import open_input, private_file
+from ._core._whole_inputs import check_users_read
+from ._runtime._files import check_outputs, open_input, private_file
 from ._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from ._runtime._parallel import plan_from_files, write_identities
 from .exceptions import (
@@ -104,11 +109,13 @@ from .exceptions import (
     ExportDownloadError,
     ExportJobFailedError,
     ExportTimeoutError,
+    HashJoinError,
     InputFileError,
     InvalidRecordError,
     LedgerError,
     OryConsoleError,
     OryError,
+    OutputFileError,
     SchemaError,
 )
 
@@ -172,6 +179,8 @@ __all__ = [
     "DEFAULT_TRAITS",
     "EXPORT_FIELDS",
     "EXPORT_TIMEOUT",
+    "MIN_HASH_JOIN_SHARE",
+    "OUTCOME_COLUMNS",
     "Auth0ApiError",
     "Auth0ExportError",
     "Auth0Exporter",
@@ -192,6 +201,7 @@ __all__ = [
     "ExportTimeoutError",
     "FoundIdentity",
     "HashConversion",
+    "HashJoinError",
     "HookSettings",
     "IdentityBody",
     "ImportOutcome",
@@ -213,6 +223,7 @@ __all__ = [
     "OryConsole",
     "OryConsoleError",
     "OryError",
+    "OutputFileError",
     "PasswordHashIndex",
     "PasswordHashRecord",
     "PlanItem",
@@ -230,12 +241,19 @@ __all__ = [
     "TraitsValidator",
     "UndoResult",
     "UnreadableRecord",
+    "UnusedPasswordHash",
+    "UserOutcome",
     "UserScan",
     "UsersFile",
+    "UsersFormat",
     "VerifyResult",
     "apply_identity_schema",
     "build_identity_schema",
     "check_identities",
+    "check_outputs",
+    "check_password_hash_join",
+    "check_users_format",
+    "check_users_read",
     "convert_custom_password_hash",
     "dump_identity",
     "file_digest",
@@ -262,6 +280,8 @@ __all__ = [
     "scan_users",
     "totp_url",
     "undo_import",
+    "user_outcome",
+    "users_export_format",
     "verify_identities",
     "write_identities",
 ]

@@ -24,11 +24,13 @@ __all__ = [
     "ExportDownloadError",
     "ExportJobFailedError",
     "ExportTimeoutError",
+    "HashJoinError",
     "InputFileError",
     "InvalidRecordError",
     "LedgerError",
     "OryConsoleError",
     "OryError",
+    "OutputFileError",
     "SchemaError",
 ]
 
@@ -99,6 +101,46 @@ class CustomHashError(Auth0OryMigrateError, ValueError):
 
     .. versionadded:: 0.1.0
     """
+
+
+class HashJoinError(Auth0OryMigrateError, ValueError):
+    """A password-hash file reads fine but its records do not find their users.
+
+    Raised by :func:`~auth0_ory_migrate.check_password_hash_join` (``convert``
+    and ``migrate`` stop with it, exit 2, before writing anything, unless
+    ``--allow-unmatched-hashes``). It names user ids, never a hash.
+
+    Attributes:
+        matched: Hash records that found their database user.
+        total: Hash records (with a hash; duplicates once).
+        min_share: The share that was needed.
+        orphan_ids: Up to three user ids of records that found no user.
+        unhashed_ids: Up to three database users without a hash record.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        matched: int,
+        total: int,
+        min_share: float,
+        orphan_ids: tuple[str, ...],
+        unhashed_ids: tuple[str, ...],
+    ) -> None:
+        need = "at least one must" if matched == 0 else f"at least {min_share:.0%} must"
+        super().__init__(
+            f"password hashes: only {matched:,} of {total:,} hash records found their user "
+            f"({need}): is the hash file from this tenant and this export? "
+            f"hash records without a user: {', '.join(orphan_ids) or '-'}; "
+            f"database users without a hash record: {', '.join(unhashed_ids) or '-'}. "
+            "To go on anyway (those users get the hook), pass --allow-unmatched-hashes"
+        )
+        self.matched = matched
+        self.total = total
+        self.min_share = min_share
+        self.orphan_ids = orphan_ids
+        self.unhashed_ids = unhashed_ids
 
 
 class SchemaError(Auth0OryMigrateError, ValueError):
@@ -265,6 +307,28 @@ class OryConsoleError(Auth0OryMigrateError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+# -- output files ---------------------------------------------------------------------------------
+
+
+class OutputFileError(Auth0OryMigrateError):
+    """An output file could not be written whole (disk full, quota, read-only file system).
+
+    Nothing is left under the file's name: files are written to a temporary name
+    and renamed only when complete (:func:`~auth0_ory_migrate.private_file`).
+
+    Attributes:
+        path: The file that was being written.
+        reason: What the operating system said (e.g. "No space left on device").
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}; nothing written under that name")
+        self.path = path
+        self.reason = reason
 
 
 # -- state ---------------------------------------------------------------------------------------

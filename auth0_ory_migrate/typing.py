@@ -28,6 +28,7 @@ from ._core._hook import Auth0Outcome, OutcomeKind, WSGIApp
 from ._core._importing import FoundIdentity, ImportOutcome
 from ._core._mapping import PasswordSource, SkipReason
 from ._core._ory import PreparedBatch, RemoteIdentity
+from ._core._password_hashes import UnusedHashReason
 from ._core._plan import UserSource
 from ._core._records import Source as RecordSource
 from ._core._schema import TraitName
@@ -46,6 +47,7 @@ __all__ = [
     "SkipReason",
     "TraitName",
     "UndoState",
+    "UnusedHashReason",
     "UserSource",
     "WSGIApp",
 ]

@@ -132,6 +132,7 @@ def main() -> None:
     hashes.append({"_id": {"$oid": "60425dc43519d90068f82984"}, "email": "ken.thompson@example.com",
                    "passwordHash": "$2b$31$" + "A" * 53})  # fmt: skip
     hashes.append({"identifiers": [{"type": "email", "value": "byemail@example.com"}],
+                   "email_verified": True,  # an id-less record joins only by a verified email
                    "passwordHash": bcrypt.hashpw(b"found by email", bcrypt.gensalt(10)).decode()})  # fmt: skip
     hashes.append({"_id": {"$oid": "ffffffffffffffffffffffff"}, "email": "gone@example.com",
                    "passwordHash": bcrypt.hashpw(b"deleted user", bcrypt.gensalt(10)).decode()})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import stat
@@ -177,13 +178,15 @@ def test_convert_examples_end_to_end(examples: Path, tmp_path: Path) -> None:
         (BARBARA, "stale_password_hash"),
         (SAML, "enterprise_login_not_imported"),
         (KEN_THOMPSON, "invalid_password_hash"),
+        (BYEMAIL, "password_hash_joined_by_email"),  # issue 11: an email join is noted
     }
-    # The truncated record on line 13 is reported by line, without its content.
+    # The truncated record on line 13 is reported by line and by its still readable user id,
+    # without its content.
     assert report["unreadable"] == [
         {
             "source": "users",
             "line": 13,
-            "auth0_user_id": None,
+            "auth0_user_id": "auth0|broken",
             "reason": report["unreadable"][0]["reason"],
         }
     ]
@@ -487,6 +490,123 @@ def test_jobs_must_be_positive(examples: Path, tmp_path: Path) -> None:
     result = _convert(examples, tmp_path, "--jobs", "0")
     assert result.exit_code == 2
     assert "--jobs" in result.stderr
+
+
+# --- every user accounted for: --outcomes --------------------------------------------------------
+
+
+def _outcomes(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_outcomes_account_for_every_user(examples: Path, tmp_path: Path) -> None:
+    """--outcomes: one CSV row per Auth0 user: outcome, password path, social logins, notes."""
+    result = _convert(examples, tmp_path, "--outcomes", str(tmp_path / "outcomes.csv"))
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / "outcomes.csv") in result.stdout
+    rows = _outcomes(tmp_path / "outcomes.csv")
+    lines = (examples / "auth0-users.ndjson").read_text().splitlines()
+    assert len(rows) == len(lines) == 22
+    assert sorted(int(row["line"]) for row in rows) == list(range(1, 23))
+    by_id = {row["auth0_user_id"]: row for row in rows if row["outcome"] != "unreadable"}
+    assert by_id[TIM_GOOGLE]["outcome"] == f"merged into {TIM}"
+    assert by_id[DONALD]["outcome"] == "skipped: duplicate_email"
+    assert DONALD_LIVE in by_id[DONALD]["notes"]
+    assert by_id[SMS]["outcome"] == "skipped: no_email"
+    assert [row["line"] for row in rows if row["outcome"] == "unreadable"] == ["13"]
+    assert (by_id[ADA]["password"], by_id[EDSGER]["password"]) == ("hash", "hook")
+    assert by_id["github|5812309"]["password"] == "none"
+    assert by_id["github|5812309"]["social_logins"] == "1"
+    assert by_id[TIM]["social_logins"] == "1"
+    assert "stale_password_hash" in by_id[BARBARA]["notes"]
+    # The password path of every imported user, as the identities file has it.
+    bodies = _identities(tmp_path / "identities.ndjson")
+    for user_id, body in bodies.items():
+        config = _password(body) or {}
+        expected = (
+            "hash" if "hashed_password" in config
+            else "hook" if config.get("use_password_migration_hook") else "none"
+        )  # fmt: skip
+        assert (by_id[user_id]["outcome"], by_id[user_id]["password"]) == ("identity", expected)
+    outcomes = (tmp_path / "outcomes.csv").read_text()
+    for secret in _secrets(examples):
+        assert secret not in outcomes
+
+
+def test_outcomes_file_names_no_secret_so_is_0644(examples: Path, tmp_path: Path) -> None:
+    """The outcomes file gets mode 0644 (no secret in it), the others 0600, whatever the umask."""
+    previous = os.umask(0o077)
+    try:
+        result = _convert(examples, tmp_path, "--outcomes", str(tmp_path / "outcomes.csv"))
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    assert _mode(tmp_path / "outcomes.csv") == 0o644
+    assert _mode(tmp_path / "identities.ndjson") == 0o600
+    assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_outcomes_are_the_same_for_any_number_of_jobs(
+    examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 1 and 2 write byte-identical outcomes files (rows in file order)."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr("auth0_ory_migrate._core._read._BLOCK", 1000)  # several blocks per worker
+    written = []
+    for jobs in ("1", "2"):
+        (tmp_path / jobs).mkdir()
+        outcomes = tmp_path / jobs / "outcomes.csv"
+        result = _convert(examples, tmp_path / jobs, "--jobs", jobs, "--outcomes", str(outcomes))
+        assert result.exit_code == 0, result.output
+        written.append(outcomes.read_bytes())
+    assert written[0] == written[1]
+    assert written[0].count(b"\n") == 23
+
+
+@pytest.mark.parametrize("clash", ["--users", "--password-hashes", "--out", "--report"])
+def test_outcomes_naming_another_file_is_refused(
+    examples: Path, tmp_path: Path, clash: str
+) -> None:
+    """--outcomes naming an input or another output: exit 2, nothing written."""
+    for name in ("auth0-users.ndjson", "auth0-password-hashes.json"):
+        (tmp_path / name).write_bytes((examples / name).read_bytes())
+    paths = {
+        "--users": tmp_path / "auth0-users.ndjson",
+        "--password-hashes": tmp_path / "auth0-password-hashes.json",
+        "--out": tmp_path / "identities.ndjson",
+        "--report": tmp_path / "report.json",
+    }
+    before = {name: path.read_bytes() for name, path in paths.items() if path.exists()}
+    result = CliRunner().invoke(
+        main,
+        [
+            "convert",
+            *("--users", str(paths["--users"])),
+            *("--password-hashes", str(paths["--password-hashes"])),
+            *("--out", str(paths["--out"]), "--report", str(paths["--report"])),
+            *("--outcomes", str(paths[clash])),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--outcomes {paths[clash]} is the same file as {clash}" in result.stderr
+    assert {name: path.read_bytes() for name, path in paths.items() if path.exists()} == before
+
+
+def test_no_outcomes_file_when_the_run_is_refused(tmp_path: Path) -> None:
+    """A run refused as a whole (here: no readable user) leaves no outcomes file."""
+    (tmp_path / "empty.ndjson").write_bytes(b"")
+    result = CliRunner().invoke(
+        main,
+        [
+            "convert",
+            *("--users", str(tmp_path / "empty.ndjson"), "--out", str(tmp_path / "i.ndjson")),
+            *("--report", str(tmp_path / "r.json"), "--outcomes", str(tmp_path / "o.csv")),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.ndjson"]
 
 
 # --- the real command ------------------------------------------------------------------------

@@ -343,3 +343,48 @@ def test_migrate_streams_convert_into_ory(
     )
     verified = cli("verify", "--identities", "ids.ndjson", "--ory-url", server.url)
     assert verified.exit_code == 0, verified.output
+
+
+def test_ctrl_c_mid_import_exits_130_without_a_traceback(
+    server: OryAdminServer, in_tmp_path: Path
+) -> None:
+    """SIGINT (Ctrl-C) mid-import: exit 130, one line, no traceback; a rerun finishes the job."""
+    items = [body(i) for i in range(300)]
+    ids = write_identities(in_tmp_path / "ids.ndjson", items)
+    server.faults.latency = 0.04
+    command = [sys.executable, "-m", "auth0_ory_migrate", "import", "--identities", str(ids)]
+    command += ["--ory-url", server.url, "--batch-size", "25"]
+    env = {**os.environ, "ORY_API_KEY": KEY, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        command, cwd=in_tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while len(server.identities()) < 50 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the import did not progress"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out.decode() + err.decode()
+    assert "Traceback" not in err.decode()
+    assert "interrupted" in err.decode()
+    server.faults.latency = 0.0
+    rerun = subprocess.run(
+        command, cwd=in_tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert set(each_once(server)) == {b["external_id"] for b in items}
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_import_of_a_raw_auth0_export_says_run_convert_first_once(
+    server: OryAdminServer, in_tmp_path: Path, examples: Path, dry_run: bool
+) -> None:
+    """Import given Auth0's user export: one line "run convert first", exit 2, nothing sent."""
+    args = ["import", "--identities", str(examples / "auth0-users.ndjson"), "--ory-url", server.url]
+    result = cli(*args, *(["--dry-run"] if dry_run else []))
+    assert result.exit_code == 2, result.output
+    said = result.output  # stdout and stderr
+    assert said.count("this looks like an Auth0 export: run convert first") == 1
+    assert len(said.strip().splitlines()) == 1
+    assert server.identities() == []
+    assert not (in_tmp_path / ".auth0-ory-migrate").exists()

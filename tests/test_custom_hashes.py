@@ -26,6 +26,7 @@ from auth0_ory_migrate import (
     convert_custom_password_hash,
     ory_hash_problem,
 )
+from auth0_ory_migrate._core._password_hashes import parse_password_hash
 from auth0_ory_migrate.exceptions import Auth0OryMigrateError, CustomHashError
 
 
@@ -812,14 +813,6 @@ SECRET = "c2VjcmV0LXNhbHQtdmFsdWU"
             {
                 "algorithm": "sha1",
                 "hash": {"value": "ab" * 20, "encoding": "hex"},
-                "salt": {"value": SECRET},
-            },
-            "salt.position is missing",
-        ),
-        (
-            {
-                "algorithm": "sha1",
-                "hash": {"value": "ab" * 20, "encoding": "hex"},
                 "salt": {"value": SECRET, "position": "middle"},
             },
             "prefix or suffix",
@@ -995,3 +988,107 @@ def test_property_ldap_salted_round_trips(password: str, scheme: str, salt: byte
     assert_verifies(
         convert_custom_password_hash({"algorithm": "ldap", "hash": {"value": stored}}), password
     )
+
+
+# --- issue 11: Auth0's defaults, bcrypt with a salt, no secret in any message --------------------
+
+
+@pytest.mark.parametrize("alg", ["md5", "sha1", "sha256", "sha512"])
+def test_salt_without_position_means_prefix(alg: str) -> None:
+    """A salt without position is a prefix (Auth0's documented default), not an error."""
+    salt = b"NaCl-pepper"
+    conv = convert_custom_password_hash(
+        {
+            "algorithm": alg,
+            "hash": {"value": _digest(alg, salt + PW).hex(), "encoding": "hex"},
+            "salt": {"value": salt.decode()},  # no position (issue 11: was "missing")
+        }
+    )
+    assert_verifies(conv)
+    assert (
+        conv.ory_hash
+        == convert_custom_password_hash(
+            {
+                "algorithm": alg,
+                "hash": {"value": _digest(alg, salt + PW).hex(), "encoding": "hex"},
+                "salt": {"value": salt.decode(), "position": "prefix"},
+            }
+        ).ory_hash
+    )
+
+
+def test_bcrypt_with_a_salt_needs_the_hook() -> None:
+    """Bcrypt over a salted password cannot be checked by Ory: the hook, with the reason."""
+    stored = bcrypt.hashpw(b"pepper" + PW, bcrypt.gensalt(rounds=4)).decode()
+    for position in ({}, {"position": "prefix"}, {"position": "suffix"}):
+        conv = convert_custom_password_hash(
+            {
+                "algorithm": "bcrypt",
+                "hash": {"value": stored},
+                "salt": {"value": SECRET, **position},
+            }
+        )
+        assert_hook(conv, "salt")
+        assert SECRET not in (conv.reason or "")
+        assert stored not in (conv.reason or "")
+    # an empty salt is no salt: passed through as ever
+    plain = bcrypt.hashpw(PW, bcrypt.gensalt(rounds=4)).decode()
+    conv = convert_custom_password_hash(
+        {"algorithm": "bcrypt", "hash": {"value": plain}, "salt": {"value": ""}}
+    )
+    assert assert_verifies(conv) == plain
+
+
+CANARY = "CANARYzq9"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"algorithm": CANARY, "hash": {"value": "ab" * 20}},
+        {"algorithm": "argon2", "hash": {"value": f"${CANARY}$v=19$m=1,t=1,p=1$YQ$YQ"}},
+        {"algorithm": "ldap", "hash": {"value": "{" + CANARY + "}YWJj"}},
+        {"algorithm": "sha1", "hash": {"value": "ab" * 20, "encoding": CANARY}},
+        {
+            "algorithm": "sha1",
+            "hash": {"value": "ab" * 20},
+            "salt": {"value": "s", "encoding": CANARY},
+        },
+        {
+            "algorithm": "sha1",
+            "hash": {"value": "ab" * 20},
+            "salt": {"value": "s", "position": CANARY},
+        },
+        {
+            "algorithm": "hmac",
+            "hash": {"value": "ab" * 20, "digest": CANARY, "key": {"value": "k"}},
+        },
+        {"algorithm": "pbkdf2", "hash": {"value": f"$pbkdf2-{CANARY}$i=1,l=1$YQ$YQ"}},
+        {"algorithm": "sha1", "hash": {"value": "ab" * 20}, "password": {"encoding": CANARY}},
+        {"algorithm": "bcrypt", "hash": {"value": f"$2b$04${CANARY}"}, "salt": {"value": CANARY}},
+    ],
+    ids=[
+        "algorithm",
+        "argon2 variant",
+        "ldap scheme",
+        "hash encoding",
+        "salt encoding",
+        "salt position",
+        "hmac digest",
+        "pbkdf2 digest",
+        "password encoding",
+        "bcrypt salt",
+    ],
+)
+def test_no_message_quotes_hash_salt_or_variant_text(obj: dict[str, Any]) -> None:
+    """Whatever text an object carries, neither an error nor a hook reason repeats it."""
+    try:
+        conv = convert_custom_password_hash(obj)
+    except CustomHashError as e:
+        said = str(e)
+    else:
+        assert conv.reason is not None
+        said = conv.reason
+    assert CANARY.lower() not in said.lower()
+    record = parse_password_hash({"_id": "a1", "custom_password_hash": obj}, 3)
+    assert CANARY.lower() not in repr(record).lower()

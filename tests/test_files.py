@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import os
 import stat
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auth0_ory_migrate import (
     ConfigurationError,
     InputFileError,
+    OutputFileError,
     UsersFile,
     open_input,
     private_file,
@@ -185,3 +189,74 @@ def test_private_file_leaves_nothing_half_written(tmp_path: Path) -> None:
         write_half()
     assert path.read_bytes() == b"the old report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+class _FullDisk(io.RawIOBase):
+    """A file on a disk that fills up after *room* bytes (``ENOSPC``, as write(2) says)."""
+
+    def __init__(self, fd: int, room: int, errno_: int = errno.ENOSPC) -> None:
+        self._fd, self._room, self._errno = fd, room, errno_
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, b: Any) -> int:
+        if len(b) > self._room:
+            raise OSError(self._errno, os.strerror(self._errno))
+        self._room -= len(b)
+        return os.write(self._fd, b)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def full_disk(
+    monkeypatch: pytest.MonkeyPatch, room: int = 100, errno_: int = errno.ENOSPC, name: str = ""
+) -> None:
+    """Make the files :func:`private_file` opens (whose path has *name*) fill the disk."""
+    real = os.fdopen
+
+    def fdopen(fd: int, mode: str = "r", buffering: int = -1, **kwargs: Any) -> Any:
+        if mode != "wb" or name not in os.readlink(f"/proc/self/fd/{fd}"):
+            return real(fd, mode, buffering, **kwargs)
+        return io.BufferedWriter(_FullDisk(fd, room, errno_), buffer_size=64)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+@pytest.mark.parametrize("errno_", [errno.ENOSPC, errno.EROFS, errno.EDQUOT])
+def test_a_full_disk_is_an_output_file_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errno_: int
+) -> None:
+    """Disk full / read-only mid-write: OutputFileError naming the file; nothing left behind."""
+    path = tmp_path / "identities.ndjson"
+    full_disk(monkeypatch, errno_=errno_)
+
+    def write() -> None:
+        with private_file(path) as f:
+            for _ in range(100):
+                f.write(b"x" * 50)
+
+    with pytest.raises(OutputFileError, match=r"identities\.ndjson") as e:
+        write()
+    assert os.strerror(errno_).lower() in str(e.value).lower()
+    assert "nothing written under that name" in str(e.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_errors_in_the_block_are_not_blamed_on_the_file(tmp_path: Path) -> None:
+    """An OSError that is not the file's own (e.g. reading an input) passes through unchanged."""
+
+    def write() -> None:
+        with private_file(tmp_path / "out") as f:
+            f.write(b"x")
+            (tmp_path / "no-such-input").read_bytes()
+
+    with pytest.raises(FileNotFoundError):
+        write()
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from auth0_ory_migrate import (
     Note,
     PlannedIdentity,
     Skipped,
+    build_identity_schema,
     map_user,
     ory_hash_problem,
     parse_user,
@@ -251,8 +252,11 @@ def test_metadata_admin_keeps_the_whole_record() -> None:
 @pytest.mark.parametrize("user_metadata", [None, {}, [1, 2], "text", 5])
 def test_metadata_public_only_for_a_non_empty_object(user_metadata: Any) -> None:
     """metadata_public is set only from a non-empty user_metadata object, never another type."""
-    extra = {} if user_metadata is None else {"user_metadata": user_metadata}
-    body = _plan(_db(**extra)).body
+    user = _db()
+    if user_metadata is not None:  # built directly: parse_user reports a non-object as unreadable
+        raw = {**user.raw, "user_metadata": user_metadata}
+        user = Auth0User(user.user_id, user.line, user.provider, raw, email=user.email)
+    body = _plan(user).body
     assert "metadata_public" not in body
     assert isinstance(body["metadata_admin"], dict)
 
@@ -718,3 +722,88 @@ def test_mapping_does_not_change_the_user() -> None:
     before = json.dumps([raw, other_raw], sort_keys=True)
     _plan(_user(raw), merge=[_user(other_raw)], password_hash=(BCRYPT, None))
     assert json.dumps([raw, other_raw], sort_keys=True) == before
+
+
+# -- lossy mappings said out loud (issue 11) ------------------------------------------------------
+
+
+_NAME = {"email": "email", "name.first": "given_name", "name.last": "family_name"}
+
+
+def test_unfilled_traits_names_schema_traits_the_mapping_never_fills() -> None:
+    """A schema with ``name`` and a mapping of the email only: ``name`` is never filled."""
+    schema = build_identity_schema(("email", "name", "phone"))
+    assert MappingOptions(schema=schema).unfilled_traits == ("phone", "name")
+    half = MappingOptions(schema=schema, traits={"email": "email", "name.first": "given_name"})
+    assert half.unfilled_traits == ("phone", "name.last")
+    full = MappingOptions(schema=schema, traits={**_NAME, "phone": "phone_number"})
+    assert full.unfilled_traits == ()
+    assert MappingOptions().unfilled_traits == ()  # preset://email, the email mapped
+    assert MappingOptions(schema=schema, traits=lambda u: {"email": u.email}).unfilled_traits == ()
+
+
+_TEL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "traits": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "string", "format": "email"},
+                "phone": {"type": "string", "format": "tel"},
+                "name": {
+                    "type": "object",
+                    "properties": {"first": {"type": "string"}, "last": {"type": "string"}},
+                    "required": ["first"],
+                },
+            },
+            "required": ["email"],
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+def _phone_user(phone: str, **extra: Any) -> Auth0User:
+    return _db(user_metadata={"phone": phone}, **extra)
+
+
+_PHONE = {"email": "email", "phone": "user_metadata.phone"}
+
+
+def test_a_bad_optional_trait_is_dropped_with_a_note() -> None:
+    """``020 7123 4567`` under ``format: tel`` drops ``phone``; the user is still imported."""
+    options = MappingOptions(schema_id="customer", schema=_TEL_SCHEMA, traits=_PHONE)
+    planned = map_user(_phone_user("020 7123 4567"), options)
+    assert isinstance(planned, PlannedIdentity), planned
+    assert planned.body["traits"] == {"email": "ada@example.com"}
+    (note,) = [n for n in planned.notes if n.code == "invalid_trait_dropped"]
+    assert "traits.phone" in note.detail
+    assert "tel" in note.detail
+    assert "7123" not in note.detail  # never the value
+    good = map_user(_phone_user("+442071234567"), options)
+    assert isinstance(good, PlannedIdentity)
+    assert good.notes == ()
+    assert good.body["traits"]["phone"] == "+442071234567"
+
+
+def test_a_bad_required_trait_still_skips_the_user() -> None:
+    """A required trait that does not fit skips the user, as before."""
+    schema = json.loads(json.dumps(_TEL_SCHEMA))
+    schema["properties"]["traits"]["required"] = ["email", "phone"]
+    options = MappingOptions(schema_id="customer", schema=schema, traits=_PHONE)
+    skipped = map_user(_phone_user("020 7123 4567"), options)
+    assert isinstance(skipped, Skipped)
+    assert skipped.reason == "invalid_traits"
+
+
+def test_a_bad_nested_optional_trait_drops_the_smallest_optional_part() -> None:
+    """Optional ``name.last`` goes alone; ``name.first``, required in ``name``, takes ``name``."""
+    traits = {"email": "email", "name.first": "given_name", "name.last": "family_name"}
+    options = MappingOptions(schema_id="customer", schema=_TEL_SCHEMA, traits=traits)
+    last = map_user(_db(given_name="Ada", family_name=7), options)
+    assert isinstance(last, PlannedIdentity), last
+    assert last.body["traits"]["name"] == {"first": "Ada"}
+    first = map_user(_db(given_name=7, family_name="Lovelace"), options)
+    assert isinstance(first, PlannedIdentity), first
+    assert "name" not in first.body["traits"]
+    assert [n.code for n in first.notes] == ["invalid_trait_dropped"]

@@ -172,16 +172,14 @@ def test_json_array_hash_file() -> None:
 @pytest.mark.parametrize(
     ("raw", "user_id", "reason"),
     [
-        ({"_id": {"$oid": OID}}, f"auth0|{OID}", "no passwordHash"),
-        ({"_id": {"$oid": OID}, "passwordHash": ""}, f"auth0|{OID}", "no passwordHash"),
-        ({"_id": {"$oid": OID}, "passwordHash": 5}, f"auth0|{OID}", "no passwordHash"),
+        ({"_id": {"$oid": OID}, "passwordHash": 5}, f"auth0|{OID}", "passwordHash is not a string"),
         ({"passwordHash": HASH}, None, "neither _id nor email"),
         ({"_id": {"$oid": ""}, "passwordHash": HASH}, None, "neither _id nor email"),
         ({"_id": True, "passwordHash": HASH}, None, "neither _id nor email"),
     ],
 )
 def test_unusable_hash_records(raw: dict[str, Any], user_id: str | None, reason: str) -> None:
-    """Records without a hash, or without any way to join them, are unreadable."""
+    """Records with a hash that is no string, or without any way to join them, are unreadable."""
     (bad,) = _records(raw)
     assert isinstance(bad, UnreadableRecord)
     assert (bad.source, bad.line, bad.user_id, bad.reason) == (
@@ -217,10 +215,10 @@ def test_index_counts_and_newest_duplicate_wins() -> None:
     )
     index = index_password_hashes(records)
     assert isinstance(index, PasswordHashIndex)
-    assert index.total == 5
+    assert index.total == 6  # issue 11: the record without a hash is read ("no password")
     assert index.duplicates == 2
-    assert len(index.unreadable) == 1
-    assert index.unreadable[0].line == 6
+    assert len(index.without_password) == 1  # issue 11: was unreadable
+    assert index.without_password[0].line == 6
     newest = index.lookup([OID], None)
     assert newest is not None
     assert newest.value == HASH2
@@ -298,14 +296,20 @@ def test_join_through_linked_database_identity() -> None:
 
 
 def test_id_less_record_joins_by_email_whatever_the_case() -> None:
-    """A hash record without an id falls back to the email, compared case-insensitively."""
+    """A hash record without an id falls back to the (verified) email, case-insensitively."""
     users = [_user(f"auth0|{OID}", "byemail@example.com")]
+    # issue 11: only a verified email joins (email_verified: true in the hash record)
     for email in ("byemail@example.com", "ByEmail@EXAMPLE.com", " BYEMAIL@example.com "):
-        assert _passwords(users, {"email": email, "passwordHash": HASH}) == {
-            f"auth0|{OID}": {"hashed_password": HASH}
-        }
         assert _passwords(
-            users, {"identifiers": [{"type": "email", "value": email}], "passwordHash": HASH}
+            users, {"email": email, "passwordHash": HASH, "email_verified": True}
+        ) == {f"auth0|{OID}": {"hashed_password": HASH}}
+        assert _passwords(
+            users,
+            {
+                "identifiers": [{"type": "email", "value": email}],
+                "passwordHash": HASH,
+                "email_verified": True,
+            },
         ) == {f"auth0|{OID}": {"hashed_password": HASH}}
 
 
@@ -432,3 +436,34 @@ def test_stale_hash_without_hook_means_no_password() -> None:
     assert "credentials" not in item.body
     assert item.password == "none"
     assert plan.report.without_password == 1
+
+
+# --- password_set_date values that are no moment (issue 11) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$date": 1e20},
+        {"$date": -1e18},
+        {"$date": float("nan")},
+        {"$date": float("inf")},
+        {"$date": {"$numberLong": "abc"}},
+        {"$date": {"$numberLong": "99999999999999999999"}},
+        {"$date": {"$numberLong": 1.5}},
+    ],
+    ids=["1e20", "-1e18", "nan", "inf", "numberLong-abc", "numberLong-huge", "numberLong-float"],
+)
+def test_impossible_set_date_reports_the_record(value: Any) -> None:
+    """A password_set_date that is no moment is reported for that record; the rest are read."""
+    records = [
+        {"_id": OID, "passwordHash": HASH, "password_set_date": value},
+        {"_id": "b" * 24, "passwordHash": HASH2},
+    ]
+    data = json.dumps(records).encode()  # a JSON array: Python's decoder reads NaN too
+    bad, good = list(read_password_hashes(io.BytesIO(data)))
+    assert isinstance(bad, UnreadableRecord)
+    assert (bad.line, bad.user_id) == (1, f"auth0|{OID}")
+    assert "password_set_date" in bad.reason
+    assert HASH not in bad.reason
+    assert isinstance(good, PasswordHashRecord)

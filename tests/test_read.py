@@ -536,7 +536,8 @@ def test_strict_mode_for_hashes_and_mfa_secrets() -> None:
     with pytest.raises(InvalidRecordError) as info:
         list(
             read_password_hashes(
-                io.BytesIO(b'{"_id": {"$oid": "' + b"a" * 24 + b'"}, "email": "a@b.c"}\n'),
+                # issue 11: a record without passwordHash is "no password" now; a non-string is bad
+                io.BytesIO(b'{"_id": {"$oid": "' + b"a" * 24 + b'"}, "passwordHash": 5}\n'),
                 strict=True,
             )
         )

@@ -7,6 +7,7 @@ import json
 import shlex
 import socket
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -712,3 +713,23 @@ def test_cli_schema_file(tmp_path: Any) -> None:
         main, ["schema", "print", "--schema-file", str(good), "--trait", "email"]
     )
     assert mixed.exit_code == 2
+
+
+def test_cli_schema_print_trait_adds_to_the_email() -> None:
+    """``schema print --trait name`` is email and name, as the guide says."""
+    result = CliRunner().invoke(main, ["schema", "print", "--trait", "name"])
+    assert result.exit_code == 0, result.output
+    traits = json.loads(result.output)["properties"]["traits"]
+    assert list(traits["properties"]) == ["email", "name"]
+    assert traits["required"] == ["email"]
+
+
+def test_the_phase2_guide_uses_the_schema_id_schema_apply_adds() -> None:
+    """The guide's ``convert --schema-id`` is the id ``schema apply`` adds by default."""
+    guide = (Path(__file__).resolve().parent.parent / "docs/guide/phase2-schema.md").read_text()
+    from auth0_ory_migrate._cli.schema import apply
+
+    default = next(p.default for p in apply.params if p.name == "schema_id")
+    assert f"--schema-id {default}" in guide
+    assert 'schema_id="customer"' not in guide
+    assert "--schema-id customer" not in guide

@@ -188,9 +188,9 @@ def test_flags_accept_json_booleans_and_csv_strings() -> None:
     csv_user = _parse({"user_id": "a|b", "email_verified": "true", "blocked": "true"})
     assert csv_user.email_verified
     assert csv_user.blocked
-    other = _parse({"user_id": "a|b", "email_verified": "yes", "blocked": 1})
-    assert not other.email_verified
-    assert not other.blocked
+    # Issue 11: any other value is reported for the user, never read as false.
+    other = parse_user({"user_id": "a|b", "email_verified": "yes", "blocked": 1})
+    assert isinstance(other, UnreadableRecord)
 
 
 def test_email_is_trimmed_and_empty_email_is_none() -> None:
@@ -269,3 +269,66 @@ def test_read_users_parses_every_line() -> None:
     items = list(read_users(io.BytesIO("\n".join(json.dumps(x) for x in lines).encode())))
     assert [type(i).__name__ for i in items] == ["Auth0User", "UnreadableRecord", "Auth0User"]
     assert [i.line for i in items] == [1, 2, 3]
+
+
+# --- wrong JSON types (issue 11) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"blocked": 1}, "blocked is not true or false"),
+        ({"blocked": "yes"}, "blocked is not true or false"),
+        ({"email_verified": 1}, "email_verified is not true or false"),
+        ({"email_verified": "TRUE"}, "email_verified is not true or false"),
+        ({"user_metadata": "x"}, "user_metadata is not an object"),
+        ({"user_metadata": [1]}, "user_metadata is not an object"),
+        ({"email": "a\x00@example.com"}, "email holds a NUL character"),
+    ],
+)
+def test_wrong_json_types_are_reported_for_that_user(extra: dict[str, Any], says: str) -> None:
+    """A field of the wrong JSON type is reported for its user, never silently coerced."""
+    result = parse_user({"user_id": "auth0|a1", **extra}, 3)
+    assert result == UnreadableRecord("users", 3, "auth0|a1", says)
+
+
+@pytest.mark.parametrize(
+    ("extra", "blocked", "verified"),
+    [
+        ({"blocked": True, "email_verified": False}, True, False),
+        ({"blocked": "true", "email_verified": "true"}, True, True),
+        ({"blocked": "false", "email_verified": "false"}, False, False),
+        ({"blocked": None, "email_verified": None, "user_metadata": None}, False, False),
+    ],
+)
+def test_booleans_read_by_the_documented_rule(
+    extra: dict[str, Any], blocked: bool, verified: bool
+) -> None:
+    """true/false, their strings (the job's CSV) and null (as missing) are read as documented."""
+    user = parse_user({"user_id": "auth0|a1", **extra})
+    assert isinstance(user, Auth0User)
+    assert (user.blocked, user.email_verified) == (blocked, verified)
+
+
+def test_nul_in_user_id_is_reported_with_the_id_escaped() -> None:
+    """A user_id with a NUL byte is reported, the NUL shown as an escape, not passed on."""
+    result = parse_user({"user_id": "auth0|a\x00b"}, 2)
+    assert result == UnreadableRecord("users", 2, "auth0|a\\x00b", "user_id holds a NUL character")
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**30])
+def test_integers_beyond_64_bits_are_reported_not_made_floats(number: int) -> None:
+    """An integer outside the 64-bit range is reported for its user (NDJSON and JSON array)."""
+    record = {"user_id": "auth0|big", "app_metadata": {"n": number}}
+    ok = {"user_id": "auth0|ok", "app_metadata": {"n": 2**64 - 1, "id": "1" * 30}}
+    for data in (
+        (json.dumps(record) + "\n" + json.dumps(ok) + "\n").encode(),
+        json.dumps([record, ok]).encode(),
+        f'user_id,app_metadata\nauth0|big,{{"n": {number}}}\n'.encode(),
+    ):
+        items = list(read_users(io.BytesIO(data)))
+        bad = [i for i in items if isinstance(i, UnreadableRecord)]
+        assert [b.user_id for b in bad] == ["auth0|big"], data
+        assert bad[0].reason.endswith("holds an integer that does not fit in 64 bits")
+        users = [i for i in items if isinstance(i, Auth0User)]
+        assert all(type(u.raw["app_metadata"]["n"]) is int for u in users)

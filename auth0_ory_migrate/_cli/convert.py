@@ -7,22 +7,32 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from .. import (
+    DEFAULT_TRAITS,
+    MIN_HASH_JOIN_SHARE,
     MappingOptions,
     MigrationPlan,
     MigrationReport,
+    UsersFormat,
+    check_outputs,
+    check_password_hash_join,
+    check_users_format,
+    check_users_read,
     format_summary,
+    open_input,
     plan_from_files,
     private_file,
+    users_export_format,
     write_identities,
 )
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, InputFileError, OutputFileError
 from ._app import cli, fail_on_library_errors, option_group
 
 
@@ -40,6 +50,30 @@ def _parse_providers(
             raise click.BadParameter(msg)
         mapping[connection.strip()] = provider.strip()
     return mapping
+
+
+def _parse_traits(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    """``--trait TRAIT=FIELD`` (dotted paths, as a declarative ``TraitMapping``) into a map."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        trait, sep, source = (part.strip() for part in value.partition("="))
+        paths = [trait, source] if source else [trait]
+        if not sep or not all(all(paths_part for paths_part in p.split(".")) for p in paths):
+            msg = (
+                f"{value!r} is not TRAIT=FIELD (dotted paths, e.g. name.first=given_name; "
+                "an empty FIELD leaves the trait out)"
+            )
+            raise click.BadParameter(msg)
+        mapping[trait] = source
+    return mapping
+
+
+def _trait_mapping(traits: dict[str, str]) -> dict[str, str]:
+    """The email mapped as by default, plus (or without) the ``--trait`` options."""
+    merged = {**DEFAULT_TRAITS, **traits}
+    return {trait: source for trait, source in merged.items() if source}
 
 
 #: The options that say what to read and how to map it (``convert`` and ``migrate``).
@@ -110,6 +144,31 @@ input_options = option_group(
         is_flag=True,
         help="Stop at the first unreadable record instead of reporting it.",
     ),
+    # Custom traits (issue 11): the declarative trait mapping, from the command line.
+    click.option(
+        "--trait",
+        "traits",
+        multiple=True,
+        callback=_parse_traits,
+        metavar="TRAIT=FIELD",
+        help="Fill a trait (dotted path) from an Auth0 field (dotted path), e.g. "
+        "name.first=given_name or phone=user_metadata.phone; repeatable. The email is "
+        "mapped as ever (email= leaves it out). Use with --schema-id/--schema-file.",
+    ),
+    # Lossy inputs (issue 11): the export job's CSV cannot carry everything.
+    click.option(
+        "--accept-csv-losses",
+        is_flag=True,
+        help="Convert the export job's CSV with a hash file all the same (it has no "
+        "last_password_reset: stale hashes would be imported). Better: export format: json.",
+    ),
+    # Side files wrong as a whole (issue 11): a hash file without a hash is refused.
+    click.option(
+        "--allow-empty-hashes",
+        is_flag=True,
+        help="Accept a --password-hashes file from which no hash can be read although the "
+        "users include database users (refused otherwise, as a sign of the wrong file).",
+    ),
 )
 
 
@@ -121,6 +180,47 @@ report_option = click.option(
     default="report.json",
     show_default=True,
     help="Report of every user not imported as their own identity, and every unreadable record.",
+)
+
+
+#: ``convert`` and ``migrate``: accept a users file without a readable user.
+allow_no_users_option = click.option(
+    "--allow-no-users",
+    is_flag=True,
+    help="Accept a users file in which no user can be read (e.g. a connection without users); "
+    "refused otherwise, as a sign of the wrong file.",
+)
+
+
+def check_some_users(report: MigrationReport, users_path: Path, allow_no_users: bool) -> None:
+    """Refuse a run in which no user was read, saying what the users file looks like."""
+    if report.users_read or allow_no_users:
+        return
+    with open_input(users_path) as f:
+        head = f.read(1 << 16)
+    check_users_read(report, head, allow_no_users=allow_no_users)
+
+
+#: The input files of :func:`input_options`: keyword → the option that names it.
+_INPUT_FILES = {
+    "users_path": "--users",
+    "hashes_path": "--password-hashes",
+    "mfa_path": "--mfa-secrets",
+    "schema_file": "--schema-file",
+}
+
+
+def check_output_files(inputs: dict[str, Any], **outputs: Path | None) -> None:
+    """Refuse outputs (option → path) that clash with an input or cannot be written."""
+    check_outputs(outputs, {option: inputs.get(key) for key, option in _INPUT_FILES.items()})
+
+
+#: ``convert``: accept a hash file whose records do not find their users (issue 11).
+allow_unmatched_hashes_option = click.option(
+    "--allow-unmatched-hashes",
+    is_flag=True,
+    help="Go on when fewer than half the password-hash records find their user (refused "
+    "otherwise, as a sign of a hash file from another tenant or export).",
 )
 
 
@@ -137,8 +237,23 @@ def open_plan(
     providers: dict[str, str],
     totp_issuer: str,
     strict: bool,
+    accept_csv_losses: bool = False,
+    traits: dict[str, str] | None = None,
+    allow_empty_hashes: bool = False,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`."""
+    # Lossy inputs: what the users file's kind cannot carry, refused or said before any writing.
+    try:
+        with open_input(users_path) as f:
+            users_format: UsersFormat = users_export_format(f)
+    except InputFileError:
+        users_format = "ndjson"  # unreadable as a whole: reading it says why, as ever
+    for warning in check_users_format(
+        users_format,
+        password_hashes=hashes_path is not None and not ignore_hashes,
+        accept_csv_losses=accept_csv_losses,
+    ):
+        click.echo(f"warning: {warning}", err=True)
     schema = None
     if schema_file is not None:
         try:
@@ -149,17 +264,53 @@ def open_plan(
     options = MappingOptions(  # checks itself: --ignore-hashes needs --without-hash hook
         schema_id=schema_id,
         schema=schema,
+        traits=DEFAULT_TRAITS if not traits else _trait_mapping(traits),
         without_hash="hook" if without_hash == "hook" else "none",
         ignore_hashes=ignore_hashes,
         totp_issuer=totp_issuer,
     ).with_providers(providers)
+    if options.unfilled_traits:  # a lossy mapping, said out loud
+        click.echo(
+            f"warning: the schema's trait(s) {', '.join(options.unfilled_traits)} are never "
+            "filled by the trait mapping (map them with --trait TRAIT=FIELD)",
+            err=True,
+        )
     yield plan_from_files(
         users_path,
         password_hashes=None if ignore_hashes else hashes_path,
         mfa_secrets=mfa_path,
         options=options,
         strict=strict,
+        allow_empty_password_hashes=allow_empty_hashes,
     )
+
+
+#: The outcomes file's mode: it names no secret (user ids, outcomes, password paths, notes).
+OUTCOMES_MODE = 0o644
+
+#: ``convert``: one row per Auth0 user, in one file (issue 11).
+outcomes_option = click.option(
+    "--outcomes",
+    "outcomes_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a CSV with one row per Auth0 user: user id, line, outcome (identity, "
+    "merged into X, skipped: reason, unreadable), password (hash, hook, none), social logins "
+    "kept, notes. Mode 0644: it names no secret.",
+)
+
+
+@contextlib.contextmanager
+def outcomes_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+    """The outcomes file, if asked for: made as :func:`private_file` makes it, but mode 0644."""
+    if path is None:
+        yield None
+        return
+    if str(path) == "-":
+        msg = "--outcomes -: give a file (stdout carries the summary)"
+        raise ConfigurationError(msg)
+    with private_file(path) as f:
+        os.fchmod(f.fileno(), OUTCOMES_MODE)
+        yield f
 
 
 def write_report(path: Path, report: MigrationReport) -> None:
@@ -172,12 +323,15 @@ def write_report(path: Path, report: MigrationReport) -> None:
 @input_options
 @click.option(
     "--out",
+    "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default="identities.ndjson",
     show_default=True,
-    help="Identities file to write (mode 0600: it holds password hashes).",
+    help="Identities file to write (mode 0600: it holds password hashes; so never `-`, stdout).",
 )
 @report_option
+@allow_no_users_option
+@allow_unmatched_hashes_option
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -185,20 +339,55 @@ def write_report(path: Path, report: MigrationReport) -> None:
     show_default="the CPUs this process may use, at most 8",
     help="Processes that map users (1: all in this one). The output is the same for any number.",
 )
+@outcomes_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but warnings and errors.")
 @fail_on_library_errors
-def convert(out: Path, report_path: Path, jobs: int | None, **inputs: Any) -> None:
+def convert(
+    *,
+    out: Path,
+    report_path: Path,
+    outcomes_path: Path | None,
+    jobs: int | None,
+    quiet: bool,
+    allow_no_users: bool,
+    allow_unmatched_hashes: bool,
+    **inputs: Any,
+) -> None:
     """Turn Auth0 exports into an Ory identities file (no network).
 
     Every input user ends up an identity, merged into one, or skipped with a
     reason in the report; unreadable records are reported by line number.
     """
-    with open_plan(**inputs) as plan, private_file(out) as f:
-        report = write_identities(plan, f, jobs=jobs)
+    if str(out) == "-":
+        # stdout cannot be made mode 0600, nor written whole or not at all, and carries the summary.
+        msg = "--out -: the identities file holds password hashes: give a file (made mode 0600)"
+        raise ConfigurationError(msg)
+    outputs = {"--out": out, "--report": report_path, "--outcomes": outcomes_path}
+    check_output_files(inputs, **outputs)
+    # The identities file gets its name last: after the report and the outcomes file.
+    with (
+        open_plan(**inputs) as plan,
+        private_file(out) as f,
+        outcomes_file(outcomes_path) as outcomes,
+    ):
+        report = write_identities(plan, f, jobs=jobs, outcomes=outcomes)
         if report.identities == 0 and report.skipped.get("invalid_traits"):
             # Nothing fits: a mapping/schema mismatch, not bad records. Write nothing.
             problem = next(s.detail for s in report.users if s.reason == "invalid_traits")
             msg = f"no user's traits fit the schema; the first: {problem}"
             raise ConfigurationError(msg)
-    write_report(report_path, report)
-    click.echo(format_summary(report))
-    click.echo(f"wrote {out} ({report.identities:,} identities) and {report_path}")
+        check_some_users(report, inputs["users_path"], allow_no_users)
+        # A hash file that does not join its users: refused before the files get their names.
+        share = -1 if allow_unmatched_hashes else MIN_HASH_JOIN_SHARE
+        check_password_hash_join(plan, min_share=share)
+        # The report first: if it cannot be written, neither is the identities file (both or
+        # neither, under their final names).
+        try:
+            write_report(report_path, report)
+        except OutputFileError:
+            click.echo(format_summary(report), err=True)  # the run so far, before the error
+            raise
+    if not quiet:
+        click.echo(format_summary(report))
+        also = f", {outcomes_path}" if outcomes_path is not None else ""
+        click.echo(f"wrote {out} ({report.identities:,} identities){also} and {report_path}")

@@ -9,14 +9,7 @@ from typing import Any
 
 import click
 
-from .. import (
-    DEFAULT_SECRET_HEADER,
-    Auth0PasswordChecker,
-    HookSettings,
-    make_hook_app,
-    make_hook_server,
-    ory_hook_config,
-)
+from .. import DEFAULT_SECRET_HEADER, HookSettings, ory_hook_config
 from ._app import cli, fail_on_library_errors
 
 
@@ -58,13 +51,26 @@ def hook() -> None:
 
 @hook.command("serve")
 @click.option(
-    "--host", envvar="HOOK_HOST", show_envvar=True, default="127.0.0.1", show_default=True
+    "--host",
+    envvar="HOOK_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface; put TLS in front of it).",
 )
 @click.option(
-    "--port", envvar="HOOK_PORT", show_envvar=True, type=int, default=8085, show_default=True
+    "--port",
+    envvar="HOOK_PORT",
+    show_envvar=True,
+    type=click.IntRange(0, 65535),
+    default=8085,
+    show_default=True,
+    help="TCP port to listen on.",
 )
 @click.option(
     "--auth0-domain",
+    "--domain",
+    "auth0_domain",
     envvar="AUTH0_DOMAIN",
     show_envvar=True,
     required=True,
@@ -152,6 +158,12 @@ def serve(
     settings = HookSettings(
         secret=secret, secret_header=secret_header, client_ip_header=client_ip_header or None
     )
+    from .. import (  # noqa: PLC0415 - auth0-python loads in ~1 s: not for --help
+        Auth0PasswordChecker,
+        make_hook_app,
+        make_hook_server,
+    )
+
     checker = Auth0PasswordChecker.connect(
         auth0_domain, client_id, client_secret, connection, timeout=auth0_timeout
     )

@@ -5,34 +5,43 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
+# OryAdmin and the engine (CheckResult ... verify_identities) load the Ory SDK (about a second):
+# they are imported where a command uses them, so that --help and usage errors answer at once.
 from .. import (
     DEFAULT_STATE_DIR,
-    CheckResult,
     ImportProgress,
-    ImportResult,
     Ledger,
-    OryAdmin,
     PlannedIdentity,
-    check_identities,
     file_digest,
     format_summary,
-    import_identities,
     open_input,
     read_identities,
-    undo_import,
-    verify_identities,
 )
+from ..exceptions import InputFileError
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
-from .convert import input_options, open_plan, report_option, write_report
+from .convert import (
+    allow_no_users_option,
+    check_output_files,
+    check_some_users,
+    input_options,
+    open_plan,
+    report_option,
+    write_report,
+)
+
+
+if TYPE_CHECKING:
+    from .. import CheckResult, ImportResult, OryAdmin
 
 
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
@@ -94,6 +103,8 @@ _import_options = option_group(
 
 @functools.cache  # one handler per process, however many commands run in it
 def _open_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
+    from .. import OryAdmin  # noqa: PLC0415 - ory-client loads in ~1 s: not for --help
+
     return OryAdmin.from_url(url, api_key, connections=connections)
 
 
@@ -152,6 +163,23 @@ def _count_records(path: Path) -> int:
     return count + (last != b"\n")
 
 
+def _refuse_an_auth0_export(path: Path) -> None:
+    """Say once that *path* is Auth0's user export, not an identities file (its first record)."""
+    with open_input(path) as f:
+        for line in f:  # the first line that is not blank
+            if line.strip():
+                break
+        else:
+            return
+    try:
+        first = json.loads(line)
+    except ValueError:
+        return  # the reader reports it, with its line number
+    if isinstance(first, dict) and "user_id" in first and "external_id" not in first:
+        msg = f"{path}: this looks like an Auth0 export: run convert first"
+        raise InputFileError("identities", msg)
+
+
 @contextlib.contextmanager
 def _identities(path: Path) -> Iterator[Iterator[Any]]:
     with path.open("rb") as f:
@@ -200,6 +228,8 @@ def _echo_import(result: ImportResult, ledger: Ledger | None) -> int:
 def _run_check(
     bodies: Iterator[Any], *, ory_url: str, api_key: str | None, batch_size: int | None
 ) -> int:
+    from .. import check_identities  # noqa: PLC0415 - the engine: not for --help
+
     with _open_ory(ory_url, api_key, 4) as ory:
         return _echo_check(check_identities(bodies, ory, batch_size=batch_size), ory_url)
 
@@ -217,6 +247,8 @@ def _run_import(
     quiet: bool,
     total: int | None,
 ) -> int:
+    from .. import import_identities  # noqa: PLC0415 - the engine: not for --help
+
     with (
         _open_ory(ory_url, api_key, concurrency + 4) as ory,
         Ledger.open(state_dir, input_digest=digest, input_name=input_name) as ledger,
@@ -266,6 +298,7 @@ def import_(
     command again after any interruption and it carries on; users already in Ory count as
     imported. Exit status 0 when everyone is in Ory, 1 when some failed (each is listed).
     """
+    _refuse_an_auth0_export(identities_path)
     with _identities(identities_path) as bodies:
         if dry_run:
             sys.exit(_run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size))
@@ -300,6 +333,8 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     Lists Ory's identities and reports the users missing, the identities Ory has that the
     file does not, and those whose email differs. Exit status 1 when anyone is missing.
     """
+    from .. import verify_identities  # noqa: PLC0415 - the engine: not for --help
+
     display = _Display(quiet, total=None, unit="identity", what="identities read from Ory:")
     try:
         with _open_ory(ory_url, api_key, 2) as ory, _identities(identities_path) as bodies:
@@ -347,6 +382,8 @@ def undo(
     Only identities the ledger records as created are deleted (users found already in Ory
     are left alone); each deletion is recorded, so a later import creates them again.
     """
+    from .. import undo_import  # noqa: PLC0415 - the engine: not for --help
+
     with Ledger.open_existing(state_dir) as ledger:
         targets = ledger.created_identities()
         if not targets:
@@ -354,12 +391,16 @@ def undo(
             sys.exit(EXIT_OK)
         if not yes:
             try:
-                click.confirm(
+                confirmed = click.confirm(
                     f"Delete {len(targets):,} identities created by the import "
-                    f"({ledger.input_name or 'unnamed input'}) from {ory_url}?",
-                    abort=True,
+                    f"({ledger.input_name or 'unnamed input'}) from {ory_url}?"
                 )
-            except click.Abort:
+            except click.Abort as e:  # click's answer to Ctrl-C, or to stdin closed (EOF)
+                click.echo("nothing deleted", err=True)
+                if isinstance(e.__context__, KeyboardInterrupt):
+                    raise KeyboardInterrupt from None  # exit 130, as every Ctrl-C (_app.py)
+                sys.exit(EXIT_USAGE)
+            if not confirmed:
                 click.echo("nothing deleted", err=True)
                 sys.exit(EXIT_USAGE)
         display = _Display(quiet, total=len(targets), unit="identity", what="deleted")
@@ -398,6 +439,7 @@ def _inputs_digest(inputs: dict[str, Any]) -> str:
 @_ory_options
 @_import_options
 @report_option
+@allow_no_users_option
 @fail_on_library_errors
 def migrate(
     *,
@@ -409,6 +451,7 @@ def migrate(
     concurrency: int,
     dry_run: bool,
     report_path: Path,
+    allow_no_users: bool,
     **inputs: Any,
 ) -> None:
     """Convert Auth0 exports and import them into Ory in one stream (no identities file).
@@ -417,6 +460,7 @@ def migrate(
     and options. Exit status 0 when every converted identity is in Ory, 1 when some failed.
     Users `convert` would skip are in the report, as with `convert`.
     """
+    check_output_files(inputs, **{"--report": None if dry_run else report_path})
     with open_plan(**inputs) as plan:
         bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
         if dry_run:
@@ -435,6 +479,7 @@ def migrate(
                 total=None,
             )
         report = plan.report
+    check_some_users(report, inputs["users_path"], allow_no_users)
     click.echo(format_summary(report))
     if not dry_run:
         write_report(report_path, report)

@@ -10,9 +10,7 @@ import click
 
 from .. import (
     DEFAULT_CONSOLE_URL,
-    OryConsole,
     TraitsValidator,
-    apply_identity_schema,
     build_identity_schema,
     ory_patch_identity_config_command,
 )
@@ -31,7 +29,8 @@ _schema_options = option_group(
         "traits",
         multiple=True,
         type=click.Choice(_TRAITS),
-        help="A trait of the schema (repeat it). Default: email only, like preset://email.",
+        help="A trait the schema has besides the email (repeat it). Default: email only, "
+        "like preset://email.",
     ),
     click.option(
         "--require",
@@ -68,7 +67,7 @@ def _load_schema(
         TraitsValidator.from_schema(schema)  # is it an identity schema at all?
         return schema
     return build_identity_schema(
-        cast("tuple[TraitName, ...]", traits or ("email",)),
+        cast("tuple[TraitName, ...]", ("email", *(t for t in traits if t != "email"))),
         required=cast("tuple[TraitName, ...]", required) if required else None,
         code_login=code_login,
     )
@@ -195,6 +194,8 @@ def apply(
 ) -> None:
     """Add the schema to an Ory Network project (through the console API)."""
     built = _load_schema(traits, required, code_login, schema_file)
+    from .. import OryConsole, apply_identity_schema  # noqa: PLC0415 - ory-client: ~1 s
+
     with OryConsole.connect(workspace_api_key, url=console_url) as console:
         result = apply_identity_schema(
             console,

@@ -13,7 +13,7 @@ The formats written are the ones Ory's hash comparator reads (kratos
 
 ==========  ===============================================================
 argon2      ``$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>`` (unpadded base64)
-bcrypt      passed through
+bcrypt      passed through (with a separate salt: the hook, Ory checks the password alone)
 pbkdf2      ``$pbkdf2-<sha1|sha256|sha512>$i=…,l=…$<salt>$<hash>`` (unpadded)
 md5         ``$md5$<digest>`` or ``$md5$pf=<format>$<salt>$<digest>``
 sha*        ``$sha256$pf=<format>$<salt>$<digest>`` (format ``{SALT}{PASSWORD}``…)
@@ -23,9 +23,13 @@ hmac        ``$hmac-<digest>$<base64 of the lower-case hex MAC>$<base64 key>``
 scrypt      ``$scrypt$ln=<N>,r=…,p=…$<salt>$<hash>`` (padded base64)
 ==========  ===============================================================
 
-Everything else (MD4, salted HMAC, HMAC or PBKDF2 with digests Ory lacks,
-argon2d, ``{SSHA384}``, passwords hashed in another encoding than UTF-8…) is
-returned as "use the migration hook" with the reason.
+A salt without ``position`` is a prefix, Auth0's documented default. No
+message (error or reason) repeats text of the object other than names the
+converter knows: never the hash, the salt, a key or an unknown variant.
+
+Everything else (MD4, salted HMAC, bcrypt with a separate salt, HMAC or PBKDF2
+with digests Ory lacks, argon2d, ``{SSHA384}``, passwords hashed in another
+encoding than UTF-8…) is returned as "use the migration hook" with the reason.
 """
 
 from __future__ import annotations
@@ -143,7 +147,8 @@ def convert_custom_password_hash(obj: Mapping[str, Any]) -> HashConversion:
     algorithm = algorithm.strip().lower()
     converter = _CONVERTERS.get(algorithm)
     if converter is None:
-        raise CustomHashError(f"unknown custom_password_hash algorithm {algorithm!r}")
+        known = ", ".join(sorted(_CONVERTERS))
+        raise CustomHashError(f"unknown custom_password_hash algorithm (want one of {known})")
     hash_obj = obj.get("hash")
     if not isinstance(hash_obj, Mapping):
         raise CustomHashError(f"{algorithm}: custom_password_hash.hash must be an object")
@@ -159,7 +164,7 @@ def convert_custom_password_hash(obj: Mapping[str, Any]) -> HashConversion:
         if pw_encoding is not None and str(pw_encoding).strip().lower() not in _UTF8_NAMES:
             return _hook(
                 algorithm,
-                f"the password was hashed as {str(pw_encoding)!r} bytes; "
+                "the password was hashed in another encoding than UTF-8 (password.encoding); "
                 "Ory hashes the UTF-8 bytes of the password",
             )
 
@@ -219,7 +224,7 @@ def _decode(value: str, encoding: object, what: str) -> bytes:
         return _decode_hex(value, what)
     if enc in _UTF8_NAMES:
         return value.encode("utf-8")
-    raise CustomHashError(f"{what}: unknown encoding {str(encoding)!r} (base64, hex or utf8)")
+    raise CustomHashError(f"{what}: unknown encoding (want base64, hex or utf8)")
 
 
 _HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
@@ -238,7 +243,7 @@ def _decode_digest(algorithm: str, hash_obj: Mapping[str, Any], value: str, size
     else:
         enc = str(encoding).strip().lower()
         if enc not in {"hex", "base64"}:
-            raise CustomHashError(f"{what}: encoding must be hex or base64, not {enc!r}")
+            raise CustomHashError(f"{what}: encoding must be hex or base64")
         digest = _decode(value, enc, what)
     if len(digest) != size:
         raise CustomHashError(f"{what} holds {len(digest)} bytes; {algorithm} gives {size}")
@@ -246,7 +251,7 @@ def _decode_digest(algorithm: str, hash_obj: Mapping[str, Any], value: str, size
 
 
 def _salt(algorithm: str, obj: Mapping[str, Any], hash_obj: Mapping[str, Any]) -> tuple[bytes, str]:
-    """The salt bytes and position (``""`` when there is no salt)."""
+    """The salt bytes and position (``""`` when there is no salt; ``prefix`` when not given)."""
     salt = obj.get("salt", hash_obj.get("salt"))
     if salt is None:
         return b"", ""
@@ -260,7 +265,7 @@ def _salt(algorithm: str, obj: Mapping[str, Any], hash_obj: Mapping[str, Any]) -
     data = _decode(value, salt.get("encoding") or "utf8", f"{algorithm}: salt.value")
     position = salt.get("position")
     if position is None:
-        return data, ""
+        return data, "prefix"  # Auth0's documented default
     pos = str(position).strip().lower()
     if pos not in {"prefix", "suffix"}:
         raise CustomHashError(f"{algorithm}: salt.position must be prefix or suffix")
@@ -301,6 +306,9 @@ def _bcrypt(
 ) -> bytes | _Hook:
     if not value.startswith("$2") or not value.isascii():
         raise CustomHashError("bcrypt: hash.value is not a bcrypt hash ($2a$, $2b$ or $2y$)")
+    salt, _position = _salt(algorithm, obj, hash_obj)
+    if salt:  # bcrypt over salt + password: Ory's bcrypt takes the password alone
+        return _Hook("bcrypt with a separate salt: Ory's bcrypt checks the password alone")
     # Whether Ory takes it (variant, cost, length) is ory_hash_problem's call, below.
     return value.encode("ascii")
 
@@ -313,7 +321,7 @@ def _argon2(
         raise CustomHashError("argon2: hash.value is not a PHC string ($argon2id$v=19$m=…)")
     variant = parts[1]
     if variant not in {"argon2id", "argon2i", "argon2d"}:
-        raise CustomHashError(f"argon2: unknown variant {variant!r}")
+        raise CustomHashError("argon2: unknown variant (want argon2id, argon2i or argon2d)")
     if len(parts) == 6:
         version_part, params_part, salt_part, hash_part = parts[2:]
         if not version_part.startswith("v=") or not version_part[2:].isdigit():
@@ -381,9 +389,10 @@ def _pbkdf2(
         raise CustomHashError(f"pbkdf2: l={keylen} but the hash holds {len(digest)} bytes")
     ory_digest = _PBKDF2_DIGESTS.get(digest_name)
     if ory_digest is None:
-        return _Hook(
-            f"pbkdf2 with {digest_name}: Ory's pbkdf2 verifies sha1, sha256 and sha512 only"
-        )
+        # Named only when it is a digest's name (Node's, as Auth0 writes them), never other text.
+        known = digest_name.removeprefix("rsa-") in _DIGEST_SIZES
+        named = digest_name if known else "another digest"
+        return _Hook(f"pbkdf2 with {named}: Ory's pbkdf2 verifies sha1, sha256 and sha512 only")
     if iterations >= 2**32:
         return _Hook("pbkdf2 with 2^32 iterations or more: Ory cannot read that")
     return b"$pbkdf2-%s$i=%d,l=%d$%s$%s" % (
@@ -407,9 +416,7 @@ def _plain_digest(
     algorithm: str, obj: Mapping[str, Any], hash_obj: Mapping[str, Any], value: str
 ) -> bytes | _Hook:
     digest = _decode_digest(algorithm, hash_obj, value, _DIGEST_SIZES[algorithm])
-    salt, position = _salt(algorithm, obj, hash_obj)
-    if salt and not position:
-        raise CustomHashError(f"{algorithm}: salt.position is missing (prefix or suffix)")
+    salt, position = _salt(algorithm, obj, hash_obj)  # no position: prefix, Auth0's default
     return _salted_digest(algorithm, digest, salt, position)
 
 
@@ -422,7 +429,7 @@ def _hmac(
     digest_name = raw_digest.strip().lower()
     size = _DIGEST_SIZES.get(digest_name)
     if size is None:
-        raise CustomHashError(f"hmac: unknown hash.digest {digest_name!r}")
+        raise CustomHashError("hmac: unknown hash.digest")
     key_obj = hash_obj.get("key")
     if not isinstance(key_obj, Mapping) or not isinstance(key_obj.get("value"), str):
         raise CustomHashError("hmac: hash.key.value is missing")
@@ -462,7 +469,7 @@ def _ldap(
         return _Hook("ldap {CRYPT}: system-dependent, Auth0 does not support it either")
     known = _LDAP_SCHEMES.get(scheme)
     if known is None:
-        raise CustomHashError(f"ldap: unknown scheme {{{scheme}}}")
+        raise CustomHashError("ldap: unknown {SCHEME} (want one Auth0 imports, e.g. {SSHA})")
     alg, salted, size = known
     decoded = _decode_b64(match.group(2), f"ldap {{{scheme}}}: the value")
     if salted:

@@ -5,7 +5,7 @@ Every rule here is a default a caller can change through :class:`MappingOptions`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from attrs import evolve, field, frozen
@@ -15,7 +15,7 @@ from ._custom_hashes import convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
 from ._password_hashes import IndexedHash, to_epoch
-from ._schema import TraitsValidator, is_email, preset_schema
+from ._schema import TraitsValidator, droppable_trait, is_email, preset_schema
 from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User, json_text
 
 
@@ -142,6 +142,38 @@ class MappingOptions:
         """A copy whose provider map adds (or overrides) *extra*."""
         return evolve(self, providers={**self.providers, **extra})
 
+    @property
+    def unfilled_traits(self) -> tuple[str, ...]:
+        """The schema's traits that the declarative trait mapping never fills, dotted.
+
+        ``("name",)`` for a schema with ``email`` and ``name`` and the default mapping
+        (the email only); ``("name.last",)`` when only ``name.first`` is mapped. Empty
+        when no schema is known or the mapping is a function (it cannot be read ahead).
+
+        .. versionadded:: 0.1.0
+        """
+        validator = self._validator
+        if validator is None or callable(self.traits):
+            return ()
+        props = validator.schema.get("properties")
+        traits = props.get("traits") if isinstance(props, Mapping) else None
+        return tuple(_unfilled(traits, "", tuple(self.traits)))
+
+
+def _unfilled(node: object, prefix: str, filled: tuple[str, ...]) -> Iterator[str]:
+    """The dotted paths under *node* (a schema) that no path of *filled* reaches."""
+    children = node.get("properties") if isinstance(node, Mapping) else None
+    if not isinstance(children, Mapping):
+        return
+    for name, sub in children.items():
+        path = f"{prefix}{name}"
+        if any(p == path or path.startswith(f"{p}.") for p in filled):
+            continue
+        if any(p.startswith(f"{path}.") for p in filled):
+            yield from _unfilled(sub, f"{path}.", filled)
+        else:
+            yield path
+
 
 @frozen
 class Note:
@@ -243,6 +275,46 @@ def _traits(user: Auth0User, mapping: TraitMapping) -> Mapping[str, Any] | None:
         if value is not None and value != "":
             _set_path(traits, trait_path, value)
     return traits or None
+
+
+def _without_bad_optional_traits(
+    validator: TraitsValidator, traits: Mapping[str, Any], user_id: str, notes: list[Note]
+) -> Mapping[str, Any] | None:
+    """*traits* less the optional traits that do not fit (a note each).
+
+    None when a required trait does not fit, or nothing is left.
+    """
+    kept: dict[str, Any] = _copy_objects(traits)
+    for _ in range(8):  # each round drops at least one trait; traits are shallow
+        problems = validator.problems(kept)
+        if not problems:
+            return kept or None
+        for problem in problems:
+            path = droppable_trait(validator.schema, problem)
+            if path is None:
+                return None
+            *parents, last = path.split(".")
+            node: Any = kept
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or node.pop(last, _MISSING) is _MISSING:
+                continue  # already gone with another problem
+            notes.append(
+                Note(
+                    user_id,
+                    "invalid_trait_dropped",
+                    f"{problem}: the optional trait traits.{path} is not imported",
+                )
+            )
+    return None
+
+
+_MISSING = object()
+
+
+def _copy_objects(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the nested objects of *value* (leaves shared), safe to remove keys from."""
+    return {k: _copy_objects(v) if isinstance(v, Mapping) else v for k, v in value.items()}
 
 
 def _admin_metadata(user: Auth0User) -> dict[str, Any]:
@@ -402,13 +474,16 @@ def map_user(
     if validator is not None and not (options.traits is DEFAULT_TRAITS and options.schema is None):
         # (preset://email with the default traits has one trait, the email checked above)
         problem = validator.first_problem(traits)
-        if problem is not None:
-            return Skipped(
-                user.user_id,
-                user.line,
-                "invalid_traits",
-                f"the traits do not fit schema {options.schema_id}: {problem}",
-            )
+        if problem is not None:  # the rare path: leave out bad optional traits, if that helps
+            fixed = _without_bad_optional_traits(validator, traits, user.user_id, notes)
+            if fixed is None:
+                return Skipped(
+                    user.user_id,
+                    user.line,
+                    "invalid_traits",
+                    f"the traits do not fit schema {options.schema_id}: {problem}",
+                )
+            traits = fixed
 
     body: IdentityBody = {
         "schema_id": options.schema_id,

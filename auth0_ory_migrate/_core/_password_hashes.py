@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, Literal, TypeAlias
 
 from attrs import field, frozen
 
@@ -20,13 +20,16 @@ from ..exceptions import CustomHashError
 from ._custom_hashes import convert_custom_password_hash
 from ._read import iter_records
 from ._records import UnreadableRecord
-from ._users import NormalizedEmail, normalize_email
+from ._users import PASSWORDLESS_PROVIDERS, NormalizedEmail, normalize_email
 
 
 __all__ = [
+    "NO_PASSWORD",
     "IndexedHash",
     "PasswordHashIndex",
     "PasswordHashRecord",
+    "UnusedHashReason",
+    "UnusedPasswordHash",
     "index_password_hashes",
     "parse_password_hash",
     "read_password_hashes",
@@ -50,6 +53,13 @@ class PasswordHashRecord:
         password_set_date: When the password was set (ISO 8601), if known.
         problem: Why Ory cannot verify the hash (a ``custom_password_hash`` in a
             format Ory lacks); the user then needs the password-migration hook.
+            :data:`NO_PASSWORD` for a record without any hash (a user who never
+            set a password): it is counted, not indexed.
+        connection: The record's ``connection``, if any (``sms`` and ``email``
+            records belong to ``sms|...`` and ``email|...`` users).
+        email_verified: Whether a record without an id says its email is
+            verified (``"email_verified": true``, the JSON boolean only): a
+            condition of joining it by email. Always false for records with an id.
 
     .. versionadded:: 0.1.0
     """
@@ -60,6 +70,71 @@ class PasswordHashRecord:
     password_hash: str = field(repr=_masked)
     password_set_date: str | None = None
     problem: str | None = None
+    connection: str | None = None
+    email_verified: bool = False
+
+    @property
+    def user_id(self) -> str | None:
+        """The Auth0 user id the record names: ``auth0|`` + its first id, or its connection's."""
+        return _user_label(self.ids[0] if self.ids else None, self.connection)
+
+
+#: :attr:`PasswordHashRecord.problem` of a record without any hash (no ``passwordHash``).
+NO_PASSWORD = "no passwordHash (the user has no password)"
+
+#: Why a record of the hash file was not used: its user is not in the users file
+#: (``no_such_user``), not a database user (``not_a_database_user``), another
+#: record for the same id won (``duplicate``), the user reset the password after
+#: the export (``stale``), Ory cannot verify the hash (``unusable``), the user was
+#: not imported or merged into another identity (``not_imported``), the record
+#: has no hash (``no_password``), or the record has no user id and its email
+#: may not join it (``email_not_joined``: not verified in both files, or not
+#: unique in both).
+UnusedHashReason: TypeAlias = Literal[
+    "no_such_user",
+    "not_a_database_user",
+    "duplicate",
+    "stale",
+    "unusable",
+    "not_imported",
+    "no_password",
+    "email_not_joined",
+]
+
+
+@frozen
+class UnusedPasswordHash:
+    """A record of the hash file that gave no user a password, and why (never the hash).
+
+    Attributes:
+        line: Where the record is in the hash file.
+        user_id: The Auth0 user id it names (``None`` for a record with only an email).
+        reason: Why it was not used.
+        detail: More about why, for people (e.g. which duplicate won).
+
+    .. versionadded:: 0.1.0
+    """
+
+    line: int
+    user_id: str | None
+    reason: UnusedHashReason
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict for reports."""
+        return {
+            "line": self.line,
+            "auth0_user_id": self.user_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+def _user_label(local_id: str | None, connection: str | None) -> str | None:
+    if local_id is None:
+        return None
+    provider = connection if connection in PASSWORDLESS_PROVIDERS else "auth0"
+    return f"{provider}|{local_id}"
 
 
 def to_epoch(value: str | None) -> float | None:
@@ -95,18 +170,48 @@ def _extended_str(value: Any, key: str) -> str | None:
     if type(value) is dict:
         inner = value.get(key)
         if type(inner) is str and inner and not inner[0].isspace() and not inner[-1].isspace():
-            return inner  # the usual shape, fast
+            return inner  # the usual shape, fast (an "auth0|" prefix is taken off by the caller)
     if isinstance(value, Mapping):
         value = value.get(key)
         if isinstance(value, Mapping) and "$numberLong" in value:  # {"$date": {"$numberLong": ms}}
-            value = int(value["$numberLong"])
+            value = _number_long(value["$numberLong"])
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float) and key == "$date":
-        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
+        try:
+            return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError) as e:  # NaN, or beyond years 1-9999
+            raise _UnreadableDateError(_NO_MOMENT) from e
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+class _UnreadableDateError(ValueError):
+    """A ``password_set_date`` that is no moment: the record is reported, not read."""
+
+
+_NO_MOMENT = (
+    "password_set_date is not a moment (want milliseconds since 1970 within years 1-9999, "
+    "or an ISO 8601 date)"
+)
+
+
+def _number_long(value: Any) -> int:
+    """``{"$numberLong": "1614962116775"}``'s value: an integer, as a string or a number."""
+    if type(value) is int:
+        return value
+    if type(value) is str and value.strip().lstrip("-").isdigit() and len(value) <= _DIGITS:
+        return int(value)
+    raise _UnreadableDateError(_NO_MOMENT)
+
+
+#: A $numberLong is a 64-bit integer: at most 19 digits and a sign (longer is no date).
+_DIGITS = 20
+
+
+#: An ``_id`` that is already an Auth0 user id (other tools write them so): the prefix is dropped.
+_DATABASE_PREFIX = "auth0|"
 
 
 def _record_email(raw: Mapping[str, Any]) -> str | None:
@@ -139,32 +244,51 @@ def parse_password_hash(
     if id_value is not None:
         oid = _extended_str(id_value, "$oid")
         if oid:
-            ids.append(oid)
+            ids.append(oid.removeprefix(_DATABASE_PREFIX) if oid[0] == "a" else oid)
     alt_id = _extended_str(raw.get("alt_id"), "$oid")
     if alt_id:
-        ids.append(alt_id)
+        ids.append(alt_id.removeprefix(_DATABASE_PREFIX))
+    if "" in ids:  # "auth0|" alone
+        ids = [i for i in ids if i]
     email = _record_email(raw)
     if not ids and not email:
         return UnreadableRecord("password_hashes", line, None, "neither _id nor email")
     password_hash = raw.get("passwordHash", raw.get("password_hash"))
     problem = None
     if not isinstance(password_hash, str) or not password_hash.strip():
-        user_hint = f"auth0|{ids[0]}" if ids else None
+        connection = raw.get("connection")
+        connection = connection if type(connection) is str else None
+        user_hint = _user_label(ids[0] if ids else None, connection)
         custom = raw.get("custom_password_hash")
         if custom is None:
-            return UnreadableRecord("password_hashes", line, user_hint, "no passwordHash")
+            if password_hash is not None and not isinstance(password_hash, str):
+                reason = "passwordHash is not a string"
+                return UnreadableRecord("password_hashes", line, user_hint, reason)
+            return PasswordHashRecord(
+                line=line,
+                ids=tuple(dict.fromkeys(ids)),
+                email=email,
+                password_hash="",
+                problem=NO_PASSWORD,
+                connection=connection,
+            )
         try:
             conversion = convert_custom_password_hash(custom)
         except CustomHashError as e:
             return UnreadableRecord("password_hashes", line, user_hint, str(e))
         password_hash, problem = conversion.ory_hash or "", conversion.reason
+    try:
+        set_date = _extended_str(raw.get("password_set_date"), "$date")
+    except _UnreadableDateError as e:
+        return UnreadableRecord("password_hashes", line, f"auth0|{ids[0]}" if ids else None, str(e))
     return PasswordHashRecord(
         line=line,
         ids=(ids[0],) if len(ids) == 1 else tuple(dict.fromkeys(ids)),
         email=email,
         password_hash=password_hash.strip(),
-        password_set_date=_extended_str(raw.get("password_set_date"), "$date"),
+        password_set_date=set_date,
         problem=problem,
+        email_verified=not ids and raw.get("email_verified") is True,
     )
 
 
@@ -212,9 +336,12 @@ class PasswordHashIndex:
     hundred bytes per hash; processes forked after it is built share it).
 
     Attributes:
-        total: Records read (readable ones).
-        duplicates: Records for an id or email already seen (the newest hash wins).
+        total: Records read (readable ones, those without a hash included).
+        duplicates: Records for an id or email already seen (the newest hash wins;
+            :meth:`unused` says which record won and why).
         unreadable: Records that could not be used.
+        without_password: Records without any hash (``no passwordHash``: users
+            who never set a password), labelled with their real connection.
 
     .. versionadded:: 0.1.0
     """
@@ -228,6 +355,39 @@ class PasswordHashIndex:
     total: int = 0
     duplicates: int = 0
     unreadable: tuple[UnreadableRecord, ...] = ()
+    without_password: tuple[UnusedPasswordHash, ...] = field(default=(), repr=False)
+    _lines: array[int] = field(factory=lambda: array("q"), repr=False, alias="lines")
+    # entry n that lost to another record for its id: (its user id, why it lost)
+    _superseded: dict[int, tuple[str | None, str]] = field(
+        factory=dict, repr=False, alias="superseded"
+    )
+    # entry n (an id-less record) that its email may not join, and why
+    _email_refused: dict[int, str] = field(factory=dict, repr=False, alias="email_refused")
+
+    @property
+    def by_email(self) -> bool:
+        """Whether the index holds records without an id (found by email)."""
+        return bool(self._by_email)
+
+    def find_by_email(self, email: NormalizedEmail) -> int:
+        """The entry of the id-less record with *email*, ``-1`` for none (see :meth:`find`)."""
+        return self._by_email.get(email, -1)
+
+    def email_problem(self, n: int) -> str | None:
+        """Why id-less entry *n* may not be joined by its email, from the hash file alone.
+
+        Its email is not marked verified, or another id-less record has it too.
+        """
+        return self._email_refused.get(n)
+
+    def line(self, n: int) -> int:
+        """The line in the hash file of entry *n*."""
+        return self._lines[n]
+
+    @property
+    def entries(self) -> int:
+        """How many hashes the index holds (duplicates that lost included)."""
+        return len(self._ends)
 
     @property
     def distinct(self) -> int:
@@ -256,6 +416,40 @@ class PasswordHashIndex:
             return self._by_email.get(email, -1)
         return -1
 
+    def unused(
+        self, used: Iterable[int], found: Mapping[int, tuple[UnusedHashReason, str]]
+    ) -> list[UnusedPasswordHash]:
+        """Every record no user took its password from, in file order, with why (never the hash).
+
+        Args:
+            used: The entries (:meth:`find`) that gave a user a password or
+                that a user found.
+            found: Entries users found but did not use, with why (stale, ...) and
+                the detail (:func:`decode_matched`); every other entry not in
+                *used* lost to a duplicate or has no user.
+        """
+        left = set(range(len(self._ends))).difference(used)
+        if not left:
+            return list(self.without_password)
+        ids: dict[int, str] = {}
+        for key, n in self._by_id.items():
+            if n in left and n not in ids:
+                ids[n] = key
+        out = list(self.without_password)
+        lines = self._lines
+        for n in sorted(left):
+            lost = self._superseded.get(n)
+            if lost is not None:
+                out.append(UnusedPasswordHash(lines[n], lost[0], "duplicate", lost[1]))
+                continue
+            user_id = _user_label(ids.get(n), None)
+            reason, detail = found.get(n, _NO_SUCH_USER)
+            if detail == _EMAIL_RULE:  # the hash file's side: which case, from the index
+                detail = f"{_EMAIL_RULE}: {self._email_refused.get(n, '')}"
+            out.append(UnusedPasswordHash(lines[n], user_id, reason, detail))
+        out.sort(key=lambda u: u.line)
+        return out
+
     def entry(self, n: int) -> IndexedHash:
         """Entry *n* (from :meth:`find`)."""
         start = self._ends[n - 1] if n else 0
@@ -265,6 +459,64 @@ class PasswordHashIndex:
             None if math.isnan(set_at) else set_at,
             self._problems.get(n),
         )
+
+
+#: Why an id-less record was not joined by its email: the rule (then the case).
+_EMAIL_RULE = (
+    "no user id, and a record is joined by email only when the email is verified in both "
+    "files and belongs to one user and one record"
+)
+
+#: Why an entry a user found gave no password, with the detail for people: what
+#: :func:`unused_code` encodes, in the order of the codes.
+_UNUSED: tuple[tuple[UnusedHashReason, str], ...] = (
+    ("stale", "the user reset the password after the export: the hook is used"),
+    ("unusable", "Ory cannot verify this hash: the hook is used (see the user's note)"),
+    ("not_imported", "its user was not imported, or was merged into another identity"),
+    ("not_a_database_user", "the user with this id is not a database user (no password)"),
+    ("email_not_joined", f"{_EMAIL_RULE}: the email is not verified in the users file"),
+    ("email_not_joined", f"{_EMAIL_RULE}: several users have this email"),
+    ("email_not_joined", _EMAIL_RULE),  # the case is the index's (email_problem)
+)
+_CODES = len(_UNUSED)
+_NO_SUCH_USER: tuple[UnusedHashReason, str] = (
+    "no_such_user",
+    "no user in the users file has this id",
+)
+#: The *why* of :func:`unused_code` for the cases of ``email_not_joined``: the
+#: users file's side, or the hash file's (:meth:`PasswordHashIndex.email_problem`).
+EmailWhy: TypeAlias = Literal["", "user_not_verified", "several_users", "hash_file"]
+_EMAIL_CODES = {"user_not_verified": 4, "several_users": 5, "hash_file": 6}
+
+
+def unused_code(n: int, reason: UnusedHashReason, why: EmailWhy = "") -> int:
+    """Hash entry *n*, found but not used for *reason*, as a negative number (the planner's).
+
+    The planner keeps the entries users found in one set of ints (it crosses
+    process boundaries cheaply): *n* itself for an entry a database user found,
+    this code for why it did not give that user a password (*why*: which case
+    of ``email_not_joined``).
+    """
+    if reason == "email_not_joined":
+        k = _EMAIL_CODES[why]
+    else:
+        k = next(i for i, (r, _) in enumerate(_UNUSED) if r == reason)
+    return -1 - (_CODES * n + k)
+
+
+def decode_matched(
+    matched: Iterable[int],
+) -> tuple[set[int], dict[int, tuple[UnusedHashReason, str]]]:
+    """The entries database users found, and those not used with why (:func:`unused_code`)."""
+    found: set[int] = set()
+    unused: dict[int, tuple[UnusedHashReason, str]] = {}
+    for value in matched:
+        if value >= 0:
+            found.add(value)
+        else:
+            n, k = divmod(-1 - value, _CODES)
+            unused[n] = _UNUSED[k]
+    return found, unused
 
 
 def index_password_hashes(
@@ -282,6 +534,10 @@ def index_password_hashes(
     hashes, ends, set_ats = bytearray(), array("q"), array("d")
     problems: dict[int, str] = {}
     unreadable: list[UnreadableRecord] = []
+    without_password: list[UnusedPasswordHash] = []
+    lines = array("q")
+    superseded: dict[int, tuple[str | None, str]] = {}
+    email_refused: dict[int, str] = {}
     total = duplicates = 0
     nan = float("nan")
 
@@ -291,31 +547,62 @@ def index_password_hashes(
         new_at, old_at = set_ats[-1], set_ats[old]
         return (0.0 if math.isnan(new_at) else new_at) >= (0.0 if math.isnan(old_at) else old_at)
 
+    def lost(loser: int, winner: int, user_id: str | None) -> None:
+        won_at, lost_at = set_ats[winner], set_ats[loser]
+        why = (
+            "newer password_set_date"
+            if (0.0 if math.isnan(won_at) else won_at) > (0.0 if math.isnan(lost_at) else lost_at)
+            else "later in the file (same or no password_set_date)"
+        )
+        superseded[loser] = (user_id, f"the record on line {lines[winner]} is used: {why}")
+
     for record in records:
         if isinstance(record, UnreadableRecord):
             unreadable.append(record)
             continue
         total += 1
+        if record.problem == NO_PASSWORD and not record.password_hash:
+            without_password.append(
+                UnusedPasswordHash(record.line, record.user_id, "no_password", NO_PASSWORD)
+            )
+            continue
         if not record.ids and not record.email:
             continue
         n = len(ends)
         hashes += record.password_hash.encode()
         ends.append(len(hashes))
+        lines.append(record.line)
         set_at = to_epoch(record.password_set_date)
         set_ats.append(nan if set_at is None else set_at)
         if record.problem is not None:
             problems[n] = record.problem
         if record.ids:
-            if record.ids[0] in by_id:
+            old = by_id.get(record.ids[0])
+            if old is not None:
                 duplicates += 1
+                winner = n if newer(old) else old
+                lost(old if winner == n else n, winner, f"auth0|{record.ids[0]}")
             for key in record.ids:
                 if newer(by_id.get(key)):
                     by_id[key] = n
         else:
             key_email = normalize_email(record.email)  # type: ignore[arg-type]
-            if key_email in by_email:
+            old = by_email.get(key_email)
+            if not record.email_verified:
+                email_refused[n] = "the email is not verified in the hash file"
+            if old is not None:  # neither may join by email: it is not unique
                 duplicates += 1
-            if newer(by_email.get(key_email)):
+                winner = n if newer(old) else old
+                email_refused[winner] = (
+                    f"the record on line {lines[old if winner == n else n]} has this email too; "
+                    "neither is joined"
+                )
+                superseded[old if winner == n else n] = (
+                    None,
+                    f"{_EMAIL_RULE}: the record on line {lines[winner]} has this email too; "
+                    "neither is joined",
+                )
+            if newer(old):
                 by_email[key_email] = n
     return PasswordHashIndex(
         by_id=by_id,
@@ -327,4 +614,8 @@ def index_password_hashes(
         total=total,
         duplicates=duplicates,
         unreadable=tuple(unreadable),
+        without_password=tuple(without_password),
+        lines=lines,
+        superseded=superseded,
+        email_refused=email_refused,
     )

@@ -16,7 +16,15 @@ from attrs import define, evolve, field, frozen
 
 from ._mapping import MappingOptions, Note, PlannedIdentity, Skipped, map_user
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
-from ._password_hashes import PasswordHashIndex, PasswordHashRecord, index_password_hashes, to_epoch
+from ._password_hashes import (
+    EmailWhy,
+    PasswordHashIndex,
+    PasswordHashRecord,
+    UnusedHashReason,
+    index_password_hashes,
+    to_epoch,
+    unused_code,
+)
 from ._records import UnreadableRecord
 from ._report import MigrationReport, ReportBuilder, ReportMark
 from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
@@ -124,6 +132,16 @@ class MigrationPlan:
         return self._context.options
 
     @property
+    def password_hashes(self) -> PasswordHashIndex | None:
+        """The password-hash index the plan joins, if any."""
+        return self._context.hashes
+
+    @property
+    def users(self) -> UserSource:
+        """The users the plan reads."""
+        return self._users
+
+    @property
     def report(self) -> MigrationReport:
         """Every count and every user that did not become its own identity.
 
@@ -170,15 +188,41 @@ class MappingContext:
     mfa: MfaIndex | None = None
 
     def map_one(
-        self, user: Auth0User, matched: set[int], merge: list[Auth0User] | None = None
+        self,
+        user: Auth0User,
+        matched: set[int],
+        merge: list[Auth0User] | None = None,
+        *,
+        email_unique: bool = True,
     ) -> PlannedIdentity | Skipped:
-        """Map *user* (with the users merged into it); add the hash entry it uses to *matched*."""
+        """Map *user* (with the users merged into it); add the hash entry it uses to *matched*.
+
+        A hash record without an id joins *user* by email only when the email
+        is verified in both files and unique in each (*email_unique*: no other
+        user has it), with a note on the identity.
+        """
         entry = None
-        if self.hashes is not None:
-            n = self.hashes.find(user.database_ids, user.normalized_email)
-            if n >= 0:
+        n = -1
+        by_email = False
+        hashes = self.hashes
+        if hashes is not None:
+            n = hashes.find(user.database_ids, None)
+            if n < 0 and hashes.by_email and user.normalized_email is not None:
+                n = hashes.find_by_email(user.normalized_email)
+                by_email = n >= 0
+            if n >= 0 and user.database_ids:
                 matched.add(n)
-                entry = self.hashes.entry(n)
+                why = _email_join_refused(hashes, n, user, email_unique) if by_email else ""
+                if why:
+                    matched.add(unused_code(n, "email_not_joined", why))
+                    n = -1
+                else:
+                    entry = hashes.entry(n)
+            elif not user.database_ids:  # a social or passwordless user: is it in the hash file?
+                n = n if n >= 0 else hashes.find((user.user_id.partition("|")[2],), None)
+                if n >= 0:
+                    matched.add(unused_code(n, "not_a_database_user"))
+                n = -1
         otp, recovery, notes = None, 0, []
         if self.mfa is not None:
             # A merged identity is one person: it takes the first TOTP secret among its users.
@@ -203,9 +247,28 @@ class MappingContext:
             recovery_codes=recovery,
             merge=merge or (),
         )
+        if by_email and entry is not None and hashes is not None:
+            notes.append(
+                Note(
+                    user.user_id,
+                    "password_hash_joined_by_email",
+                    f"the hash record on line {hashes.line(n)} has no user id: joined by the "
+                    "email, verified in both files and unique in each",
+                )
+            )
         if notes and isinstance(planned, PlannedIdentity):
             planned = evolve(planned, notes=(*planned.notes, *notes))
+        if n >= 0 and (type(planned) is not PlannedIdentity or planned.password != "hash"):
+            matched.add(unused_code(n, _why_unused(planned)))
         return planned
+
+    def not_imported(self, users: Iterable[Auth0User], matched: set[int]) -> None:
+        """Mark the hash entries of *users* (merged or skipped: never mapped) as not used."""
+        if self.hashes is not None:
+            for user in users:
+                n = self.hashes.find(user.database_ids, None)  # shared emails never join
+                if n >= 0 and user.database_ids:
+                    matched.add(unused_code(n, "not_imported"))
 
     def map_group(
         self, group: list[Auth0User], matched: set[int]
@@ -229,7 +292,8 @@ class MappingContext:
         if all(u.email_verified for u in users):
             primary = next((u for u in users if u.provider == DATABASE_PROVIDER), users[0])
             others = [u for u in users if u is not primary]
-            planned = self.map_one(primary, matched, merge=others)
+            planned = self.map_one(primary, matched, merge=others, email_unique=False)
+            self.not_imported(others, matched)
             yield planned
             if isinstance(planned, PlannedIdentity):
                 for other in others:
@@ -245,7 +309,8 @@ class MappingContext:
                 yield Skipped(other.user_id, other.line, planned.reason, planned.detail)
             return
         holder = next((u for u in users if u.email_verified), users[0])
-        yield self.map_one(holder, matched)
+        yield self.map_one(holder, matched, email_unique=False)
+        self.not_imported((u for u in users if u is not holder), matched)
         for other in users:
             if other is not holder:
                 yield Skipped(
@@ -256,6 +321,24 @@ class MappingContext:
                     "every account with this email has it verified",
                     holder=holder.user_id,
                 )
+
+
+def _email_join_refused(
+    hashes: PasswordHashIndex, n: int, user: Auth0User, email_unique: bool
+) -> EmailWhy:
+    """Why id-less hash entry *n*, found by *user*'s email, may not join it (``""``: it may)."""
+    if hashes.email_problem(n) is not None:
+        return "hash_file"
+    if not user.email_verified:
+        return "user_not_verified"
+    return "" if email_unique else "several_users"
+
+
+def _why_unused(planned: PlannedIdentity | Skipped) -> UnusedHashReason:
+    if not isinstance(planned, PlannedIdentity):
+        return "not_imported"
+    codes = {note.code for note in planned.notes}
+    return "stale" if "stale_password_hash" in codes else "unusable"
 
 
 def needs_order(scan: UserScan, user: Auth0User) -> bool:
@@ -386,7 +469,7 @@ class PlanRun(Iterator[PlanItem]):
         self._groups.clear()
         context = self.context
         self._report = self._builder.build(
-            hashes=context.hashes, matched_hashes=len(self._matched), mfa=context.mfa
+            hashes=context.hashes, matched_hashes=self._matched, mfa=context.mfa
         )
         return items
 

@@ -15,12 +15,13 @@ from attrs import Factory, define, field, frozen
 
 from ._json import dumps
 from ._mapping import Note, PlannedIdentity, Skipped
+from ._password_hashes import decode_matched
 from ._records import UnreadableRecord
 
 
 if TYPE_CHECKING:
     from ._mfa import MfaIndex
-    from ._password_hashes import PasswordHashIndex
+    from ._password_hashes import PasswordHashIndex, UnusedPasswordHash
 
 __all__ = ["MigrationReport", "format_summary"]
 
@@ -45,10 +46,18 @@ class MigrationReport:
         unreadable: Unreadable records by input.
         password_hashes_read: Readable records of the password-hash export.
         unmatched_password_hashes: Hashes that matched no user.
+        password_hashes_matched: Hashes a database user found (used, or stale or
+            unusable: see :attr:`unused_password_hashes`).
+        password_hash_duplicates: Hash records for an id already in the file
+            (:attr:`unused_password_hashes` says which record won and why).
+        password_hashes_without_password: Hash records without any hash (users
+            who never set a password).
         notes_by_code: How many notes of each code.
         users: Every user that did not become its own identity.
         notes: Everything worth knowing about users that were imported.
         unreadable_records: Every record that could not be read.
+        unused_password_hashes: Every record of the hash file that gave no user
+            its password, with why (never the hash).
 
     .. versionadded:: 0.1.0
     """
@@ -70,6 +79,10 @@ class MigrationReport:
     users: tuple[Skipped, ...] = field(default=(), repr=False)
     notes: tuple[Note, ...] = field(default=(), repr=False)
     unreadable_records: tuple[UnreadableRecord, ...] = field(default=(), repr=False)
+    password_hashes_matched: int = 0
+    password_hash_duplicates: int = 0
+    password_hashes_without_password: int = 0
+    unused_password_hashes: tuple[UnusedPasswordHash, ...] = field(default=(), repr=False)
 
     def _summary(self) -> dict[str, Any]:
         return {
@@ -86,6 +99,9 @@ class MigrationReport:
             "unreadable": dict(self.unreadable),
             "password_hashes_read": self.password_hashes_read,
             "unmatched_password_hashes": self.unmatched_password_hashes,
+            "password_hashes_matched": self.password_hashes_matched,
+            "password_hash_duplicates": self.password_hash_duplicates,
+            "password_hashes_without_password": self.password_hashes_without_password,
             "notes": dict(self.notes_by_code),
         }
 
@@ -107,6 +123,7 @@ class MigrationReport:
                 for n in self.notes
             ),
             "unreadable": (r.to_dict() for r in self.unreadable_records),
+            "password_hashes": (u.to_dict() for u in self.unused_password_hashes),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,10 +230,23 @@ class ReportBuilder:
         self,
         *,
         hashes: PasswordHashIndex | None = None,
-        matched_hashes: int = 0,
+        matched_hashes: int | Iterable[int] = 0,
         mfa: MfaIndex | None = None,
     ) -> MigrationReport:
-        """Freeze the counts, adding what the side inputs tell."""
+        """Freeze the counts, adding what the side inputs tell.
+
+        *matched_hashes*: the hash entries users found, as the planner keeps them
+        (:func:`~auth0_ory_migrate._core._password_hashes.unused_code`), or just their number.
+        """
+        unused: tuple[UnusedPasswordHash, ...] = ()
+        if isinstance(matched_hashes, int):
+            matched = matched_hashes
+        else:
+            found, not_used = decode_matched(matched_hashes)
+            matched = len(found)
+            if hashes is not None:
+                used = found.difference(not_used)
+                unused = tuple(hashes.unused(used, not_used))
         unreadable = Counter(self.unreadable)
         records = list(self.unreadable_records)
         for side in (hashes, mfa):
@@ -237,7 +267,13 @@ class ReportBuilder:
             totp=c["totp"],
             unreadable=dict(sorted(unreadable.items())),
             password_hashes_read=hashes.total if hashes is not None else 0,
-            unmatched_password_hashes=hashes.distinct - matched_hashes if hashes is not None else 0,
+            unmatched_password_hashes=hashes.distinct - matched if hashes is not None else 0,
+            password_hashes_matched=matched if hashes is not None else 0,
+            password_hash_duplicates=hashes.duplicates if hashes is not None else 0,
+            password_hashes_without_password=(
+                len(hashes.without_password) if hashes is not None else 0
+            ),
+            unused_password_hashes=unused,
             notes_by_code=dict(sorted(Counter(n.code for n in self.notes).items())),
             users=tuple(self.users),
             notes=tuple(self.notes),
@@ -274,6 +310,16 @@ def format_summary(report: MigrationReport) -> str:
         lines.append(
             f"password hashes:     {report.password_hashes_read:>9,} read, "
             f"{report.unmatched_password_hashes:,} not used (no such user, or not imported)"
+            + (
+                f", {report.password_hash_duplicates:,} duplicate ids (the newer record won)"
+                if report.password_hash_duplicates
+                else ""
+            )
+            + (
+                f", {report.password_hashes_without_password:,} without a password"
+                if report.password_hashes_without_password
+                else ""
+            )
         )
     if report.notes_by_code:
         lines.append(

@@ -308,6 +308,35 @@ class TraitsValidator:
         return next(self._check({"traits": traits}, ""), None)
 
 
+def droppable_trait(schema: Mapping[str, Any], problem: TraitsProblem) -> str | None:
+    """The optional trait to leave out so that *problem* goes away, or None (private).
+
+    The deepest part of the problem's path that the schema declares and does not require
+    (``"name.last"`` when ``last`` is optional in ``name``; ``"name"`` when ``first`` is
+    required in an optional ``name``). None when the problem is a missing required trait,
+    a trait the schema does not have, or every part of the path is required.
+    """
+    if problem.reason in ("is required", "is not allowed by the schema"):
+        return None
+    parts = problem.field.split(".")
+    if parts[0] != "traits" or len(parts) < 2:
+        return None
+    props = schema.get("properties")
+    node = props.get("traits") if isinstance(props, Mapping) else None
+    best = None
+    for i, part in enumerate(parts[1:], start=2):
+        if not isinstance(node, Mapping):
+            break
+        children = node.get("properties")
+        if not isinstance(children, Mapping) or part not in children:
+            break
+        required = node.get("required", ())
+        if not (isinstance(required, list) and part in required):
+            best = ".".join(parts[1:i])
+        node = children[part]
+    return best
+
+
 # Formats, as Ory's Go validator (santhosh-tekuri/jsonschema) checks them.
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]"

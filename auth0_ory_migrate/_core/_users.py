@@ -81,6 +81,12 @@ def _bool(value: Any) -> bool:
     return value is True or value == "true"
 
 
+#: Booleans the mapping uses: JSON true or false, the strings "true" or "false" (the job's CSV),
+#: or null / missing (false); :func:`parse_user` reports any other value.
+_BOOLEANS = ("email_verified", "blocked")
+_TEXT = ("true", "false")
+
+
 @frozen
 class Auth0User:
     """A validated Auth0 user from the export job.
@@ -199,9 +205,21 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
     provider, sep, local = user_id.partition("|")
     if not sep or not provider or not local:
         return UnreadableRecord("users", line, user_id, "user_id is not of the form provider|id")
+    if "\0" in user_id:
+        escaped = user_id.replace("\0", "\\x00")
+        return UnreadableRecord("users", line, escaped, "user_id holds a NUL character")
     email = raw.get("email")
     if email is not None and type(email) is not str:
         return UnreadableRecord("users", line, user_id, "email is not a string")
+    if email and "\0" in email:
+        return UnreadableRecord("users", line, user_id, "email holds a NUL character")
+    for key in _BOOLEANS:
+        value = raw.get(key)
+        if value is not None and value is not True and value is not False and value not in _TEXT:
+            return UnreadableRecord("users", line, user_id, f"{key} is not true or false")
+    user_metadata = raw.get("user_metadata")
+    if user_metadata is not None and not isinstance(user_metadata, Mapping):
+        return UnreadableRecord("users", line, user_id, "user_metadata is not an object")
     identities = raw.get("identities")
     if identities is not None:
         if type(identities) is not list:
@@ -287,7 +305,7 @@ class UsersFile:
             if blocks is not None:
                 for start, block in blocks:
                     for number, line in ndjson_lines(block.split(b"\n"), start):
-                        item = decode_ndjson_line(number, line, "users")
+                        item = decode_ndjson_line(number, line, "users", check=False)
                         if type(item) is not UnreadableRecord:
                             yield item[1]  # type: ignore[index]
                 return

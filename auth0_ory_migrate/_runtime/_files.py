@@ -6,27 +6,100 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from .._core._read import GZIP_MAGIC
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, OutputFileError
 
 
 if sys.platform == "linux":
     import fcntl
 
-__all__ = ["open_input", "private_file", "widen_pipe"]
+__all__ = ["check_outputs", "open_input", "private_file", "widen_pipe"]
 
 PRIVATE_MODE = 0o600
+#: What writing a file can run into, and reading one cannot: an ``OSError`` with one of these,
+#: raised in :func:`private_file`'s block, is that file's.
+_FILE_SYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 _BUFFER = 1 << 20  # big files of small lines: fewer write calls
+
+
+def check_outputs(
+    outputs: Mapping[str, str | os.PathLike[str] | None],
+    inputs: Mapping[str, str | os.PathLike[str] | None] | None = None,
+) -> None:
+    """Refuse, before anything is written, output files that cannot or must not be written.
+
+    Checks every output path, by name and by inode: its folder exists and this
+    process may make files in it; it is not a directory or a symbolic link
+    (:func:`private_file` refuses those too, but only when it comes to that file,
+    after the others are written); it is neither one of the *inputs* (the same
+    file, under any name or hard link: the password-hash export, which only
+    Auth0 support can send again, must never be overwritten) nor another output.
+    ``None`` values are skipped.
+
+    Args:
+        outputs: Each output file under the name the user knows it by (e.g. the
+            command-line option, ``"--report"``).
+        inputs: The input files, named the same way.
+
+    Raises:
+        ConfigurationError: An output cannot be written, or would overwrite an
+            input or another output; the message names both.
+
+    Example:
+        >>> check_outputs(  # doctest: +SKIP
+        ...     {"--out": "identities.ndjson", "--report": "report.json"},
+        ...     {"--users": "auth0-users.ndjson"},
+        ... )
+
+    .. versionadded:: 0.1.0
+    """
+    seen: dict[tuple[int, int] | Path, str] = {}
+    for name, value in (inputs or {}).items():
+        if value is not None:
+            with contextlib.suppress(OSError):
+                st = os.stat(value)
+                seen[st.st_dev, st.st_ino] = f"{name} {value}"
+    for name, value in outputs.items():
+        if value is None:
+            continue
+        target = Path(value)
+        said = f"{name} {target}"
+        folder = target.parent
+        if not folder.is_dir():
+            msg = f"{said}: the folder {folder} does not exist (create it, or write elsewhere)"
+            raise ConfigurationError(msg)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            msg = f"{said}: cannot make files in {folder} (permission denied)"
+            raise ConfigurationError(msg)
+        if target.is_symlink():
+            msg = f"{said} is a symbolic link: not written (remove it, or write to another path)"
+            raise ConfigurationError(msg)
+        if target.is_dir():
+            msg = f"{said} is a directory: give a file name"
+            raise ConfigurationError(msg)
+        keys: list[tuple[int, int] | Path] = [folder.resolve() / target.name]
+        with contextlib.suppress(OSError):
+            st = os.stat(target)
+            keys.append((st.st_dev, st.st_ino))
+        for key in keys:
+            if key in seen:
+                msg = (
+                    f"{said} is the same file as {seen[key]}: nothing written (choose another path)"
+                )
+                raise ConfigurationError(msg)
+        for key in keys:
+            seen[key] = said
 
 
 @contextlib.contextmanager
@@ -46,8 +119,15 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     Yields:
         The file, open for writing in binary mode.
 
+    A full disk, a quota, or a file system turned read-only while the file is
+    written (``ENOSPC``, ``EDQUOT``, ``EROFS``, ``EFBIG``: errors only writing
+    meets) become an :class:`~auth0_ory_migrate.exceptions.OutputFileError`
+    naming *path*; other exceptions of the block pass through unchanged.
+
     Raises:
         ConfigurationError: *path* is a symbolic link.
+        OutputFileError: The file could not be written whole; nothing is left
+            under its name.
 
     Example:
         >>> with private_file("report.json") as f:  # doctest: +SKIP
@@ -62,11 +142,26 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, PRIVATE_MODE)
-        with os.fdopen(fd, "wb", buffering=_BUFFER) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        f = os.fdopen(fd, "wb", buffering=_BUFFER)
+        try:
+            try:
+                yield f
+            except OSError as e:
+                if e.errno not in _FILE_SYSTEM_ERRNOS:
+                    raise  # not this file's (e.g. reading an input)
+                raise OutputFileError(str(target), e.strerror or str(e)) from e
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as e:
+                raise OutputFileError(str(target), e.strerror or str(e)) from e
+        finally:
+            with contextlib.suppress(OSError):  # what the buffer held is lost with the file
+                f.close()
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            raise OutputFileError(str(target), e.strerror or str(e)) from e
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -18,6 +18,7 @@ the report are byte for byte those of a plan iterated in one process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
@@ -28,15 +29,17 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
-from typing import IO, Any, TypeAlias
+from typing import IO, Any, Literal, TypeAlias
 
 from .._core._identities import dump_identity
 from .._core._mapping import MappingOptions, PlannedIdentity
 from .._core._mfa import index_mfa_secrets, read_mfa_secrets
+from .._core._outcomes import OutcomeLines
 from .._core._password_hashes import index_password_hashes, read_password_hashes
 from .._core._plan import (
     MappingContext,
     MigrationPlan,
+    PlanItem,
     PlanRun,
     UserScan,
     needs_order,
@@ -47,8 +50,13 @@ from .._core._plan import (
 from .._core._read import decode_ndjson_line, ndjson_blocks, ndjson_lines
 from .._core._records import UnreadableRecord
 from .._core._report import MigrationReport, ReportBuilder, ReportMark
+from .._core._side_files import (
+    check_mfa_secrets_read,
+    check_password_hashes_read,
+    refuse_another_export,
+)
 from .._core._users import Auth0User, UsersFile, parse_user
-from ..exceptions import Auth0OryMigrateError
+from ..exceptions import Auth0OryMigrateError, InvalidRecordError
 from ._files import open_input, private_file, widen_pipe
 
 
@@ -58,14 +66,18 @@ __all__ = ["can_fork", "default_jobs", "plan_from_files", "scan_in_background", 
 #: the users that share an email, keeps about this many busy.
 MAX_DEFAULT_JOBS = 8
 
+#: The mode of the outcomes file: it names no secret (user ids, outcomes, notes).
+OUTCOMES_MODE = 0o644
+
 #: A record the parent must plan itself: its line number, its raw line, and where
-#: it comes among the worker's output: offset in the lines, and the mark of the
-#: report's lists (:meth:`ReportBuilder.mark`).
-_InOrder: TypeAlias = tuple[int, bytes, int, ReportMark]
+#: it comes among the worker's output: offset in the lines, the mark of the
+#: report's lists (:meth:`ReportBuilder.mark`), offset in the outcome rows.
+_InOrder: TypeAlias = tuple[int, bytes, int, ReportMark, int]
 #: What a worker sends back for a block: the identities-file lines, the report
 #: of what it mapped, the records for the parent, the hash entries used
-#: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`).
-_Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int]]
+#: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`), the outcomes-file lines
+#: (when asked for).
+_Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int], bytes]
 
 
 def _scan_child(users: UsersFile, conn: Connection) -> None:
@@ -125,6 +137,7 @@ def plan_from_files(
     mfa_secrets: str | os.PathLike[str] | None = None,
     options: MappingOptions | None = None,
     strict: bool = False,
+    allow_empty_password_hashes: bool = False,
 ) -> MigrationPlan:
     """Plan the migration of the users in Auth0's export files, as ``convert`` does.
 
@@ -141,9 +154,16 @@ def plan_from_files(
         mfa_secrets: Auth0's MFA-secrets export.
         options: Mapping rules.
         strict: Raise on the first unreadable record instead of reporting it.
+        allow_empty_password_hashes: Accept a hash file from which no hash can
+            be read although the users include database users
+            (``--allow-empty-hashes``); refused otherwise.
 
     Raises:
-        InputFileError: A side file cannot be read at all.
+        InputFileError: A side file cannot be read at all; or no hash can be
+            read from *password_hashes* while the users include database users
+            (an empty file, one JSON object ``{"users": [...]}``); or a side file
+            is another of Auth0's exports (the users export as the hash file,
+            the hash file as the MFA file): the message says what it looks like.
         InvalidRecordError: With *strict*, a side file's record is malformed.
 
     Example:
@@ -164,16 +184,49 @@ def plan_from_files(
     with background as scanned:
         hashes = None
         if password_hashes is not None:
-            with open_input(password_hashes) as f:
+            with (
+                _another_export("password_hashes", password_hashes),
+                open_input(password_hashes) as f,
+            ):
                 hashes = index_password_hashes(read_password_hashes(f, strict=strict))
         mfa = None
         if mfa_secrets is not None:
-            with open_input(mfa_secrets) as f:
+            with open_input(mfa_secrets) as f, _another_export("mfa_secrets", mfa_secrets):
                 mfa = index_mfa_secrets(read_mfa_secrets(f, strict=strict))
         scan = scanned()
+    # Side files wrong as a whole (issue 11): looked at only when nothing usable was read.
+    if hashes is not None and not hashes.entries:
+        check_password_hashes_read(
+            hashes,
+            _head(password_hashes),  # type: ignore[arg-type]
+            has_database_users=lambda: any(
+                type(u) is Auth0User and u.database_ids for u in users_file
+            ),
+            allow_empty=allow_empty_password_hashes,
+        )
+    if mfa is not None and not (mfa.otp or mfa.recovery_codes):
+        check_mfa_secrets_read(mfa, _head(mfa_secrets))  # type: ignore[arg-type]
     return plan_migration(
         users_file, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan
     )
+
+
+def _head(path: str | os.PathLike[str]) -> bytes:
+    """A side file's first 64 KiB (gzip undone): what a refusal describes."""
+    with open_input(path) as f:
+        return f.read(1 << 16)
+
+
+@contextlib.contextmanager
+def _another_export(
+    source: Literal["password_hashes", "mfa_secrets"], path: str | os.PathLike[str]
+) -> Iterator[None]:
+    """With *strict*, a side file that is another export is named as such, not by its record."""
+    try:
+        yield
+    except InvalidRecordError:
+        refuse_another_export(source, _head(path))  # raises the clearer error, if it is one
+        raise
 
 
 def write_identities(
@@ -181,6 +234,7 @@ def write_identities(
     out: str | os.PathLike[str] | IO[bytes],
     *,
     jobs: int | None = 1,
+    outcomes: str | os.PathLike[str] | IO[bytes] | None = None,
 ) -> MigrationReport:
     """Iterate *plan*, writing each planned identity to *out* (one line each); return the report.
 
@@ -195,14 +249,25 @@ def write_identities(
     report are the same, byte for byte. Custom trait mappings work in workers
     too (they are forked, not pickled).
 
+    With *outcomes*, every Auth0 user is accounted for in one more file: a CSV
+    of :data:`~auth0_ory_migrate.OUTCOME_COLUMNS` (a header, then one row per
+    record of the users file, :func:`~auth0_ory_migrate.user_outcome`), in the
+    order of the identities file: file order, except that users who share an
+    email come together where the last of them is read. It names no secret, so
+    a path is made new with mode 0644 (not 0600), otherwise as
+    :func:`private_file` makes a file: whole or not at all, never through a
+    symbolic link. Without it, nothing more is done.
+
     Args:
         plan: What :func:`~auth0_ory_migrate.plan_migration` returned.
         out: The identities file: a path, or a file opened for writing in binary
             mode (written to, not closed).
         jobs: Worker processes; ``None``: the CPUs this process may use, at most 8.
+        outcomes: Where to write the outcome of every user, if anywhere: a
+            path, or a file opened for writing in binary mode.
 
     Raises:
-        ConfigurationError: *out* is a symbolic link.
+        ConfigurationError: *out* or *outcomes* is a symbolic link.
         Auth0OryMigrateError: A worker process died (e.g. killed for memory).
 
     Example:
@@ -210,20 +275,33 @@ def write_identities(
 
     .. versionadded:: 0.1.0
     """
+    if isinstance(outcomes, (str, os.PathLike)):
+        with private_file(outcomes) as o:
+            os.fchmod(o.fileno(), OUTCOMES_MODE)
+            return write_identities(plan, out, jobs=jobs, outcomes=o)
     if isinstance(out, (str, os.PathLike)):
         with private_file(out) as f:
-            return write_identities(plan, f, jobs=jobs)
+            return write_identities(plan, f, jobs=jobs, outcomes=outcomes)
     if jobs is None:
         jobs = default_jobs()
+    if outcomes is not None:
+        outcomes.write(OutcomeLines.HEADER)
     run = start_run(plan)
     users = run.users
     if jobs > 1 and isinstance(users, UsersFile) and can_fork():
         run.start()
-        if _write_in_parallel(run, users, out, jobs):
+        if _write_in_parallel(run, users, out, jobs, outcomes):
             return run.report
+    if outcomes is None:
+        for item in run:
+            if type(item) is PlannedIdentity:
+                out.write(dump_identity(item.body))
+        return run.report
+    line = OutcomeLines().line
     for item in run:
         if type(item) is PlannedIdentity:
             out.write(dump_identity(item.body))
+        outcomes.write(line(item))
     return run.report
 
 
@@ -232,7 +310,9 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1
 
 
-def _write_in_parallel(run: PlanRun, users: UsersFile, out: IO[bytes], jobs: int) -> bool:
+def _write_in_parallel(
+    run: PlanRun, users: UsersFile, out: IO[bytes], jobs: int, outcomes: IO[bytes] | None
+) -> bool:
     """Write the identities, mapped by *jobs* workers; False for a file not of NDJSON."""
     with users.opener() as f:
         blocks = ndjson_blocks(f, "users", allow_csv=True)
@@ -242,7 +322,7 @@ def _write_in_parallel(run: PlanRun, users: UsersFile, out: IO[bytes], jobs: int
         # page: no garbage collector may walk those objects (writing each header) meanwhile.
         gc.freeze()
         try:
-            _feed_workers(run, blocks, out, jobs, strict=users.strict)
+            _feed_workers(run, blocks, out, jobs, outcomes, strict=users.strict)
         finally:
             gc.unfreeze()
     return True
@@ -278,9 +358,20 @@ def _links(context: Any) -> tuple[_Link, _Link]:
 
 
 def _feed_workers(
-    run: PlanRun, blocks: Iterator[tuple[int, bytes]], out: IO[bytes], jobs: int, *, strict: bool
+    run: PlanRun,
+    blocks: Iterator[tuple[int, bytes]],
+    out: IO[bytes],
+    jobs: int,
+    outcomes: IO[bytes] | None,
+    *,
+    strict: bool,
 ) -> None:
-    workers = _start_workers(run.context, run.scan, jobs)
+    workers = (
+        _start_workers(run.context, run.scan, jobs)
+        if outcomes is None
+        else _start_workers(run.context, run.scan, jobs, outcomes=True)
+    )
+    lines = OutcomeLines() if outcomes is not None else None
     try:
         in_flight: deque[_Link] = deque()
         for n, block in enumerate(blocks):
@@ -288,15 +379,17 @@ def _feed_workers(
             if len(in_flight) == jobs:  # this worker's previous block: take it, then feed it
                 result = _receive(in_flight.popleft())
                 conn.send(block)
-                _write_result(result, run, out, strict=strict)
+                _write_result(result, run, out, outcomes, lines, strict=strict)
             else:
                 conn.send(block)
             in_flight.append(conn)
         while in_flight:
-            _write_result(_receive(in_flight.popleft()), run, out, strict=strict)
+            _write_result(_receive(in_flight.popleft()), run, out, outcomes, lines, strict=strict)
         for item in run.finish():
             if type(item) is PlannedIdentity:
                 out.write(dump_identity(item.body))
+            if outcomes is not None and lines is not None:
+                outcomes.write(lines.line(item))
     finally:
         _stop_workers(workers)
 
@@ -304,7 +397,10 @@ def _feed_workers(
 _Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
 
 
-def _start_workers(context: MappingContext, scan: UserScan, jobs: int) -> _Workers:
+def _start_workers(
+    context: MappingContext, scan: UserScan, jobs: int, *, outcomes: bool = False
+) -> _Workers:
+    """Fork *jobs* workers; with *outcomes*, they make the rows of the outcomes file too."""
     forking = multiprocessing.get_context("fork")
     workers: _Workers = []
     try:
@@ -314,7 +410,7 @@ def _start_workers(context: MappingContext, scan: UserScan, jobs: int) -> _Worke
             # a pipe whose every writer is gone is how a worker learns the parent died.
             not_its_own = [parent_end, *(link for _, link in workers)]
             process = forking.Process(
-                target=_work, args=(child_end, context, scan, not_its_own), daemon=True
+                target=_work, args=(child_end, context, scan, not_its_own, outcomes), daemon=True
             )
             process.start()
             child_end.close()
@@ -347,35 +443,61 @@ def _receive(conn: _Link) -> _Result:
     return message  # type: ignore[no-any-return]
 
 
-def _write_result(result: _Result, run: PlanRun, out: IO[bytes], *, strict: bool) -> None:
-    lines, counted, in_order, matched = result
+def _write_result(
+    result: _Result,
+    run: PlanRun,
+    out: IO[bytes],
+    outcomes: IO[bytes] | None,
+    outcome_lines: OutcomeLines | None,
+    *,
+    strict: bool,
+) -> None:
+    lines, counted, in_order, matched, rows = result
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
     run.merge_counts(counted, matched)
-    view = memoryview(lines)
-    at, mark = 0, (0, 0, 0)
-    for number, line, until, until_mark in in_order:
+    view, rows_view = memoryview(lines), memoryview(rows)
+    at, mark, row_at = 0, (0, 0, 0), 0
+    for number, line, until, until_mark, row_until in in_order:
         # What the worker mapped before this record, then the record, planned here.
         out.write(view[at:until])
         run.merge_entries(counted, mark, until_mark)
         at, mark = until, until_mark
+        if outcomes is not None:
+            outcomes.write(rows_view[row_at:row_until])
+            row_at = row_until
         raw = decode_ndjson_line(number, line, "users")
         user = raw if isinstance(raw, UnreadableRecord) else parse_user(raw[1], raw[0])
         for item in run.feed(user):
             if type(item) is PlannedIdentity:
                 out.write(dump_identity(item.body))
+            if outcomes is not None and outcome_lines is not None:
+                outcomes.write(outcome_lines.line(item))
     out.write(view[at:])
     run.merge_entries(counted, mark, None)
+    if outcomes is not None:
+        outcomes.write(rows_view[row_at:])
 
 
-def _work(conn: _Link, context: MappingContext, scan: UserScan, not_its_own: list[_Link]) -> None:
+def _work(
+    conn: _Link,
+    context: MappingContext,
+    scan: UserScan,
+    not_its_own: list[_Link],
+    outcomes: bool = False,
+) -> None:
     """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
     for link in not_its_own:
         link.close()
+    map_block: Callable[[tuple[int, bytes], MappingContext, UserScan], _Result] = (
+        functools.partial(_map_block_with_outcomes, outcomes=OutcomeLines())
+        if outcomes
+        else _map_block
+    )
     try:
         while (block := conn.recv()) is not None:
             try:
-                conn.send(_map_block(block, context, scan))
+                conn.send(map_block(block, context, scan))
             except Exception as e:
                 conn.send(_picklable(e))
     except (EOFError, OSError, KeyboardInterrupt):
@@ -401,7 +523,7 @@ def _map_block(block: tuple[int, bytes], context: MappingContext, scan: UserScan
         if type(user) is not Auth0User:
             add(user)  # type: ignore[arg-type]
         elif needs_order(scan, user):
-            in_order.append((number, line, size, counted.mark()))
+            in_order.append((number, line, size, counted.mark(), 0))
         else:
             item = map_one(user, matched)
             if type(item) is PlannedIdentity:
@@ -409,7 +531,48 @@ def _map_block(block: tuple[int, bytes], context: MappingContext, scan: UserScan
                 lines.append(dumped)
                 size += len(dumped)
             add(item)
-    return b"".join(lines), counted, in_order, list(matched)
+    return b"".join(lines), counted, in_order, list(matched), b""
+
+
+def _map_block_with_outcomes(
+    block: tuple[int, bytes], context: MappingContext, scan: UserScan, outcomes: OutcomeLines
+) -> _Result:
+    """:func:`_map_block`, making each user's row of the outcomes file too.
+
+    A loop of its own: the mapping without outcomes does not pay for them.
+    """
+    start, data = block
+    in_order: list[_InOrder] = []
+    matched: set[int] = set()
+    lines: list[bytes] = []
+    size = 0
+    rows: list[bytes] = []
+    rows_size = 0
+    counted = ReportBuilder()
+    add, map_one, row_of = counted.add, context.map_one, outcomes.line
+    for number, line in ndjson_lines(data.split(b"\n"), start):
+        raw = decode_ndjson_line(number, line, "users")
+        item: PlanItem
+        if type(raw) is UnreadableRecord:
+            item = raw
+        else:
+            user = parse_user(raw[1], number)  # type: ignore[index]
+            if type(user) is not Auth0User:
+                item = user  # type: ignore[assignment]
+            elif needs_order(scan, user):
+                in_order.append((number, line, size, counted.mark(), rows_size))
+                continue
+            else:
+                item = map_one(user, matched)
+                if type(item) is PlannedIdentity:
+                    dumped = dump_identity(item.body)
+                    lines.append(dumped)
+                    size += len(dumped)
+        add(item)
+        row = row_of(item)
+        rows.append(row)
+        rows_size += len(row)
+    return b"".join(lines), counted, in_order, list(matched), b"".join(rows)
 
 
 def _picklable(e: Exception) -> Exception:

@@ -39,9 +39,7 @@ if TYPE_CHECKING:
         ProblemKind,
         assert_migrated,
         assert_password_migrated,
-        assert_valid_identity_body,
         migration_problems,
-        unknown_keys,
     )
     from ._auth0 import (
         DEFAULT_SERVER_EXPORT_FIELDS,
@@ -52,6 +50,7 @@ if TYPE_CHECKING:
         PasswordUser,
         TokenRequest,
     )
+    from ._bodies import assert_valid_identity_body, unknown_keys
     from ._builders import (
         DATABASE_CONNECTION,
         ExportFiles,
@@ -87,9 +86,7 @@ _PARTS = {
         "ProblemKind",
         "assert_migrated",
         "assert_password_migrated",
-        "assert_valid_identity_body",
         "migration_problems",
-        "unknown_keys",
     ),
     "_auth0": (
         "DEFAULT_SERVER_EXPORT_FIELDS",
@@ -100,6 +97,7 @@ _PARTS = {
         "PasswordUser",
         "TokenRequest",
     ),
+    "_bodies": ("assert_valid_identity_body", "unknown_keys"),
     "_builders": (
         "DATABASE_CONNECTION",
         "ExportFiles",

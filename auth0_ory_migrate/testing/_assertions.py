@@ -15,12 +15,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import io
-import types
-import typing
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from attrs import frozen
 
@@ -28,12 +25,9 @@ from auth0_ory_migrate import (
     MappingOptions,
     PlannedIdentity,
     Skipped,
-    dump_identity,
     index_mfa_secrets,
     index_password_hashes,
-    ory_hash_problem,
     plan_migration,
-    read_identities,
     read_mfa_secrets,
     read_password_hashes,
     read_users,
@@ -43,18 +37,12 @@ from ._builders import ExportFiles, FakeAuth0User
 from ._ory_admin import OryAdminServer, StoredIdentity, normalize_identifier
 
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-
 __all__ = [
     "MigrationProblem",
     "ProblemKind",
     "assert_migrated",
     "assert_password_migrated",
-    "assert_valid_identity_body",
     "migration_problems",
-    "unknown_keys",
 ]
 
 ProblemKind = Literal[
@@ -515,130 +503,3 @@ def assert_password_migrated(
     if not matches:
         msg = f"{uid}: the password hash in identity {stored.id} does not verify its password"
         raise AssertionError(msg)
-
-
-# --- identity bodies ------------------------------------------------------------------------
-
-
-def _unwrap(annotation: Any) -> tuple[bool, type[BaseModel] | None]:
-    """``(is a list, the pydantic model inside)`` of an annotation, through Optional/Annotated."""
-    from pydantic import BaseModel  # noqa: PLC0415 (comes with ory-client, loaded on use)
-
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin is typing.Union or origin is types.UnionType:
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _unwrap(arg)
-    if origin is list:
-        (item,) = typing.get_args(annotation)
-        return True, _unwrap(item)[1]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return False, annotation
-    return False, None
-
-
-def unknown_keys(data: Any, model: type[BaseModel] | None = None, path: str = "") -> list[str]:
-    """Every key of *data* that an ory-client model (walked recursively) has no field for.
-
-    Ory's admin API rejects a whole request for one unknown key, while ory-client happily keeps
-    and re-sends unknown keys: this finds them first. Fields typed ``Any`` or
-    ``Dict[str, Any]`` (traits, metadata) are free-form and not walked.
-
-    Args:
-        data: A JSON object.
-        model: The ory-client model (default: ``CreateIdentityBody``).
-        path: Prefix for the paths returned.
-
-    Returns:
-        Dotted paths of the unknown keys (``credentials.password.config.salt``), and of values
-        that should be objects or lists but are not.
-
-    .. versionadded:: 0.1.0
-    """
-    if model is None:
-        from ory_client.models.create_identity_body import (  # noqa: PLC0415 (slow import)
-            CreateIdentityBody,
-        )
-
-        model = CreateIdentityBody
-    if not isinstance(data, dict):
-        return [f"{path or '<root>'} is not an object"]
-    fields = {
-        (info.alias or name): info
-        for name, info in model.model_fields.items()
-        if name != "additional_properties"  # the SDK's catch-all for unknown keys
-    }
-    problems = []
-    for key, value in data.items():
-        where = f"{path}.{key}" if path else key
-        if key not in fields:
-            problems.append(where)
-            continue
-        is_list, sub_model = _unwrap(fields[key].annotation)
-        if sub_model is None or value is None:
-            continue
-        if is_list:
-            if not isinstance(value, list):
-                problems.append(f"{where} is not a list")
-                continue
-            for index, item in enumerate(value):
-                problems.extend(unknown_keys(item, sub_model, f"{where}[{index}]"))
-        else:
-            problems.extend(unknown_keys(value, sub_model, where))
-    return problems
-
-
-def _additional_properties(model: BaseModel, path: str = "body") -> list[str]:
-    """Paths of every parsed model that stored unknown keys in additional_properties."""
-    from pydantic import BaseModel  # noqa: PLC0415
-
-    extra = getattr(model, "additional_properties", None)
-    found = [f"{path}: {sorted(extra)}"] if extra else []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        values = value if isinstance(value, list) else [value]
-        for index, item in enumerate(values):
-            if isinstance(item, BaseModel):
-                found.extend(_additional_properties(item, f"{path}.{name}[{index}]"))
-    return found
-
-
-def assert_valid_identity_body(body: Mapping[str, Any]) -> None:
-    """Assert that *body* is a ``CreateIdentityBody`` Ory's admin API accepts.
-
-    Checks: no unknown key anywhere (see :func:`unknown_keys`), ory-client parses it, ``state``
-    is ``active`` or ``inactive``, metadata are objects, a ``hashed_password`` is in a format
-    Ory recognises, and the body survives the identities file unchanged.
-
-    Raises:
-        AssertionError: Naming the first rule broken (never the hash itself).
-
-    .. versionadded:: 0.1.0
-    """
-    from ory_client.models.create_identity_body import (  # noqa: PLC0415 (slow import)
-        CreateIdentityBody,
-    )
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    body = dict(body)
-    unknown = unknown_keys(body, CreateIdentityBody)
-    assert not unknown, f"unknown keys (Ory rejects the whole request): {', '.join(unknown)}"
-    try:
-        parsed = CreateIdentityBody.from_dict(body)
-    except ValidationError as e:  # its message would show the values: name the fields only
-        fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise AssertionError(f"ory-client rejects the body: {fields}") from None
-    assert parsed is not None, "ory-client cannot parse the body"
-    extra = _additional_properties(parsed)
-    assert not extra, f"ory-client keeps unknown keys: {'; '.join(extra)}"
-    assert body.get("state") in ("active", "inactive"), "state must be active or inactive"
-    for key in ("metadata_admin", "metadata_public"):
-        assert isinstance(body.get(key, {}), dict), f"{key} must be a JSON object"
-    hashed = _config(body.get("credentials"), "password").get("hashed_password")
-    if hashed is not None:
-        problem = ory_hash_problem(hashed)
-        assert problem is None, f"Ory does not accept the hashed_password: {problem}"
-    (line,) = list(read_identities(io.BytesIO(dump_identity(body))))
-    assert line == body, "the body does not survive the identities file unchanged"

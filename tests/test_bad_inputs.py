@@ -504,7 +504,27 @@ CASES: list[Case] = [
         "no password hash read from --password-hashes",
         not_written=(REPORT, "state"),
     ),
+    Case(
+        "migrate: hash file from another tenant (refused before anything is imported)",
+        lambda d: [
+            *["migrate", "--users", str(d / "auth0-users.ndjson")],
+            *["--password-hashes", str(_other_tenant(d)), "--report", str(d / REPORT)],
+            *["--ory-url", "http://127.0.0.1:9", "--api-key", "k"],
+            *["--state-dir", str(d / "state")],
+        ],
+        2,
+        "hash records found their user",
+        not_written=(REPORT, "state"),
+    ),
 ]
+
+
+def _other_tenant(d: Path) -> Path:
+    """The examples' hash file with ids that no user has (as from another tenant)."""
+    other = d / "other-tenant-hashes.json"
+    content = (d / "auth0-password-hashes.json").read_bytes()
+    other.write_bytes(content.replace(b'"60425dc43519d9006', b'"7777777777777777'))
+    return other
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

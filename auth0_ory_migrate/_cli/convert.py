@@ -215,7 +215,7 @@ def check_output_files(inputs: dict[str, Any], **outputs: Path | None) -> None:
     check_outputs(outputs, {option: inputs.get(key) for key, option in _INPUT_FILES.items()})
 
 
-#: ``convert``: accept a hash file whose records do not find their users (issue 11).
+#: ``convert`` and ``migrate``: accept a hash file whose records do not find their users.
 allow_unmatched_hashes_option = click.option(
     "--allow-unmatched-hashes",
     is_flag=True,

@@ -19,9 +19,11 @@ from tqdm import tqdm
 # they are imported where a command uses them, so that --help and usage errors answer at once.
 from .. import (
     DEFAULT_STATE_DIR,
+    MIN_HASH_JOIN_SHARE,
     ImportProgress,
     Ledger,
     PlannedIdentity,
+    check_password_hash_join,
     file_digest,
     format_summary,
     open_input,
@@ -31,6 +33,7 @@ from ..exceptions import InputFileError
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import (
     allow_no_users_option,
+    allow_unmatched_hashes_option,
     check_output_files,
     check_some_users,
     input_options,
@@ -440,6 +443,7 @@ def _inputs_digest(inputs: dict[str, Any]) -> str:
 @_import_options
 @report_option
 @allow_no_users_option
+@allow_unmatched_hashes_option
 @fail_on_library_errors
 def migrate(
     *,
@@ -452,6 +456,7 @@ def migrate(
     dry_run: bool,
     report_path: Path,
     allow_no_users: bool,
+    allow_unmatched_hashes: bool,
     **inputs: Any,
 ) -> None:
     """Convert Auth0 exports and import them into Ory in one stream (no identities file).
@@ -462,6 +467,13 @@ def migrate(
     """
     check_output_files(inputs, **{"--report": None if dry_run else report_path})
     with open_plan(**inputs) as plan:
+        if inputs.get("hashes_path") is not None and not allow_unmatched_hashes:
+            # Whether the hash file joins its users is known once every user is planned: a
+            # first pass that sends nothing, so that a wrong hash file is refused before the
+            # import (the users are read once more; the import itself takes far longer).
+            for _ in plan:
+                pass
+            check_password_hash_join(plan, min_share=MIN_HASH_JOIN_SHARE)
         bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
         if dry_run:
             status = _run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size)

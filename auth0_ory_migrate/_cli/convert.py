@@ -365,29 +365,52 @@ def convert(
     outputs = {"--out": out, "--report": report_path, "--outcomes": outcomes_path}
     check_output_files(inputs, **outputs)
     # The identities file gets its name last: after the report and the outcomes file.
-    with (
-        open_plan(**inputs) as plan,
-        private_file(out) as f,
-        outcomes_file(outcomes_path) as outcomes,
-    ):
+    with open_plan(**inputs) as plan:
+        try:
+            report = _write_outputs(
+                plan,
+                out=out,
+                report_path=report_path,
+                outcomes_path=outcomes_path,
+                jobs=jobs,
+                users_path=inputs["users_path"],
+                allow_no_users=allow_no_users,
+                allow_unmatched_hashes=allow_unmatched_hashes,
+            )
+        except OutputFileError:
+            click.echo("the run so far:", err=True)
+            click.echo(format_summary(plan.report_so_far()), err=True)
+            raise
+    if not quiet:
+        click.echo(format_summary(report))
+        also = f", {outcomes_path}" if outcomes_path is not None else ""
+        click.echo(f"wrote {out} ({report.identities:,} identities){also} and {report_path}")
+
+
+def _write_outputs(
+    plan: MigrationPlan,
+    *,
+    out: Path,
+    report_path: Path,
+    outcomes_path: Path | None,
+    jobs: int | None,
+    users_path: Path,
+    allow_no_users: bool,
+    allow_unmatched_hashes: bool,
+) -> MigrationReport:
+    """Write the identities, the report and the outcomes: all of them under their names, or none."""
+    with private_file(out) as f, outcomes_file(outcomes_path) as outcomes:
         report = write_identities(plan, f, jobs=jobs, outcomes=outcomes)
         if report.identities == 0 and report.skipped.get("invalid_traits"):
             # Nothing fits: a mapping/schema mismatch, not bad records. Write nothing.
             problem = next(s.detail for s in report.users if s.reason == "invalid_traits")
             msg = f"no user's traits fit the schema; the first: {problem}"
             raise ConfigurationError(msg)
-        check_some_users(report, inputs["users_path"], allow_no_users)
+        check_some_users(report, users_path, allow_no_users)
         # A hash file that does not join its users: refused before the files get their names.
         share = -1 if allow_unmatched_hashes else MIN_HASH_JOIN_SHARE
         check_password_hash_join(plan, min_share=share)
         # The report first: if it cannot be written, neither is the identities file (both or
         # neither, under their final names).
-        try:
-            write_report(report_path, report)
-        except OutputFileError:
-            click.echo(format_summary(report), err=True)  # the run so far, before the error
-            raise
-    if not quiet:
-        click.echo(format_summary(report))
-        also = f", {outcomes_path}" if outcomes_path is not None else ""
-        click.echo(f"wrote {out} ({report.identities:,} identities){also} and {report_path}")
+        write_report(report_path, report)
+    return report

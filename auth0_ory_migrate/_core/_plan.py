@@ -156,6 +156,22 @@ class MigrationPlan:
             raise RuntimeError(_NOT_YET)
         return self._last_report
 
+    def report_so_far(self) -> MigrationReport:
+        """The counts of the current (or last) iteration, however far it got.
+
+        For a summary when a run stops half-way (a full disk, say); once an
+        iteration has reached the end, this is :attr:`report`. Users that share
+        an email with a user not read yet are not counted until then.
+
+        Raises:
+            RuntimeError: The plan has not been iterated at all.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._run is not None:
+            return self._run.report_so_far()
+        return self.report
+
     def __iter__(self) -> Iterator[PlanItem]:
         """Plan every user, in input order (the first pass, :func:`scan_users`, runs first)."""
         return start_run(self)
@@ -477,6 +493,15 @@ class PlanRun(Iterator[PlanItem]):
     def finished(self) -> bool:
         """Whether :meth:`finish` has run (the report is complete)."""
         return self._report is not None
+
+    def report_so_far(self) -> MigrationReport:
+        """The report of what has been fed (and merged) so far: :attr:`report` once finished."""
+        if self._report is not None:
+            return self._report
+        context = self.context
+        return self._builder.build(
+            hashes=context.hashes, matched_hashes=len(self._matched), mfa=context.mfa
+        )
 
     @property
     def report(self) -> MigrationReport:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Literal, TypeAlias
 
@@ -25,6 +26,7 @@ from ._users import PASSWORDLESS_PROVIDERS, NormalizedEmail, normalize_email
 
 __all__ = [
     "NO_PASSWORD",
+    "HashUses",
     "IndexedHash",
     "PasswordHashIndex",
     "PasswordHashRecord",
@@ -338,7 +340,7 @@ class PasswordHashIndex:
     Attributes:
         total: Records read (readable ones, those without a hash included).
         duplicates: Records for an id or email already seen (the newest hash wins;
-            :meth:`unused` says which record won and why).
+            the report's ``unused_password_hashes`` says which won and why).
         unreadable: Records that could not be used.
         without_password: Records without any hash (``no passwordHash``: users
             who never set a password), labelled with their real connection.
@@ -416,37 +418,36 @@ class PasswordHashIndex:
             return self._by_email.get(email, -1)
         return -1
 
-    def unused(
-        self, used: Iterable[int], found: Mapping[int, tuple[UnusedHashReason, str]]
-    ) -> list[UnusedPasswordHash]:
+    def _unused(self, uses: HashUses) -> list[UnusedPasswordHash]:
         """Every record no user took its password from, in file order, with why (never the hash).
 
         Args:
-            used: The entries (:meth:`find`) that gave a user a password or
-                that a user found.
-            found: Entries users found but did not use, with why (stale, ...) and
-                the detail (:func:`decode_matched`); every other entry not in
-                *used* lost to a duplicate or has no user.
+            uses: The entries users found, and why those found gave no password
+                (the planner's :class:`HashUses`); every other entry lost to a
+                duplicate or has no user.
         """
-        left = set(range(len(self._ends))).difference(used)
-        if not left:
-            return list(self.without_password)
-        ids: dict[int, str] = {}
-        for key, n in self._by_id.items():
-            if n in left and n not in ids:
-                ids[n] = key
+        flags = uses.dense(len(self._ends))
         out = list(self.without_password)
-        lines = self._lines
-        for n in sorted(left):
-            lost = self._superseded.get(n)
+        if flags.count(_FOUND) == len(flags):
+            return out
+        # The first id of each entry not used (one pass; a slot per entry, no set or dict).
+        ids: list[str | None] = [None] * len(flags)
+        for key, n in self._by_id.items():
+            if flags[n] != _FOUND and ids[n] is None:
+                ids[n] = key
+        lines, superseded, refused = self._lines, self._superseded, self._email_refused
+        for n, bits in enumerate(flags):
+            if bits == _FOUND:
+                continue  # used
+            lost = superseded.get(n)
             if lost is not None:
                 out.append(UnusedPasswordHash(lines[n], lost[0], "duplicate", lost[1]))
                 continue
-            user_id = _user_label(ids.get(n), None)
-            reason, detail = found.get(n, _NO_SUCH_USER)
+            why = bits & _WHY
+            reason, detail = _UNUSED[(why & -why).bit_length() - 1] if why else _NO_SUCH_USER
             if detail == _EMAIL_RULE:  # the hash file's side: which case, from the index
-                detail = f"{_EMAIL_RULE}: {self._email_refused.get(n, '')}"
-            out.append(UnusedPasswordHash(lines[n], user_id, reason, detail))
+                detail = f"{_EMAIL_RULE}: {refused.get(n, '')}"
+            out.append(UnusedPasswordHash(lines[n], _user_label(ids[n], None), reason, detail))
         out.sort(key=lambda u: u.line)
         return out
 
@@ -467,8 +468,8 @@ _EMAIL_RULE = (
     "files and belongs to one user and one record"
 )
 
-#: Why an entry a user found gave no password, with the detail for people: what
-#: :func:`unused_code` encodes, in the order of the codes.
+#: Why an entry a user found gave no password, with the detail for people: bit k of an
+#: entry's byte in :class:`HashUses` is ``_UNUSED[k]``.
 _UNUSED: tuple[tuple[UnusedHashReason, str], ...] = (
     ("stale", "the user reset the password after the export: the hook is used"),
     ("unusable", "Ory cannot verify this hash: the hook is used (see the user's note)"),
@@ -478,45 +479,96 @@ _UNUSED: tuple[tuple[UnusedHashReason, str], ...] = (
     ("email_not_joined", f"{_EMAIL_RULE}: several users have this email"),
     ("email_not_joined", _EMAIL_RULE),  # the case is the index's (email_problem)
 )
-_CODES = len(_UNUSED)
 _NO_SUCH_USER: tuple[UnusedHashReason, str] = (
     "no_such_user",
     "no user in the users file has this id",
 )
-#: The *why* of :func:`unused_code` for the cases of ``email_not_joined``: the
+#: The *why* of :meth:`HashUses.not_used` for the cases of ``email_not_joined``: the
 #: users file's side, or the hash file's (:meth:`PasswordHashIndex.email_problem`).
 EmailWhy: TypeAlias = Literal["", "user_not_verified", "several_users", "hash_file"]
-_EMAIL_CODES = {"user_not_verified": 4, "several_users": 5, "hash_file": 6}
+#: The bit of each reason (and case of ``email_not_joined``) in :class:`HashUses`.
+_REASON_BITS: dict[tuple[UnusedHashReason, EmailWhy], int] = {
+    ("stale", ""): 1 << 0,
+    ("unusable", ""): 1 << 1,
+    ("not_imported", ""): 1 << 2,
+    ("not_a_database_user", ""): 1 << 3,
+    ("email_not_joined", "user_not_verified"): 1 << 4,
+    ("email_not_joined", "several_users"): 1 << 5,
+    ("email_not_joined", "hash_file"): 1 << 6,
+}
+#: An entry's byte in :class:`HashUses`: a database user found it (bit 7); why it
+#: gave no password (bits 0-6, bit k for ``_UNUSED[k]``; the lowest set one is reported).
+_FOUND = 0x80
+_WHY = 0x7F
+#: Byte translations: 1 where the entry was found; the number of bits set.
+_IS_FOUND = bytes(1 if b & _FOUND else 0 for b in range(256))
+_BITS_SET = bytes(b.bit_count() for b in range(256))
 
 
-def unused_code(n: int, reason: UnusedHashReason, why: EmailWhy = "") -> int:
-    """Hash entry *n*, found but not used for *reason*, as a negative number (the planner's).
+class HashUses:
+    """The hash entries users found, and why those found gave no password: a byte per entry.
 
-    The planner keeps the entries users found in one set of ints (it crosses
-    process boundaries cheaply): *n* itself for an entry a database user found,
-    this code for why it did not give that user a password (*why*: which case
-    of ``email_not_joined``).
+    The planner's record (:meth:`PasswordHashIndex.find` numbers the entries). Made
+    with the index's number of entries, it is dense (a ``bytearray``: a few hundred
+    KB for a million hashes, at the end of a run as during it); made without, it is
+    sparse (the entries touched only: what a worker sends back for one block of
+    users, cheap to pickle). :meth:`update` merges one into another.
+
+    .. versionadded:: 0.1.0
     """
-    if reason == "email_not_joined":
-        k = _EMAIL_CODES[why]
-    else:
-        k = next(i for i, (r, _) in enumerate(_UNUSED) if r == reason)
-    return -1 - (_CODES * n + k)
 
+    __slots__ = ("_flags",)
 
-def decode_matched(
-    matched: Iterable[int],
-) -> tuple[set[int], dict[int, tuple[UnusedHashReason, str]]]:
-    """The entries database users found, and those not used with why (:func:`unused_code`)."""
-    found: set[int] = set()
-    unused: dict[int, tuple[UnusedHashReason, str]] = {}
-    for value in matched:
-        if value >= 0:
-            found.add(value)
-        else:
-            n, k = divmod(-1 - value, _CODES)
-            unused[n] = _UNUSED[k]
-    return found, unused
+    def __init__(self, entries: int | None = None) -> None:
+        self._flags: bytearray | defaultdict[int, int] = (
+            defaultdict(int) if entries is None else bytearray(entries)
+        )
+
+    def __getstate__(self) -> bytearray | defaultdict[int, int]:
+        return self._flags
+
+    def __setstate__(self, state: bytearray | defaultdict[int, int]) -> None:
+        self._flags = state
+
+    def found(self, n: int) -> None:
+        """A database user found entry *n*."""
+        self._flags[n] |= _FOUND
+
+    def not_used(self, n: int, reason: UnusedHashReason, why: EmailWhy = "") -> None:
+        """Entry *n* gave no password, for *reason* (*why*: which case of ``email_not_joined``)."""
+        self._flags[n] |= _REASON_BITS[reason, why]
+
+    def update(self, other: HashUses) -> None:
+        """Add what *other* holds (a worker's block, say)."""
+        flags, theirs = self._flags, other._flags
+        for n, bits in theirs.items() if isinstance(theirs, dict) else enumerate(theirs):
+            if bits:
+                flags[n] |= bits
+
+    def dense(self, entries: int) -> bytearray | bytes:
+        """A byte per entry, for an index of *entries* entries."""
+        flags = self._flags
+        if isinstance(flags, bytearray) and len(flags) == entries:
+            return flags
+        out = bytearray(entries)
+        for n, bits in flags.items() if isinstance(flags, dict) else enumerate(flags):
+            out[n] |= bits
+        return out
+
+    @property
+    def found_count(self) -> int:
+        """How many different entries database users found."""
+        flags = self._flags
+        if isinstance(flags, dict):
+            return sum(1 for bits in flags.values() if bits & _FOUND)
+        return flags.translate(_IS_FOUND).count(1)
+
+    def __len__(self) -> int:
+        """How many facts it holds: each entry found, each reason an entry was not used."""
+        flags = self._flags
+        if isinstance(flags, dict):
+            return sum(bits.bit_count() for bits in flags.values())
+        return sum(flags.translate(_BITS_SET))
 
 
 def index_password_hashes(

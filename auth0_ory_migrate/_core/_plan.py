@@ -18,12 +18,12 @@ from ._mapping import MappingOptions, Note, PlannedIdentity, Skipped, map_user
 from ._mfa import MfaIndex, MfaSecret, index_mfa_secrets
 from ._password_hashes import (
     EmailWhy,
+    HashUses,
     PasswordHashIndex,
     PasswordHashRecord,
     UnusedHashReason,
     index_password_hashes,
     to_epoch,
-    unused_code,
 )
 from ._records import UnreadableRecord
 from ._report import MigrationReport, ReportBuilder, ReportMark
@@ -206,7 +206,7 @@ class MappingContext:
     def map_one(
         self,
         user: Auth0User,
-        matched: set[int],
+        matched: HashUses,
         merge: list[Auth0User] | None = None,
         *,
         email_unique: bool = True,
@@ -227,17 +227,17 @@ class MappingContext:
                 n = hashes.find_by_email(user.normalized_email)
                 by_email = n >= 0
             if n >= 0 and user.database_ids:
-                matched.add(n)
+                matched.found(n)
                 why = _email_join_refused(hashes, n, user, email_unique) if by_email else ""
                 if why:
-                    matched.add(unused_code(n, "email_not_joined", why))
+                    matched.not_used(n, "email_not_joined", why)
                     n = -1
                 else:
                     entry = hashes.entry(n)
             elif not user.database_ids:  # a social or passwordless user: is it in the hash file?
                 n = n if n >= 0 else hashes.find((user.user_id.partition("|")[2],), None)
                 if n >= 0:
-                    matched.add(unused_code(n, "not_a_database_user"))
+                    matched.not_used(n, "not_a_database_user")
                 n = -1
         otp, recovery, notes = None, 0, []
         if self.mfa is not None:
@@ -275,19 +275,19 @@ class MappingContext:
         if notes and isinstance(planned, PlannedIdentity):
             planned = evolve(planned, notes=(*planned.notes, *notes))
         if n >= 0 and (type(planned) is not PlannedIdentity or planned.password != "hash"):
-            matched.add(unused_code(n, _why_unused(planned)))
+            matched.not_used(n, _why_unused(planned))
         return planned
 
-    def not_imported(self, users: Iterable[Auth0User], matched: set[int]) -> None:
+    def not_imported(self, users: Iterable[Auth0User], matched: HashUses) -> None:
         """Mark the hash entries of *users* (merged or skipped: never mapped) as not used."""
         if self.hashes is not None:
             for user in users:
                 n = self.hashes.find(user.database_ids, None)  # shared emails never join
                 if n >= 0 and user.database_ids:
-                    matched.add(unused_code(n, "not_imported"))
+                    matched.not_used(n, "not_imported")
 
     def map_group(
-        self, group: list[Auth0User], matched: set[int]
+        self, group: list[Auth0User], matched: HashUses
     ) -> Iterator[PlannedIdentity | Skipped]:
         """Map users that share an email or a user id, all read: who holds it, who merges."""
         by_email: dict[NormalizedEmail | None, list[Auth0User]] = {}
@@ -300,7 +300,7 @@ class MappingContext:
             yield from self._resolve_shared_email(sorted(users, key=_oldest_key), matched)
 
     def _resolve_shared_email(
-        self, users: list[Auth0User], matched: set[int]
+        self, users: list[Auth0User], matched: HashUses
     ) -> Iterator[PlannedIdentity | Skipped]:
         if len(users) == 1:
             yield self.map_one(users[0], matched)
@@ -390,7 +390,8 @@ class PlanRun(Iterator[PlanItem]):
         self._repeated_ids: frozenset[int] = frozenset()
         self._groups: dict[int, list[Auth0User]] = {}
         self._first_line: dict[str, int] = {}
-        self._matched: set[int] = set()  # the hash entries used (PasswordHashIndex.find)
+        hashes = context.hashes  # the hash entries users found (PasswordHashIndex.find):
+        self._matched = HashUses(hashes.entries if hashes is not None else 0)
         self._report: MigrationReport | None = None
         self._items = self._in_order()
 
@@ -463,7 +464,7 @@ class PlanRun(Iterator[PlanItem]):
             items.append(out)
         return items
 
-    def merge_counts(self, counted: ReportBuilder, matched: Iterable[int]) -> None:
+    def merge_counts(self, counted: ReportBuilder, matched: HashUses) -> None:
         """Count what was mapped elsewhere: *counted*'s counts, the hash entries it used."""
         self._builder.merge_counts(counted)
         self._matched.update(matched)

@@ -351,24 +351,33 @@ def decode_ndjson_line(
         return UnreadableRecord(source, number, None, "not a JSON object")
     if not check:
         return number, obj
-    # Cheap upper bounds first (one pass each): the nesting cannot be deeper than the number of
-    # brackets, and a number out of the 64-bit range needs 20 digits after a : , or [ (or 19
-    # after a minus sign).
-    shape = line.translate(_SHAPE, b" \t\r\n")
-    if shape.count(b"{") > MAX_DEPTH or (
-        _DIGITS19 in shape
-        and (b":" + _DIGITS in shape or b"{" + _DIGITS in shape or b"-" + _DIGITS19 in shape)
-    ):
+    # Cheap upper bounds first: the nesting cannot be deeper than the number of brackets, and a
+    # number out of the 64-bit range is a run of at least 19 digits (one pass for both; most
+    # lines stop here), 20 after a : , or [ (or 19 after a minus sign).
+    digits = line.translate(_DIGITS_BRACKETS)
+    if digits.count(b"{") > MAX_DEPTH or (_DIGITS19 in digits and _maybe_big_int(line)):
         problem = _shape_problem(line)
         if problem is not None:
             return UnreadableRecord(source, number, _user_id_of(obj), problem)
     return number, obj
 
 
-#: Digits become 0, ``[`` becomes ``{`` and ``,`` becomes ``:`` (see :func:`decode_ndjson_line`).
+#: Digits become 0 and ``[`` becomes ``{`` (see :func:`decode_ndjson_line`).
+_DIGITS_BRACKETS = bytes.maketrans(b"0123456789[", b"0000000000{")
+#: Digits become 0, ``[`` becomes ``{`` and ``,`` becomes ``:`` (see :func:`_maybe_big_int`).
 _SHAPE = bytes.maketrans(b"0123456789[,", b"0000000000{:")
 _DIGITS = b"0" * 20
 _DIGITS19 = b"0" * 19
+
+
+def _maybe_big_int(line: bytes) -> bool:
+    """Whether *line* (which has a run of 19 digits) may hold an integer out of the 64-bit range.
+
+    An upper bound (:func:`_shape_problem` decides): 20 digits after a ``:``, ``,`` or ``[``, or
+    19 after a minus sign, whitespace aside.
+    """
+    shape = line.translate(_SHAPE, b" \t\r\n")
+    return b":" + _DIGITS in shape or b"{" + _DIGITS in shape or b"-" + _DIGITS19 in shape
 
 
 def _user_id_of(obj: dict[str, Any]) -> str | None:

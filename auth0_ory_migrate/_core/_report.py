@@ -15,13 +15,12 @@ from attrs import Factory, define, field, frozen
 
 from ._json import dumps
 from ._mapping import Note, PlannedIdentity, Skipped
-from ._password_hashes import decode_matched
 from ._records import UnreadableRecord
 
 
 if TYPE_CHECKING:
     from ._mfa import MfaIndex
-    from ._password_hashes import PasswordHashIndex, UnusedPasswordHash
+    from ._password_hashes import HashUses, PasswordHashIndex, UnusedPasswordHash
 
 __all__ = ["MigrationReport", "format_summary"]
 
@@ -230,23 +229,21 @@ class ReportBuilder:
         self,
         *,
         hashes: PasswordHashIndex | None = None,
-        matched_hashes: int | Iterable[int] = 0,
+        matched_hashes: int | HashUses = 0,
         mfa: MfaIndex | None = None,
     ) -> MigrationReport:
         """Freeze the counts, adding what the side inputs tell.
 
         *matched_hashes*: the hash entries users found, as the planner keeps them
-        (:func:`~auth0_ory_migrate._core._password_hashes.unused_code`), or just their number.
+        (:class:`~auth0_ory_migrate._core._password_hashes.HashUses`), or just their number.
         """
         unused: tuple[UnusedPasswordHash, ...] = ()
         if isinstance(matched_hashes, int):
             matched = matched_hashes
         else:
-            found, not_used = decode_matched(matched_hashes)
-            matched = len(found)
+            matched = matched_hashes.found_count
             if hashes is not None:
-                used = found.difference(not_used)
-                unused = tuple(hashes.unused(used, not_used))
+                unused = tuple(hashes._unused(matched_hashes))
         unreadable = Counter(self.unreadable)
         records = list(self.unreadable_records)
         for side in (hashes, mfa):

@@ -35,7 +35,7 @@ from .._core._identities import dump_identity
 from .._core._mapping import MappingOptions, PlannedIdentity
 from .._core._mfa import index_mfa_secrets, read_mfa_secrets
 from .._core._outcomes import OutcomeLines
-from .._core._password_hashes import index_password_hashes, read_password_hashes
+from .._core._password_hashes import HashUses, index_password_hashes, read_password_hashes
 from .._core._plan import (
     MappingContext,
     MigrationPlan,
@@ -77,7 +77,7 @@ _InOrder: TypeAlias = tuple[int, bytes, int, ReportMark, int]
 #: of what it mapped, the records for the parent, the hash entries used
 #: (:meth:`~auth0_ory_migrate.PasswordHashIndex.find`), the outcomes-file lines
 #: (when asked for).
-_Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], list[int], bytes]
+_Result: TypeAlias = tuple[bytes, ReportBuilder, list[_InOrder], HashUses, bytes]
 
 
 def _scan_child(users: UsersFile, conn: Connection) -> None:
@@ -509,7 +509,7 @@ def _work(
 def _map_block(block: tuple[int, bytes], context: MappingContext, scan: UserScan) -> _Result:
     start, data = block
     in_order: list[_InOrder] = []
-    matched: set[int] = set()
+    matched = HashUses()  # sparse: the entries this block's users found
     lines: list[bytes] = []
     size = 0
     counted = ReportBuilder()
@@ -531,7 +531,7 @@ def _map_block(block: tuple[int, bytes], context: MappingContext, scan: UserScan
                 lines.append(dumped)
                 size += len(dumped)
             add(item)
-    return b"".join(lines), counted, in_order, list(matched), b""
+    return b"".join(lines), counted, in_order, matched, b""
 
 
 def _map_block_with_outcomes(
@@ -543,7 +543,7 @@ def _map_block_with_outcomes(
     """
     start, data = block
     in_order: list[_InOrder] = []
-    matched: set[int] = set()
+    matched = HashUses()  # sparse: the entries this block's users found
     lines: list[bytes] = []
     size = 0
     rows: list[bytes] = []
@@ -572,7 +572,7 @@ def _map_block_with_outcomes(
         row = row_of(item)
         rows.append(row)
         rows_size += len(row)
-    return b"".join(lines), counted, in_order, list(matched), b"".join(rows)
+    return b"".join(lines), counted, in_order, matched, b"".join(rows)
 
 
 def _picklable(e: Exception) -> Exception:

@@ -500,9 +500,8 @@ _REASON_BITS: dict[tuple[UnusedHashReason, EmailWhy], int] = {
 #: gave no password (bits 0-6, bit k for ``_UNUSED[k]``; the lowest set one is reported).
 _FOUND = 0x80
 _WHY = 0x7F
-#: Byte translations: 1 where the entry was found; the number of bits set.
+#: A byte translation: 1 where the entry was found.
 _IS_FOUND = bytes(1 if b & _FOUND else 0 for b in range(256))
-_BITS_SET = bytes(b.bit_count() for b in range(256))
 
 
 class HashUses:
@@ -562,13 +561,6 @@ class HashUses:
         if isinstance(flags, dict):
             return sum(1 for bits in flags.values() if bits & _FOUND)
         return flags.translate(_IS_FOUND).count(1)
-
-    def __len__(self) -> int:
-        """How many facts it holds: each entry found, each reason an entry was not used."""
-        flags = self._flags
-        if isinstance(flags, dict):
-            return sum(bits.bit_count() for bits in flags.values())
-        return sum(flags.translate(_BITS_SET))
 
 
 def index_password_hashes(

@@ -501,7 +501,7 @@ class PlanRun(Iterator[PlanItem]):
             return self._report
         context = self.context
         return self._builder.build(
-            hashes=context.hashes, matched_hashes=len(self._matched), mfa=context.mfa
+            hashes=context.hashes, matched_hashes=self._matched.found_count, mfa=context.mfa
         )
 
     @property

@@ -300,3 +300,10 @@ def test_random_bytes_of_any_first_byte_are_not_called_encrypted() -> None:
         with pytest.raises(InputFileError) as info:
             list(iter_raw_records(io.BytesIO(data), "users", allow_csv=True))
         assert "OpenPGP" not in info.value.reason, hex(first)
+
+
+def test_json_first_line_then_a_nul_line_is_read_line_by_line() -> None:
+    """A file that starts like JSON is text: a NUL line in it is one unreadable record."""
+    records = list(read_users(io.BytesIO(b"{\n\x00\n")))  # found by Hypothesis
+    assert [type(r).__name__ for r in records] == ["UnreadableRecord", "UnreadableRecord"]
+    assert [r.line for r in records] == [1, 2]

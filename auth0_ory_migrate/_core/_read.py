@@ -138,8 +138,8 @@ def _not_text(head: bytes) -> str | None:
             return f"the file is {name}, not JSON or CSV text"
     if head.startswith(_BOM) or not any(c in head for c in _CONTROL):
         return None  # text, maybe not UTF-8: the records say which
-    if any(line.lstrip()[:1] == b"{" for line in head.splitlines()[1:]):
-        return None  # NDJSON with a damaged first line: reported as such
+    if any(line.lstrip()[:1] == b"{" for line in head.splitlines()):
+        return None  # NDJSON with damaged lines (the first one included): each is reported
     return "the file is binary data, not JSON or CSV text"
 
 

@@ -198,7 +198,8 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
 
     .. versionadded:: 0.1.0
     """
-    user_id = raw.get("user_id")
+    get = raw.get
+    user_id = get("user_id")
     if type(user_id) is not str or not user_id.strip():
         return UnreadableRecord("users", line, None, "no user_id")
     user_id = user_id.strip()
@@ -208,19 +209,27 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
     if "\0" in user_id:
         escaped = user_id.replace("\0", "\\x00")
         return UnreadableRecord("users", line, escaped, "user_id holds a NUL character")
-    email = raw.get("email")
+    email = get("email")
     if email is not None and type(email) is not str:
         return UnreadableRecord("users", line, user_id, "email is not a string")
     if email and "\0" in email:
         return UnreadableRecord("users", line, user_id, "email holds a NUL character")
-    for key in _BOOLEANS:
-        value = raw.get(key)
-        if value is not None and value is not True and value is not False and value not in _TEXT:
-            return UnreadableRecord("users", line, user_id, f"{key} is not true or false")
-    user_metadata = raw.get("user_metadata")
-    if user_metadata is not None and not isinstance(user_metadata, Mapping):
+    # The usual case first (JSON booleans or missing, an object or missing), the rest in full.
+    verified, blocked = get("email_verified"), get("blocked")
+    if not (type(verified) is bool or verified is None) or not (
+        type(blocked) is bool or blocked is None
+    ):
+        for key, value in zip(_BOOLEANS, (verified, blocked), strict=True):
+            if value is not None and type(value) is not bool and value not in _TEXT:
+                return UnreadableRecord("users", line, user_id, f"{key} is not true or false")
+    user_metadata = get("user_metadata")
+    if (
+        type(user_metadata) is not dict
+        and user_metadata is not None
+        and not isinstance(user_metadata, Mapping)
+    ):
         return UnreadableRecord("users", line, user_id, "user_metadata is not an object")
-    identities = raw.get("identities")
+    identities = get("identities")
     if identities is not None:
         if type(identities) is not list:
             return UnreadableRecord("users", line, user_id, "identities is not a list")
@@ -229,10 +238,17 @@ def parse_user(raw: Mapping[str, Any], line: int = 0) -> Auth0User | UnreadableR
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry is not an object"
                 )
+            entry_provider, entry_id = entry.get("provider"), entry.get("user_id")
+            if (
+                type(entry_provider) is str
+                and type(entry_id) is str
+                and entry_provider
+                and entry_id
+            ):
+                continue  # the usual case: both present
             # An entry with neither (the job's CSV exports only the asked-for columns, e.g.
             # identities[0].connection) describes the primary identity; one of the two is a defect.
-            has_provider = json_text(entry.get("provider")) is not None
-            if has_provider != (json_text(entry.get("user_id")) is not None):
+            if (json_text(entry_provider) is not None) != (json_text(entry_id) is not None):
                 return UnreadableRecord(
                     "users", line, user_id, "an identities entry lacks provider or user_id"
                 )

@@ -28,13 +28,12 @@ from auth0_ory_migrate._core._importing import (
     has_plaintext_password,
     iter_batches,
     may_have_committed,
-    rate_limit_wait,
     resolve_conflict,
-    retry_wait,
     split_batch,
 )
 from auth0_ory_migrate._core._ory import normalize_identifier
 from auth0_ory_migrate._core._redact import redact
+from auth0_ory_migrate._core._retry import rate_limit_wait, retry_wait
 from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 
 

@@ -22,11 +22,9 @@ from auth0_ory_migrate import (
     undo_import,
     verify_identities,
 )
-from auth0_ory_migrate._core._importing import (
-    classify_items,
-    rate_limit_wait,
-)
+from auth0_ory_migrate._core._importing import classify_items
 from auth0_ory_migrate._core._ory import next_page_token
+from auth0_ory_migrate._core._retry import rate_limit_wait
 from auth0_ory_migrate._ory._admin import body_problem
 from auth0_ory_migrate.exceptions import ConfigurationError, OryError
 from auth0_ory_migrate.testing import OryAdminServer, OryFaults

@@ -2,9 +2,8 @@
 
 - :func:`iter_batches`: how identity bodies are grouped into ``PATCH /admin/identities``
   requests (Ory's limits: 1,000 per request, 200 when one carries a plaintext password).
-- :func:`retry_wait`: whether and how long to wait before sending a failed request again
-  (429: as the server says, plus jitter; 5xx, timeouts, connection errors: capped
-  exponential backoff with jitter).
+- (whether and how long to wait before sending a failed request again is
+  :func:`~auth0_ory_migrate._core._retry.retry_wait`'s, for Auth0 and Ory alike).
 - :func:`batch_verdict`: what to do with a request that finally failed (split it, look its
   users up, give up on them, or stop the run).
 - :func:`classify_items` and :func:`resolve_conflict`: what each per-item result means for
@@ -28,7 +27,6 @@ from attrs import field, frozen
 from ..exceptions import ConfigurationError, OryError
 from ._ory import error_reason, normalize_identifier
 from ._records import UnreadableRecord
-from ._retry import RetryPolicy, rate_limit_wait, retry_wait
 
 
 __all__ = [
@@ -43,7 +41,6 @@ __all__ = [
     "ItemResult",
     "Lookup",
     "Resend",
-    "RetryPolicy",
     "batch_limit",
     "batch_verdict",
     "clash_candidates",
@@ -52,9 +49,7 @@ __all__ = [
     "has_plaintext_password",
     "iter_batches",
     "may_have_committed",
-    "rate_limit_wait",
     "resolve_conflict",
-    "retry_wait",
     "split_batch",
 ]
 

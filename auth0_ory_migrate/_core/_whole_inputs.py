@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import re
-
 from ..exceptions import InputFileError
 from ._report import MigrationReport
+from ._side_files import looks_like
 
 
 __all__ = ["check_users_read"]
 
-_FIRST_KEY = re.compile(rb'\A\s*\{\s*"((?:[^"\\]|\\.){0,64})"')
-_BOM = b"\xef\xbb\xbf"
 _ALLOW = "pass --allow-no-users if an export without users is what you meant"
 
 
@@ -43,17 +40,8 @@ def check_users_read(report: MigrationReport, head: bytes, *, allow_no_users: bo
     """
     if report.users_read or allow_no_users:
         return
-    text = head.removeprefix(_BOM)
-    if not text.strip():
-        looks = "the file is empty"
-    elif key := _FIRST_KEY.match(text):
-        name = key.group(1).decode("utf-8", "replace")
-        looks = (
-            f'the file is one JSON object (first key "{name}"), not Auth0\'s user export '
-            "(one user object per line, or a JSON array of users); if the users are a list "
-            f"inside it, take them out, e.g. jq -c '.{name}[]' FILE > users.ndjson"
-        )
-    else:
+    kind, looks = looks_like(head)
+    if kind not in ("empty", "object", "password_hashes", "mfa_secrets"):
         records = report.unreadable_records
         count = report.unreadable.get("users", 0)
         first = next((r for r in records if r.source == "users"), None)

@@ -388,3 +388,18 @@ def test_import_of_a_raw_auth0_export_says_run_convert_first_once(
     assert len(said.strip().splitlines()) == 1
     assert server.identities() == []
     assert not (in_tmp_path / ".auth0-ory-migrate").exists()
+
+
+@pytest.mark.parametrize("command", ["import", "verify"])
+def test_an_empty_identities_file_is_refused_before_anything_is_sent(
+    server: OryAdminServer, in_tmp_path: Path, command: str
+) -> None:
+    """An empty (or blank) identities file: one line, exit 2, no request, no state directory."""
+    empty = in_tmp_path / "identities.ndjson"
+    empty.write_bytes(b"\n  \n")
+    result = cli(command, "--identities", str(empty), "--ory-url", server.url)
+    assert result.exit_code == 2, result.output
+    assert "the file is empty" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert server.requests == []
+    assert not (in_tmp_path / ".auth0-ory-migrate").exists()

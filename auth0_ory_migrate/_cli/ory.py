@@ -167,13 +167,14 @@ def _count_records(path: Path) -> int:
 
 
 def _refuse_an_auth0_export(path: Path) -> None:
-    """Say once that *path* is Auth0's user export, not an identities file (its first record)."""
+    """Refuse an empty file, or Auth0's user export given as an identities file (first record)."""
     with open_input(path) as f:
         for line in f:  # the first line that is not blank
             if line.strip():
                 break
         else:
-            return
+            msg = f"{path}: the file is empty (convert writes the identities file)"
+            raise InputFileError("identities", msg)
     try:
         first = json.loads(line)
     except ValueError:
@@ -338,6 +339,7 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     """
     from .. import verify_identities  # noqa: PLC0415 - the engine: not for --help
 
+    _refuse_an_auth0_export(identities_path)
     display = _Display(quiet, total=None, unit="identity", what="identities read from Ory:")
     try:
         with _open_ory(ory_url, api_key, 2) as ory, _identities(identities_path) as bodies:

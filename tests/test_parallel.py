@@ -118,6 +118,34 @@ def test_a_realistic_export_is_written_the_same_by_workers(
     assert started == [2, 3]
 
 
+def test_blocks_and_results_bigger_than_the_pipes_never_deadlock() -> None:
+    """Lines of 1.5 MB (blocks and results over a pipe's 1 MiB) in a row: written as in one process.
+
+    Two blocks are in flight per worker; one that cannot wait in the pipe beside another
+    goes when none is in flight (else the parent would wait to send to a worker that
+    waits to send it a result).
+    """
+    records: list[dict[str, Any]] = [
+        {"user_id": f"auth0|{i:024x}", "email": f"u{i}@example.com"} for i in range(60)
+    ]
+    for i in range(20, 26):
+        records[i]["user_metadata"] = {"bio": "x" * 1_500_000}
+    users = _ndjson(records)
+    child = multiprocessing.get_context("fork").Process(target=_same_in_workers, args=(users,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the workers and the parent deadlocked")
+    assert child.exitcode == 0
+
+
+def _same_in_workers(users: bytes) -> None:
+    """Exit 0 if the workers write what one process writes (in a child: a deadlock stays there)."""
+    os._exit(0 if _write(users, b"", b"", jobs=2) == _write(users, b"", b"", jobs=1) else 1)
+
+
 def test_strict_raises_on_the_first_unreadable_record_in_file_order() -> None:
     """In strict mode the workers' first unreadable record raises, naming its line."""
     records = [{"user_id": f"auth0|{i:024x}", "email": f"u{i}@example.com"} for i in range(40)]

@@ -10,6 +10,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auth0_ory_migrate import (
     Auth0User,
@@ -114,6 +116,41 @@ def test_csv_json_cell_nested_too_deep_is_reported() -> None:
     [bad] = _bad(items)
     assert (bad.line, bad.user_id) == (2, "auth0|a1")
     assert "nested deeper" in bad.reason
+
+
+_INTS = st.one_of(
+    st.integers(-(2**63), 2**64 - 1),
+    st.integers(-(10**30), 10**30),
+    st.sampled_from([2**64, 2**64 - 1, -(2**63), -(2**63) - 1, 10**19, -(10**19), 10**20]),
+)
+
+
+@given(
+    number=_INTS,
+    where=st.sampled_from(["value", "first", "later", "nested"]),
+    separators=st.sampled_from([(", ", ": "), (",", ":"), (" ,  ", " :\t")]),
+    padding=st.sampled_from(["", "  ", "\t"]),
+)
+def test_ndjson_integer_is_read_exactly_or_reported(
+    number: int, where: str, separators: tuple[str, str], padding: str
+) -> None:
+    """An NDJSON integer in the 64-bit range is read exactly, any other one reported, wherever."""
+    value: Any = {
+        "value": number,
+        "first": [number, "1" * 25],
+        "later": ["-" + "9" * 25, number],
+        "nested": {"a": [{"b": number}]},
+    }[where]
+    record = {"user_id": "auth0|n", "id": "1" * 30, "app_metadata": value}
+    line = json.dumps(record, separators=separators).replace("[", "[" + padding).encode()
+    [item] = _users(line + b"\n")
+    if number in _read.INT_RANGE:
+        assert isinstance(item, Auth0User)
+        assert item.raw["app_metadata"] == value
+    else:
+        assert isinstance(item, UnreadableRecord)
+        assert item.user_id == "auth0|n"
+        assert item.reason == "holds an integer that does not fit in 64 bits"
 
 
 # --- case 2: invalid UTF-8 ------------------------------------------------------------------------

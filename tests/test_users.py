@@ -12,6 +12,7 @@ from auth0_ory_migrate import (
     Auth0Identity,
     Auth0User,
     UnreadableRecord,
+    UsersFile,
     normalize_email,
     parse_user,
     read_users,
@@ -332,3 +333,21 @@ def test_integers_beyond_64_bits_are_reported_not_made_floats(number: int) -> No
         assert bad[0].reason.endswith("holds an integer that does not fit in 64 bits")
         users = [i for i in items if isinstance(i, Auth0User)]
         assert all(type(u.raw["app_metadata"]["n"]) is int for u in users)
+
+
+@pytest.mark.parametrize(
+    "around",
+    [b"", b" ", b"\t", b"\r", b"\x0b", b"\x0c", b"\x0c \x0b"],
+    ids=["none", "space", "tab", "cr", "vt", "ff", "mixed"],
+)
+def test_the_first_pass_sees_every_user_the_reading_sees(around: bytes) -> None:
+    """UsersFile.identity_keys finds each user read_users reads, whatever whitespace is around."""
+    records = [
+        {"user_id": f"auth0|{n:024x}", "email": f" User{n % 3}@Example.com "} for n in range(6)
+    ]
+    lines = [around + json.dumps(r).encode() + around for r in records]
+    data = b"\xef\xbb\xbf" + b"\n".join([*lines[:3], b"", b"not json", b"[1]", *lines[3:]]) + b"\n"
+    users = UsersFile(lambda: io.BytesIO(data))
+    read = [(u.user_id, u.normalized_email) for u in users if isinstance(u, Auth0User)]
+    assert len(read) == 6
+    assert list(users.identity_keys()) == read

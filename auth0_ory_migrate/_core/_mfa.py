@@ -67,7 +67,8 @@ def read_mfa_secrets(
 
     .. versionadded:: 0.1.0
     """
-    return iter_records(f, "mfa_secrets", _parse, strict=strict)
+    # Only looked into, never written out: no nesting or number-range check (a side file).
+    return iter_records(f, "mfa_secrets", _parse, strict=strict, check=False)
 
 
 @frozen

@@ -39,6 +39,7 @@ __all__ = [
     "iter_records",
     "ndjson_blocks",
     "ndjson_lines",
+    "ndjson_objects",
 ]
 
 #: ``(line number, the record as parsed)``.
@@ -162,7 +163,7 @@ def _is_openpgp(head: bytes) -> bool:
 
 
 def iter_raw_records(
-    f: IO[bytes], source: Source, *, allow_csv: bool = False
+    f: IO[bytes], source: Source, *, allow_csv: bool = False, check: bool = True
 ) -> Iterator[RawRecord | UnreadableRecord]:
     """Yield each JSON object of *f* with its 1-based line number.
 
@@ -171,6 +172,9 @@ def iter_raw_records(
         source: Which input this is, for error reports.
         allow_csv: Read a file that is neither NDJSON nor a JSON array as the
             CSV flavour of Auth0's export job.
+        check: Report an NDJSON record nested deeper than :data:`MAX_DEPTH` or
+            holding an integer outside :data:`INT_RANGE`. ``False`` for a file
+            whose records are only looked into (a side file), never written out.
 
     Raises:
         InputFileError: The file as a whole cannot be read (encrypted,
@@ -186,7 +190,7 @@ def iter_raw_records(
         elif kind == "ndjson":
             for start, block in _blocks(binary, source):
                 for number, line in ndjson_lines(block.split(b"\n"), start):
-                    yield decode_ndjson_line(number, line, source)
+                    yield decode_ndjson_line(number, line, source, check=check)
         elif kind == "csv":
             yield from _iter_csv(binary)
         else:
@@ -286,13 +290,15 @@ def iter_records(
     *,
     strict: bool = False,
     allow_csv: bool = False,
+    check: bool = True,
 ) -> Iterator[T | UnreadableRecord]:
     """The validated stage of every reader: *parse* each raw record of *f*.
 
     In *strict* mode the first unreadable record raises its
     :class:`~auth0_ory_migrate.InvalidRecordError` instead of being yielded.
+    *check* is :func:`iter_raw_records`'s.
     """
-    for item in iter_raw_records(f, source, allow_csv=allow_csv):
+    for item in iter_raw_records(f, source, allow_csv=allow_csv, check=check):
         result = item if isinstance(item, UnreadableRecord) else parse(item[1], item[0])
         if strict and isinstance(result, UnreadableRecord):
             raise result.to_error()
@@ -329,6 +335,30 @@ def ndjson_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[tuple[int, 
             yield number, line
 
 
+def ndjson_objects(blocks: Iterable[tuple[int, bytes]]) -> Iterator[dict[str, Any]]:
+    """Every line of *blocks* (:func:`ndjson_blocks`) that is a JSON object, fast.
+
+    For a pass that only looks records up: no line numbers, no checks, and nothing
+    said of the other lines (the pass that reads the records reports them).
+    """
+    loads = _json.loads
+    for start, block in blocks:
+        lines = block.split(b"\n")
+        if start == 1:
+            lines[0] = lines[0].removeprefix(_BOM)
+        for line in lines:
+            if line:  # (JSON's whitespace around a record: the parser takes it)
+                try:
+                    obj = loads(line)
+                except (ValueError, RecursionError):
+                    try:  # rare: whitespace JSON does not know, which ndjson_lines strips too
+                        obj = loads(line.strip())
+                    except (ValueError, RecursionError):
+                        continue
+                if type(obj) is dict:
+                    yield obj
+
+
 def decode_ndjson_line(
     number: int,
     line: bytes,
@@ -351,33 +381,28 @@ def decode_ndjson_line(
         return UnreadableRecord(source, number, None, "not a JSON object")
     if not check:
         return number, obj
-    # Cheap upper bounds first: the nesting cannot be deeper than the number of brackets, and a
-    # number out of the 64-bit range is a run of at least 19 digits (one pass for both; most
-    # lines stop here), 20 after a : , or [ (or 19 after a minus sign).
-    digits = line.translate(_DIGITS_BRACKETS)
-    if digits.count(b"{") > MAX_DEPTH or (_DIGITS19 in digits and _maybe_big_int(line)):
+    # Cheap upper bounds first (one pass over the line, then C searches), the exact answer
+    # only past them: the nesting cannot be deeper than the number of brackets, and a number
+    # out of the 64-bit range is a run of 20 digits after a : , [ or whitespace (all : here),
+    # or of 19 after a minus sign. Most lines stop at the run of 19.
+    shape = line.translate(_SHAPE)
+    if shape.count(b"{") > MAX_DEPTH or (
+        _DIGITS19 in shape
+        and (_AFTER_COLON in shape or _AFTER_BRACKET in shape or _AFTER_MINUS in shape)
+    ):
         problem = _shape_problem(line)
         if problem is not None:
             return UnreadableRecord(source, number, _user_id_of(obj), problem)
     return number, obj
 
 
-#: Digits become 0 and ``[`` becomes ``{`` (see :func:`decode_ndjson_line`).
-_DIGITS_BRACKETS = bytes.maketrans(b"0123456789[", b"0000000000{")
-#: Digits become 0, ``[`` becomes ``{`` and ``,`` becomes ``:`` (see :func:`_maybe_big_int`).
-_SHAPE = bytes.maketrans(b"0123456789[,", b"0000000000{:")
-_DIGITS = b"0" * 20
+#: Digits become 0, ``[`` becomes ``{``, and ``,`` and whitespace become ``:``
+#: (see :func:`decode_ndjson_line`).
+_SHAPE = bytes.maketrans(b"0123456789[, \t\r\n", b"0000000000{:::::")
 _DIGITS19 = b"0" * 19
-
-
-def _maybe_big_int(line: bytes) -> bool:
-    """Whether *line* (which has a run of 19 digits) may hold an integer out of the 64-bit range.
-
-    An upper bound (:func:`_shape_problem` decides): 20 digits after a ``:``, ``,`` or ``[``, or
-    19 after a minus sign, whitespace aside.
-    """
-    shape = line.translate(_SHAPE, b" \t\r\n")
-    return b":" + _DIGITS in shape or b"{" + _DIGITS in shape or b"-" + _DIGITS19 in shape
+_AFTER_COLON = b":" + b"0" * 20
+_AFTER_BRACKET = b"{" + b"0" * 20
+_AFTER_MINUS = b"-" + _DIGITS19
 
 
 def _user_id_of(obj: dict[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from typing import IO, Any, NewType
 from attrs import field, frozen
 
 from ._ory import normalize_identifier
-from ._read import decode_ndjson_line, iter_raw_records, iter_records, ndjson_blocks, ndjson_lines
+from ._read import iter_raw_records, iter_records, ndjson_blocks, ndjson_objects
 from ._records import UnreadableRecord
 
 
@@ -319,11 +319,7 @@ class UsersFile:
         with self.opener() as f:
             blocks = ndjson_blocks(f, "users", allow_csv=True)
             if blocks is not None:
-                for start, block in blocks:
-                    for number, line in ndjson_lines(block.split(b"\n"), start):
-                        item = decode_ndjson_line(number, line, "users", check=False)
-                        if type(item) is not UnreadableRecord:
-                            yield item[1]  # type: ignore[index]
+                yield from ndjson_objects(blocks)
                 return
         with self.opener() as f:  # a JSON array or CSV
             for item in iter_raw_records(f, "users", allow_csv=True):

@@ -169,6 +169,7 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 
 _F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the helper run ahead of the reader
+_F_GETPIPE_SZ = 1032
 
 # The helper process: isal's zlib (the ``fast`` extra) when installed, else the stdlib's.
 _INFLATE = """\
@@ -202,11 +203,20 @@ except BrokenPipeError:  # the reader stopped early
 """
 
 
-def widen_pipe(fd: int) -> None:
-    """Let pipe *fd* hold 1 MiB, where Linux allows: the writer runs ahead of the reader."""
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+def widen_pipe(fd: int) -> int:
+    """Let pipe *fd* hold 1 MiB, where Linux allows: the writer runs ahead of the reader.
+
+    Returns:
+        How many bytes the pipe holds now; 0 where that is not known (not Linux).
+    """
+    if sys.platform != "linux":
+        return 0
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return 0
 
 
 class _Inflated(io.RawIOBase):

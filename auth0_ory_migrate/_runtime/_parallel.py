@@ -5,7 +5,7 @@ Not part of the pure core: it forks. :func:`plan_from_files` (public) has
 indexes the side files.
 
 :func:`write_identities`: the parent reads the users file and hands it out in
-blocks of whole lines (one block in flight per worker, each worker's in turn).
+blocks of whole lines (two blocks in flight per worker, each worker's in turn).
 A worker decodes, validates and maps every user that has no one to wait for,
 and sends back the block's identities-file lines, the report of what it mapped,
 and the raw lines of the few users that share an email or user id with another,
@@ -329,10 +329,13 @@ def _write_in_parallel(
 
 
 class _Link:
-    """One end of a two-way channel: a pipe to read from and one to write to."""
+    """One end of a two-way channel: a pipe to read from and one to write to.
 
-    def __init__(self, inbox: Connection, outbox: Connection) -> None:
-        self._in, self._out = inbox, outbox
+    *room*: how many bytes the pipe written to holds (0: not known).
+    """
+
+    def __init__(self, inbox: Connection, outbox: Connection, room: int = 0) -> None:
+        self._in, self._out, self.room = inbox, outbox, room
 
     def send(self, obj: object) -> None:
         self._out.send(obj)
@@ -352,9 +355,15 @@ def _links(context: Any) -> tuple[_Link, _Link]:
     """
     worker_in, parent_out = context.Pipe(duplex=False)
     parent_in, worker_out = context.Pipe(duplex=False)
-    for conn in (worker_in, parent_in):
-        widen_pipe(conn.fileno())
-    return _Link(parent_in, parent_out), _Link(worker_in, worker_out)
+    room = widen_pipe(worker_in.fileno())
+    widen_pipe(parent_in.fileno())
+    return _Link(parent_in, parent_out, room), _Link(worker_in, worker_out)
+
+
+#: Blocks in flight per worker where its pipe holds that many (see :func:`_feed_workers`).
+_DEPTH = 2
+#: More than a block's bytes that sending it writes (pickling, the message's length).
+_ENVELOPE = 4096
 
 
 def _feed_workers(
@@ -372,11 +381,20 @@ def _feed_workers(
         else _start_workers(run.context, run.scan, jobs, outcomes=True)
     )
     lines = OutcomeLines() if outcomes is not None else None
+    # Two blocks in flight per worker where its pipe holds both: the next one waits in the
+    # pipe while the worker maps the first, so that it never waits for this process. A
+    # block too big for that (one with a long line) goes when none is in flight: this
+    # process never waits to send to a worker that waits to send it a result.
+    depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
     try:
         in_flight: deque[_Link] = deque()
         for n, block in enumerate(blocks):
             conn = workers[n % jobs][1]
-            if len(in_flight) == jobs:  # this worker's previous block: take it, then feed it
+            if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
+                while in_flight:
+                    result = _receive(in_flight.popleft())
+                    _write_result(result, run, out, outcomes, lines, strict=strict)
+            if len(in_flight) == jobs * depth:  # this worker's oldest block: take it, feed it
                 result = _receive(in_flight.popleft())
                 conn.send(block)
                 _write_result(result, run, out, outcomes, lines, strict=strict)

@@ -19,7 +19,7 @@ def _group(name: str) -> list[str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest options after ``--``)."""
-    session.install("-e", ".[testing,fast]", *_group("tests"))
+    session.install("-e", ".[testing,fast,hook,pgp]", *_group("tests"))
     session.run("pytest", *session.posargs)
 
 
@@ -34,7 +34,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """Type-check with mypy --strict."""
-    session.install("-e", ".[testing,fast]", *_group("typing"))
+    session.install("-e", ".[testing,fast,hook,pgp]", *_group("typing"))
     session.run("mypy")
 
 
@@ -48,7 +48,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in benchmarks/ and print their figures."""
-    session.install("-e", ".[testing,fast]")
-    targets = session.posargs or ["convert", "import"]
+    session.install("-e", ".[testing,fast,hook]")
+    targets = session.posargs or ["convert", "import", "hook"]
     for name in targets:
         session.run("python", f"benchmarks/bench_{name}.py")

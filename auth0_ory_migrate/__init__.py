@@ -51,6 +51,7 @@ from ._core._importing import (
     ImportOutcome,
     ImportProgress,
     ImportResult,
+    UndoTarget,
 )
 from ._core._mapping import (
     DEFAULT_PROVIDERS,
@@ -100,6 +101,7 @@ from ._core._whole_inputs import check_users_read
 from ._runtime._files import check_outputs, open_input, private_file
 from ._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
 from ._runtime._parallel import plan_from_files, write_identities
+from ._runtime._pgp import PgpDecryption
 from .exceptions import (
     Auth0ApiError,
     Auth0ExportError,
@@ -122,7 +124,7 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from ._auth0._exporter import Auth0Exporter
-    from ._auth0._hook import Auth0PasswordChecker, make_hook_app, make_hook_server
+    from ._auth0._hook import Auth0PasswordChecker, HookServer, make_hook_app, make_hook_server
     from ._ory._admin import OryAdmin
     from ._ory._console import OryConsole, apply_identity_schema
     from ._runtime._engine import (
@@ -150,7 +152,7 @@ _LAZY = {
         "undo_import",
         "verify_identities",
     ),
-    "_auth0._hook": ("Auth0PasswordChecker", "make_hook_app", "make_hook_server"),
+    "_auth0._hook": ("Auth0PasswordChecker", "HookServer", "make_hook_app", "make_hook_server"),
     "_ory._admin": ("OryAdmin",),
     "_ory._console": ("OryConsole", "apply_identity_schema"),
 }
@@ -202,6 +204,7 @@ __all__ = [
     "FoundIdentity",
     "HashConversion",
     "HashJoinError",
+    "HookServer",
     "HookSettings",
     "IdentityBody",
     "ImportOutcome",
@@ -226,6 +229,7 @@ __all__ = [
     "OutputFileError",
     "PasswordHashIndex",
     "PasswordHashRecord",
+    "PgpDecryption",
     "PlanItem",
     "PlannedIdentity",
     "PollPolicy",
@@ -240,6 +244,7 @@ __all__ = [
     "TraitsProblem",
     "TraitsValidator",
     "UndoResult",
+    "UndoTarget",
     "UnreadableRecord",
     "UnusedPasswordHash",
     "UserOutcome",

@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,19 @@ def test_other_errors_in_the_block_are_not_blamed_on_the_file(tmp_path: Path) ->
     with pytest.raises(FileNotFoundError):
         write()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_is_an_output_file_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EROFS making the temporary file: OutputFileError naming the file, not a bare OSError."""
+
+    def mkstemp(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with (
+        pytest.raises(OutputFileError, match=r"report\.json: Read-only file system"),
+        private_file(tmp_path / "report.json"),
+    ):
+        pass

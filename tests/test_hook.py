@@ -98,14 +98,14 @@ def test_parse_rejects_anything_else(body: bytes) -> None:
         (None, None),
         ("", None),
         ("203.0.113.7", "203.0.113.7"),
-        (" 203.0.113.7 , 10.0.0.1", "203.0.113.7"),
+        (" 203.0.113.7 , 10.0.0.1", "10.0.0.1"),
         ("2001:db8::1", "2001:db8::1"),
         ("unknown", None),
         ("203.0.113.7:443", None),
     ],
 )
 def test_client_ip_from(value: str | None, expected: str | None) -> None:
-    """The first address of the header is used; anything else is not forwarded."""
+    """Without trusted proxies the right-most address is used; anything else is not forwarded."""
     assert client_ip_from(value) == expected
 
 
@@ -327,6 +327,7 @@ def make_hook(
     *,
     client_secret: str = CLIENT_SECRET,
     client_ip_header: str | None = None,
+    trusted_proxies: tuple[str, ...] = (),
     domain: str | None = None,
 ) -> Hook:
     checker = Auth0PasswordChecker.connect(
@@ -336,7 +337,9 @@ def make_hook(
         REALM,
         timeout=5,
     )
-    settings = HookSettings(secret=SECRET, client_ip_header=client_ip_header)
+    settings = HookSettings(
+        secret=SECRET, client_ip_header=client_ip_header, trusted_proxies=trusted_proxies
+    )
     return Hook(make_hook_app(settings, checker))
 
 
@@ -356,7 +359,7 @@ def ask_once(
 
 @pytest.fixture
 def hook(auth0: Auth0ManagementServer) -> Iterator[Hook]:
-    served = make_hook(auth0, client_ip_header="X-Forwarded-For")
+    served = make_hook(auth0, client_ip_header="X-Forwarded-For", trusted_proxies=("10.0.0.0/8",))
     yield served
     served.close()
 
@@ -404,11 +407,11 @@ def test_wrong_password_is_403(hook: Hook, identifier: str) -> None:
     assert PASSWORD not in response.text
 
 
-def test_mfa_user_is_an_error(hook: Hook) -> None:
-    """An MFA user → 409 mfa_required, never a match."""
+def test_mfa_user_with_the_right_password_matches(hook: Hook) -> None:
+    """An MFA user with the right password → password_match (the default verdict)."""
     response = hook.post({"identifier": "mfa@example.com", "password": PASSWORD})
-    assert response.status_code == 409
-    assert response.json()["error"] == "mfa_required"
+    assert response.status_code == 200
+    assert response.json() == {"status": "password_match"}
 
 
 def test_blocked_user_is_an_error(hook: Hook) -> None:

@@ -308,10 +308,25 @@ def test_nested_error_envelope_is_read() -> None:
 
 
 def test_conflict_with_the_same_external_id_is_exists() -> None:
-    """An identity already carrying the user's external id is that user: exists."""
+    """A 409 with no lost answer before: the identity carrying the external id was there."""
+    found = FoundIdentity("id-1", created_at=NOW - 86_400)
+    outcome = resolve_conflict("auth0|1", found, first_attempt=None)
+    assert outcome == ImportOutcome("auth0|1", "exists", "id-1")
+
+
+def test_found_after_a_lost_answer_and_older_than_the_attempt_is_adopted() -> None:
+    """Lost answer, found, created well before our first attempt: adopted, not created."""
     found = FoundIdentity("id-1", created_at=NOW - 86_400)
     outcome = resolve_conflict("auth0|1", found, first_attempt=NOW)
-    assert outcome == ImportOutcome("auth0|1", "exists", "id-1")
+    assert outcome == ImportOutcome("auth0|1", "adopted", "id-1")
+
+
+def test_found_after_a_lost_answer_just_before_the_attempt_is_uncertain() -> None:
+    """Created 20 s before our first attempt (within the clock skew): uncertain, not created."""
+    found = FoundIdentity("id-1", created_at=NOW - 20)
+    assert resolve_conflict("auth0|1", found, first_attempt=NOW).status == "uncertain"
+    tight = resolve_conflict("auth0|1", found, first_attempt=NOW, clock_skew=5)
+    assert tight.status == "adopted"
 
 
 def test_identity_created_by_our_unanswered_request_is_created() -> None:
@@ -320,9 +335,9 @@ def test_identity_created_by_our_unanswered_request_is_created() -> None:
     assert resolve_conflict("auth0|1", found, first_attempt=NOW).status == "created"
 
 
-def test_without_creation_time_or_attempt_it_is_exists() -> None:
-    """When it cannot be told, the user counts as already present (undo leaves it)."""
-    assert resolve_conflict("a", FoundIdentity("i"), first_attempt=NOW).status == "exists"
+def test_without_creation_time_or_attempt_it_is_not_created() -> None:
+    """No created_at after a lost answer: uncertain; no lost answer: exists (undo leaves both)."""
+    assert resolve_conflict("a", FoundIdentity("i"), first_attempt=NOW).status == "uncertain"
     assert resolve_conflict("a", FoundIdentity("i", NOW), first_attempt=None).status == "exists"
 
 

@@ -152,3 +152,27 @@ def test_file_digest_is_the_sha256_of_the_content(tmp_path: Path) -> None:
     path = tmp_path / "x"
     path.write_bytes(b"hello\n" * 1000)
     assert file_digest(path) == hashlib.sha256(b"hello\n" * 1000).hexdigest()
+
+
+def test_undo_targets_carry_the_first_attempt_and_the_status(tmp_path: Path) -> None:
+    """created/adopted/uncertain are undo targets with the earliest attempt since deletion."""
+    with Ledger.open(tmp_path, input_digest="d") as ledger:
+        ledger.note_attempt(["auth0|1", "auth0|2", "auth0|3"], at=100.0)
+        ledger.note_attempt(["auth0|1"], at=200.0)
+        ledger.record([outcome(1), outcome(2, "adopted"), outcome(3, "uncertain")])
+        ledger.record([outcome(4, "exists")])
+        assert all(ledger.is_done(f"auth0|{n}") for n in (1, 2, 3, 4))
+        targets = ledger.undo_targets()
+        assert [(t.external_id, t.status, t.first_attempt) for t in targets] == [
+            ("auth0|1", "created", 100.0),
+            ("auth0|2", "adopted", 100.0),
+            ("auth0|3", "uncertain", 100.0),
+        ]
+        assert ledger.created_identities() == [("auth0|1", "id-1")]
+        ledger.record_deletions([("auth0|1", "id-1")])
+        ledger.note_attempt(["auth0|1"], at=300.0)
+        ledger.record([outcome(1)])
+        again = {t.external_id: t.first_attempt for t in ledger.undo_targets()}
+        assert again["auth0|1"] == 300.0
+        path = ledger.write_mapping()
+    assert len(path.read_text().splitlines()) == 5  # header + 4 users in Ory

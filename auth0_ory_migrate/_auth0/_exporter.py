@@ -21,13 +21,16 @@ link.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import attrs
 import httpx
@@ -60,6 +63,7 @@ from .._core._export import (
     next_check,
     refused_download,
 )
+from .._core._redact import Redactor
 from .._core._retry import RetryPolicy, retry_wait
 from .._runtime._files import private_file
 from .._runtime._retrying import OutOfTime, call_with_retries
@@ -74,6 +78,58 @@ __all__ = ["Auth0Exporter"]
 T = TypeVar("T")
 
 _CHUNK = 256 * 1024
+
+
+# Loggers of the download's HTTP stack that write request URLs (urllib3 writes the request
+# line at DEBUG and the URL in retry and redirect warnings).
+_URL_LOGGERS = (
+    "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+)
+_HIDDEN_LINK = "[download link]"
+
+
+class _HideLink(logging.Filter):
+    """Masks a pre-signed download link (its path and query, whole or in parts) in records."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        forms = {url, target, parts.query, unquote(parts.query), unquote(target)}
+        forms |= {value for item in parts.query.split("&") for value in item.split("=")[1:]}
+        self._forms = sorted((f for f in forms if len(f) > 1), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        masked = message
+        for form in self._forms:
+            masked = masked.replace(form, _HIDDEN_LINK)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextlib.contextmanager
+def _link_hidden_from_logs(url: str) -> Iterator[None]:
+    """While inside, the HTTP stack's log records never carry *url* (a credential)."""
+    hide = _HideLink(url)
+    loggers = [logging.getLogger(name) for name in _URL_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hide)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hide)
 
 
 # -- the SDK boundary ------------------------------------------------------------------------------
@@ -198,6 +254,7 @@ class Auth0Exporter:
     session: requests.Session | None = field(default=None, repr=False)
     _owned_clients: list[httpx.Client] = field(factory=list, init=False, repr=False)
     _owned_session: requests.Session | None = field(default=None, init=False, repr=False)
+    _redactor: Redactor | None = field(default=None, init=False, repr=False)
 
     def close(self) -> None:
         """Close the HTTP connections this exporter opened itself.
@@ -289,10 +346,11 @@ class Auth0Exporter:
     # -- calls with retries ------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "[redacted]")
-        return text
+        """*text* without the secrets, in any spelling (JSON-escaped, URL-encoded, ...)."""
+        redactor = self._redactor
+        if redactor is None or redactor.secrets != frozenset(self.secrets):
+            redactor = self._redactor = Redactor(frozenset(self.secrets))
+        return redactor.text(text)
 
     def _call(
         self,
@@ -499,6 +557,13 @@ class Auth0Exporter:
         self, job: ExportJob, target: Path, progress: ProgressCallback | None
     ) -> tuple[int, int]:
         """One download attempt into *target*; the number of users and the size."""
+        assert job.location is not None
+        with _link_hidden_from_logs(job.location):
+            return self._fetch_quietly(job, target, progress)
+
+    def _fetch_quietly(
+        self, job: ExportJob, target: Path, progress: ProgressCallback | None
+    ) -> tuple[int, int]:
         assert job.location is not None
         try:
             response = self._download_session().get(

@@ -20,6 +20,7 @@ from .. import (
     MappingOptions,
     MigrationPlan,
     MigrationReport,
+    PgpDecryption,
     UsersFormat,
     check_outputs,
     check_password_hash_join,
@@ -93,7 +94,21 @@ input_options = option_group(
         type=_File,
         envvar="AUTH0_PWEXPORT",
         show_envvar=True,
-        help="Password-hash export from Auth0 support (decrypted).",
+        help="Password-hash export from Auth0 support: decrypted, or OpenPGP-encrypted as "
+        "support sends it (then give --pgp-key).",
+    ),
+    click.option(
+        "--pgp-key",
+        type=_File,
+        help="The private key (armored or binary, e.g. `gpg --export-secret-keys ID`) to "
+        "decrypt --password-hashes with, as it is read: no plaintext copy is written. Needs "
+        'the pgp extra: pip install "auth0-ory-migrate[pgp]".',
+    ),
+    click.option(
+        "--pgp-passphrase-env",
+        metavar="VARIABLE",
+        help="The environment variable that holds --pgp-key's passphrase (never on the "
+        "command line, where every user of the machine could see it).",
     ),
     click.option(
         "--mfa-secrets", "mfa_path", type=_File, help="MFA-secrets export (TOTP secrets)."
@@ -205,6 +220,7 @@ def check_some_users(report: MigrationReport, users_path: Path, allow_no_users: 
 _INPUT_FILES = {
     "users_path": "--users",
     "hashes_path": "--password-hashes",
+    "pgp_key": "--pgp-key",
     "mfa_path": "--mfa-secrets",
     "schema_file": "--schema-file",
 }
@@ -240,8 +256,14 @@ def open_plan(
     accept_csv_losses: bool = False,
     traits: dict[str, str] | None = None,
     allow_empty_hashes: bool = False,
+    pgp_key: Path | None = None,
+    pgp_passphrase_env: str | None = None,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`."""
+    # The encrypted hash export: the key and passphrase checked before anything else is read.
+    decryption = _pgp_decryption(
+        pgp_key, pgp_passphrase_env, hashes_path=hashes_path, ignore_hashes=ignore_hashes
+    )
     # Lossy inputs: what the users file's kind cannot carry, refused or said before any writing.
     try:
         with open_input(users_path) as f:
@@ -282,7 +304,35 @@ def open_plan(
         options=options,
         strict=strict,
         allow_empty_password_hashes=allow_empty_hashes,
+        password_hashes_decryption=decryption,
     )
+
+
+def _pgp_decryption(
+    pgp_key: Path | None,
+    passphrase_env: str | None,
+    *,
+    hashes_path: Path | None,
+    ignore_hashes: bool,
+) -> PgpDecryption | None:
+    """``--pgp-key`` and ``--pgp-passphrase-env``, checked: the key read, the passphrase tried."""
+    if pgp_key is None:
+        if passphrase_env is not None:
+            msg = "--pgp-passphrase-env: give the key it unlocks with --pgp-key"
+            raise ConfigurationError(msg)
+        return None
+    if hashes_path is None:
+        msg = "--pgp-key: give the encrypted hash export it decrypts with --password-hashes"
+        raise ConfigurationError(msg)
+    passphrase = None
+    if passphrase_env is not None:
+        passphrase = os.environ.get(passphrase_env)
+        if passphrase is None:
+            msg = f"--pgp-passphrase-env {passphrase_env}: no such environment variable is set"
+            raise ConfigurationError(msg)
+    if ignore_hashes:
+        return None  # the hash file is not read
+    return PgpDecryption.from_key_file(pgp_key, passphrase=passphrase)
 
 
 #: The outcomes file's mode: it names no secret (user ids, outcomes, password paths, notes).

@@ -1,9 +1,12 @@
-"""``auth0-ory-migrate hook serve``: run the password-migration hook (small deployments, tests)."""
+"""``auth0-ory-migrate hook serve``: run the password-migration hook on waitress."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shlex
+import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,6 +124,61 @@ def hook() -> None:
     help="Header holding the end user's IP (set by your proxy), forwarded to Auth0.",
 )
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    envvar="MIGRATION_HOOK_TRUSTED_PROXIES",
+    show_envvar=True,
+    multiple=True,
+    metavar="CIDR",
+    help="Your own proxy's address or network (10.0.0.0/8); repeatable (the environment "
+    "variable: separated by spaces). The end user's IP is the right-most address of "
+    "--client-ip-header that is not one of these.",
+)
+@click.option(
+    "--mfa-required-means",
+    envvar="MIGRATION_HOOK_MFA_REQUIRED_MEANS",
+    show_envvar=True,
+    type=click.Choice(["password_match", "error"]),
+    default="password_match",
+    show_default=True,
+    help="What Auth0's mfa_required (given only after a right password) tells Ory: the "
+    "password matches (Ory's own second factor then applies), or an error (409).",
+)
+@click.option(
+    "--log-identifiers",
+    envvar="MIGRATION_HOOK_LOG_IDENTIFIERS",
+    show_envvar=True,
+    is_flag=True,
+    help="Log login identifiers in clear (default: a short keyed hash).",
+)
+@click.option(
+    "--threads",
+    envvar="HOOK_THREADS",
+    show_envvar=True,
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Worker threads: password checks in flight at Auth0 at once.",
+)
+@click.option(
+    "--backlog",
+    envvar="HOOK_BACKLOG",
+    show_envvar=True,
+    type=click.IntRange(1, 65535),
+    default=1024,
+    show_default=True,
+    help="Listen backlog: connections queued before they are accepted.",
+)
+@click.option(
+    "--request-timeout",
+    envvar="HOOK_REQUEST_TIMEOUT",
+    show_envvar=True,
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a request may take to arrive whole; slower clients are disconnected.",
+)
+@click.option(
     "--public-url",
     envvar="MIGRATION_HOOK_PUBLIC_URL",
     show_envvar=True,
@@ -145,6 +203,12 @@ def serve(
     secret: str,
     secret_header: str,
     client_ip_header: str | None,
+    trusted_proxies: tuple[str, ...],
+    mfa_required_means: str,
+    log_identifiers: bool,
+    threads: int,
+    backlog: int,
+    request_timeout: float,
     public_url: str | None,
     auth0_timeout: float,
     show_secret: bool,
@@ -153,10 +217,17 @@ def serve(
     """Serve the hook and print the Ory configuration that points at it.
 
     The hook answers 200 {"status": "password_match"} when Auth0 accepts the password, 403
-    when Auth0 says it is wrong, and an error status for anything else.
+    when Auth0 says it is wrong, and an error status for anything else. It serves with
+    waitress (pip install 'auth0-ory-migrate[hook]') and logs one JSON line per request to
+    stderr.
     """
     settings = HookSettings(
-        secret=secret, secret_header=secret_header, client_ip_header=client_ip_header or None
+        secret=secret,
+        secret_header=secret_header,
+        client_ip_header=client_ip_header or None,
+        trusted_proxies=trusted_proxies,
+        mfa_required_means="error" if mfa_required_means == "error" else "password_match",
+        log_identifiers=log_identifiers,
     )
     from .. import (  # noqa: PLC0415 - auth0-python loads in ~1 s: not for --help
         Auth0PasswordChecker,
@@ -171,7 +242,15 @@ def serve(
         url = public_url or f"http://{host}:{port}/"
         click.echo(config_snippet(url, secret_header, secret if show_secret else None))
         return
-    server = make_hook_server(make_hook_app(settings, checker), host, port)
+    server = make_hook_server(
+        make_hook_app(settings, checker),
+        host,
+        port,
+        threads=threads,
+        backlog=backlog,
+        request_timeout=request_timeout,
+    )
+    _log_to_stderr()
     url = public_url or f"http://{host}:{server.server_port}/"
     click.echo(config_snippet(url, secret_header, secret if show_secret else None))
     click.echo(
@@ -185,3 +264,38 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+def _log_to_stderr() -> None:
+    """The hook's request lines (INFO) and waitress's warnings go to stderr, one per line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    hook_log = logging.getLogger("auth0_ory_migrate.hook")
+    hook_log.setLevel(logging.INFO)
+    hook_log.addHandler(handler)
+    hook_log.propagate = False
+    waitress_handler = logging.StreamHandler(sys.stderr)
+    waitress_handler.setFormatter(logging.Formatter("waitress %(levelname)s: %(message)s"))
+    waitress_log = logging.getLogger("waitress")
+    waitress_log.setLevel(logging.WARNING)
+    waitress_log.addHandler(waitress_handler)
+    waitress_log.propagate = False
+    # "Task queue depth is N" comes once per queued request: in a login storm, hundreds a
+    # second. One every 10 s says the same (requests wait for a worker: see --threads).
+    logging.getLogger("waitress.queue").addFilter(_EveryNSeconds(10.0))
+
+
+class _EveryNSeconds(logging.Filter):
+    """Let one record through every *seconds* seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.next_at = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.seconds
+        return True

@@ -29,7 +29,7 @@ from .. import (
     open_input,
     read_identities,
 )
-from ..exceptions import InputFileError
+from ..exceptions import Auth0OryMigrateError, InputFileError
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import (
     allow_no_users_option,
@@ -151,7 +151,9 @@ class _Display:
 
     def import_progress(self, p: ImportProgress) -> None:
         self.update(
-            p.done, f"created {p.created:,}, present {p.exists + p.skipped:,}, failed {p.failed:,}"
+            p.done,
+            f"created {p.created:,}, "
+            f"present {p.exists + p.adopted + p.uncertain + p.skipped:,}, failed {p.failed:,}",
         )
 
 
@@ -215,6 +217,12 @@ def _echo_import(result: ImportResult, ledger: Ledger | None) -> int:
         f"imported by an earlier run {result.skipped:,}, failed {len(result.failed):,}"
         f" ({result.requests:,} import requests)"
     )
+    if result.adopted or result.uncertain:
+        click.echo(
+            f"found after a lost answer: {result.adopted:,} already in Ory before the import "
+            f"(adopted), {result.uncertain:,} not known to be created by it (uncertain); "
+            "undo leaves them alone"
+        )
     for outcome in result.failed:
         click.echo(f"failed: {outcome.external_id}: {outcome.reason}")
     for record in result.unreadable:
@@ -258,7 +266,7 @@ def _run_import(
         Ledger.open(state_dir, input_digest=digest, input_name=input_name) as ledger,
     ):
         display = _Display(quiet, total=total, unit="user", what="users")
-        try:
+        with _then_write_mapping(ledger, display):
             result = import_identities(
                 bodies,
                 ory,
@@ -267,10 +275,25 @@ def _run_import(
                 concurrency=concurrency,
                 progress=display.import_progress,
             )
-        finally:
-            display.close()
-            ledger.write_mapping()
         return _echo_import(result, ledger)
+
+
+@contextlib.contextmanager
+def _then_write_mapping(ledger: Ledger, display: _Display) -> Iterator[None]:
+    """Close the display and rewrite the id map after the block, even when it failed.
+
+    When the block failed, its error is the one told: a failure to write the map as well
+    (on a full disk, most likely) is not.
+    """
+    try:
+        yield
+    except BaseException:
+        display.close()
+        with contextlib.suppress(Auth0OryMigrateError):
+            ledger.write_mapping()
+        raise
+    display.close()
+    ledger.write_mapping()
 
 
 @cli.command("import")
@@ -378,19 +401,36 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     show_default=True,
     help="Deletions in flight.",
 )
+@click.option(
+    "--include-uncertain",
+    is_flag=True,
+    help="Also delete identities of which it cannot be told whether the import created them "
+    "(found after a lost answer), when they still carry the user's external id.",
+)
 @fail_on_library_errors
 def undo(
-    *, ory_url: str, api_key: str | None, quiet: bool, state_dir: Path, yes: bool, concurrency: int
+    *,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    state_dir: Path,
+    yes: bool,
+    concurrency: int,
+    include_uncertain: bool,
 ) -> None:
     """Delete the identities the imports of a state directory created.
 
-    Only identities the ledger records as created are deleted (users found already in Ory
-    are left alone); each deletion is recorded, so a later import creates them again.
+    Only identities the ledger records as created are deleted, and only when each still
+    carries its user's external id and was not created before the import first sent the
+    user: anything else is left alone and listed. Users found already in Ory are left
+    alone, and so are those found after a lost answer that may have been there before
+    (unless --include-uncertain). Each deletion is recorded, so a later import creates
+    them again.
     """
     from .. import undo_import  # noqa: PLC0415 - the engine: not for --help
 
     with Ledger.open_existing(state_dir) as ledger:
-        targets = ledger.created_identities()
+        targets = ledger.undo_targets()
         if not targets:
             click.echo(f"nothing to undo: the ledger in {state_dir} records no created identity")
             sys.exit(EXIT_OK)
@@ -408,19 +448,32 @@ def undo(
             if not confirmed:
                 click.echo("nothing deleted", err=True)
                 sys.exit(EXIT_USAGE)
-        display = _Display(quiet, total=len(targets), unit="identity", what="deleted")
-        try:
-            with _open_ory(ory_url, api_key, concurrency + 2) as ory:
-                result = undo_import(
-                    targets, ory, ledger, concurrency=concurrency, progress=display.update
-                )
-        finally:
-            display.close()
-            ledger.write_mapping()
+        display = _Display(quiet, total=len(targets), unit="identity", what="dealt with")
+        with (
+            _then_write_mapping(ledger, display),
+            _open_ory(ory_url, api_key, concurrency + 2) as ory,
+        ):
+            result = undo_import(
+                targets,
+                ory,
+                ledger,
+                concurrency=concurrency,
+                progress=display.update,
+                include_uncertain=include_uncertain,
+            )
     click.echo(
         f"deleted {result.deleted:,}, already gone {result.already_gone:,}, "
-        f"failed {len(result.failed):,}"
+        f"failed {len(result.failed):,}, left alone {len(result.left_alone):,}"
     )
+    for outcome in result.not_found:
+        click.echo(f"already gone: {outcome.external_id} ({outcome.identity_id}): {outcome.reason}")
+    for outcome in result.left_alone:
+        click.echo(
+            f"left alone: {outcome.external_id} ({outcome.identity_id}, {outcome.status}): "
+            f"{outcome.reason}"
+        )
+    if not include_uncertain and any(o.status == "uncertain" for o in result.left_alone):
+        click.echo("--include-uncertain deletes the uncertain ones that still carry their user id")
     for outcome in result.failed:
         click.echo(f"failed: {outcome.external_id} ({outcome.identity_id}): {outcome.reason}")
     sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)

@@ -15,11 +15,12 @@ repeats the password.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from attrs import field, frozen
@@ -45,8 +46,10 @@ __all__ = [
     "client_ip_from",
     "encode_answer",
     "environ_key",
+    "identifier_tag",
     "ory_hook_config",
     "parse_migration_request",
+    "parse_trusted_proxies",
 ]
 
 #: A WSGI application (what :func:`~auth0_ory_migrate.make_hook_app` returns).
@@ -60,6 +63,9 @@ DEFAULT_SECRET_HEADER = "X-Migration-Hook-Secret"
 MIN_SECRET_LENGTH = 16
 _MAX_IDENTIFIER = 512
 _MAX_PASSWORD = 4096
+_MFA_VERDICTS = ("password_match", "error")
+
+IPNetwork: TypeAlias = "ipaddress.IPv4Network | ipaddress.IPv6Network"
 
 #: What an Auth0 password check can come to.
 OutcomeKind = Literal[
@@ -102,6 +108,10 @@ _MISCONFIGURED_CODES = frozenset(
         "server_error_configuration",
     }
 )
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return (values,) if isinstance(values, str) else tuple(values)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -188,8 +198,17 @@ class HookSettings:
         secret: The shared secret Ory sends (at least 16 characters; never in reprs).
         secret_header: The header carrying it.
         client_ip_header: A header holding the end user's IP (set by a proxy in front of
-            the hook, or by Ory when configured to), or None.
+            the hook, or by Ory when configured to), or None. A comma-separated list (as
+            ``X-Forwarded-For``) is read from the right: see :func:`client_ip_from`.
         max_body: Largest body accepted, in bytes.
+        trusted_proxies: Addresses or CIDR networks of your own proxies (``10.0.0.0/8``),
+            skipped when reading *client_ip_header* from the right.
+        mfa_required_means: What Auth0's ``mfa_required`` (which only follows a right
+            password) tells Ory: ``"password_match"`` (the default: the user migrates, and
+            Ory's own second factor then applies) or ``"error"`` (409: such users cannot
+            log in through the hook).
+        log_identifiers: Log login identifiers in clear; otherwise a short keyed hash
+            (:func:`identifier_tag`).
 
     .. versionadded:: 0.1.0
     """
@@ -198,8 +217,16 @@ class HookSettings:
     secret_header: str = DEFAULT_SECRET_HEADER
     client_ip_header: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    trusted_proxies: tuple[str, ...] = field(default=(), converter=_strings)
+    mfa_required_means: Literal["password_match", "error"] = "password_match"
+    log_identifiers: bool = False
 
     def __attrs_post_init__(self) -> None:
+        parse_trusted_proxies(self.trusted_proxies)
+        if self.mfa_required_means not in _MFA_VERDICTS:
+            raise ConfigurationError(
+                "mfa_required_means must be one of " + ", ".join(_MFA_VERDICTS)
+            )
         if len(self.secret) < MIN_SECRET_LENGTH:
             raise ConfigurationError(
                 f"the hook's shared secret must have at least {MIN_SECRET_LENGTH} characters"
@@ -262,7 +289,9 @@ def parse_migration_request(body: bytes) -> MigrationRequest | HookAnswer:
     """
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nesting deeper than the interpreter's stack ("[[[[..."); ValueError
+        # also covers integers of more digits than Python converts.
         return HookAnswer.error(400, "invalid_request", "the body is not UTF-8 JSON")
     if not isinstance(data, dict):
         return HookAnswer.error(400, "invalid_request", "the body must be a JSON object")
@@ -280,20 +309,79 @@ def parse_migration_request(body: bytes) -> MigrationRequest | HookAnswer:
     return MigrationRequest(identifier=identifier.strip(), password=password)
 
 
-def client_ip_from(header_value: str | None) -> str | None:
-    """The end user's IP from a header value (the first of a comma-separated list), or None.
+def parse_trusted_proxies(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """The networks of *values* (``10.0.0.0/8``, ``fd00::/8``, or single addresses).
 
-    Anything that is not an IP address gives None: nothing is forwarded rather than junk.
+    Raises:
+        ConfigurationError: A value that is neither an address nor a CIDR network (host bits
+            set, as ``10.0.0.1/8``, are refused too: the intent is unclear).
+
+    .. versionadded:: 0.1.0
+    """
+    networks: list[IPNetwork] = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=True))
+        except ValueError:
+            raise ConfigurationError(
+                f"not a trusted proxy address or CIDR network: {value!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_ip_from(
+    header_value: str | None, trusted_proxies: Sequence[IPNetwork] = ()
+) -> str | None:
+    """The end user's IP from a proxy header (``X-Forwarded-For``), or None.
+
+    Each proxy appends the address it received the request from, so only the right end of the
+    list is trustworthy: the left is whatever the client sent. The end user is the right-most
+    address that is not one of *trusted_proxies* (when every address is trusted, the
+    left-most). An entry that is not an IP address where the walk stops gives None: nothing is
+    forwarded rather than junk or a client's pick.
+
+    Args:
+        header_value: The header's value (a comma-separated list).
+        trusted_proxies: Your own proxies (:func:`parse_trusted_proxies`).
 
     .. versionadded:: 0.1.0
     """
     if not header_value:
         return None
-    first = header_value.split(",", 1)[0].strip()
-    try:
-        return str(ipaddress.ip_address(first))
-    except ValueError:
-        return None
+    entries = [x.strip() for x in header_value.split(",")]
+    for entry in reversed(entries):
+        address = _address(entry)
+        if address is None:
+            return None
+        if not any(address in network for network in trusted_proxies):
+            return str(address)
+    first = _address(entries[0])
+    return str(first) if first is not None else None
+
+
+def identifier_tag(key: str, identifier: str) -> str:
+    """A short keyed hash of a login identifier, for logs (``id:`` and 16 hex digits).
+
+    The same identifier (case and surrounding spaces aside) gives the same tag under the same
+    *key* (the hook uses its shared secret), so one user's attempts can be followed without the
+    identifier in the logs, and the tag cannot be reversed by hashing a list of emails
+    without the key.
+
+    .. versionadded:: 0.1.0
+    """
+    derived = hmac.new(key.encode(), b"auth0-ory-migrate identifier tag", hashlib.sha256)
+    digest = hmac.new(derived.digest(), identifier.strip().lower().encode(), hashlib.sha256)
+    return "id:" + digest.hexdigest()[:16]
 
 
 # -- Auth0's answer --------------------------------------------------------------------------------
@@ -354,14 +442,30 @@ def classify_token_answer(answer: object) -> Auth0Outcome:
 # -- the answer to Ory -----------------------------------------------------------------------------
 
 
-def answer_for(outcome: Auth0Outcome) -> HookAnswer:
-    """The hook's answer for an Auth0 outcome. Only ``match`` gives ``password_match``.
+def answer_for(
+    outcome: Auth0Outcome,
+    *,
+    mfa_required_means: Literal["password_match", "error"] = "password_match",
+) -> HookAnswer:
+    """The hook's answer for an Auth0 outcome.
+
+    Only ``match`` gives ``password_match``, and ``mfa_required`` when *mfa_required_means*
+    says so and Auth0 answered it as it does: 403 after a right password (the MFA grant
+    issues tokens from the ``mfa_token`` and a one-time code alone, so Auth0 checks the
+    password first; a wrong one is ``invalid_grant``).
 
     .. versionadded:: 0.1.0
     """
     code = outcome.error_code or "none"
     kind = outcome.kind
     if kind == "match":
+        return MATCH
+    if (
+        kind == "mfa_required"
+        and mfa_required_means == "password_match"
+        and outcome.status == 403
+        and outcome.error_code == "mfa_required"
+    ):
         return MATCH
     if kind == "wrong_password":
         return HookAnswer.error(403, "invalid_credentials", "wrong identifier or password")

@@ -20,6 +20,7 @@ The adapter (:mod:`auth0_ory_migrate._ory._admin`) and the engine
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
 from attrs import field, frozen
@@ -41,6 +42,7 @@ __all__ = [
     "ItemResult",
     "Lookup",
     "Resend",
+    "UndoTarget",
     "batch_limit",
     "batch_verdict",
     "clash_candidates",
@@ -51,6 +53,8 @@ __all__ = [
     "may_have_committed",
     "resolve_conflict",
     "split_batch",
+    "undo_refusal",
+    "unreachable",
 ]
 
 T = TypeVar("T")
@@ -61,7 +65,9 @@ MAX_BATCH_SIZE = 1000
 MAX_PLAINTEXT_BATCH_SIZE = 200
 
 #: What became of one user.
-Status = Literal["created", "exists", "failed"]
+Status = Literal["created", "exists", "adopted", "uncertain", "failed"]
+#: The statuses of a user that is in Ory.
+IN_ORY: frozenset[str] = frozenset({"created", "exists", "adopted", "uncertain"})
 
 
 # -- batching ------------------------------------------------------------------------------
@@ -265,8 +271,14 @@ class ImportOutcome:
 
     Attributes:
         external_id: The Auth0 user id (the identity's ``external_id``).
-        status: ``created`` (by this run), ``exists`` (was there before), ``failed``.
-        identity_id: The Ory identity id (created or exists).
+        status: ``created`` (by this tool, proven: Ory's answer said so, or it was
+            created after this tool first sent the user); ``exists`` (was there before:
+            Ory answered 409 to a request that got its answer); ``adopted`` (found after
+            a lost answer, and created before this tool first sent the user: not ours);
+            ``uncertain`` (found after a lost answer, and whether this tool created it
+            cannot be told); ``failed``. ``undo`` deletes ``created`` users only (and
+            ``uncertain`` ones when asked).
+        identity_id: The Ory identity id (when the user is in Ory).
         reason: Why it failed (never a secret).
 
     .. versionadded:: 0.1.0
@@ -300,30 +312,118 @@ def resolve_conflict(
 ) -> ImportOutcome:
     """Turn a 409 (or an unreported item) into an outcome after the external-id lookup.
 
-    An identity carrying the user's external id is that user: ``exists``. When it was
-    created after this state's first attempt to send the user (within *clock_skew*), an
-    earlier request of ours created it and its answer was lost: ``created`` (so that
-    ``undo`` removes it too). When no identity has the external id, another identity holds
-    the same email or social login: ``failed`` with reason ``conflict``.
+    An identity carrying the user's external id is that user. Without an earlier request
+    whose answer was lost (*first_attempt* ``None``), Ory's 409 says that it was there
+    before: ``exists``. After a lost answer, its ``created_at`` tells who made it:
+
+    - at or after this state's first attempt to send the user: ``created`` (our lost
+      answer; ``undo`` removes it);
+    - more than *clock_skew* before it: ``adopted`` (it was there before; ``undo``
+      leaves it alone);
+    - otherwise (within the tolerated clock difference before it, or no ``created_at``):
+      ``uncertain`` (``undo`` leaves it alone unless asked).
+
+    When no identity has the external id, another identity holds the same email or social
+    login: ``failed`` with reason ``conflict``.
 
     Args:
         external_id: The user's external id.
         found: What the lookup by external id found.
-        first_attempt: When the user was first sent (Unix time), if known.
+        first_attempt: When a request of ours that may have created the user without
+            saying so was first sent (Unix time); ``None``: no such request.
         clash: What clashed, when a lookup by credentials identifier found it.
         clock_skew: Tolerated clock difference with Ory, in seconds.
 
     .. versionadded:: 0.1.0
     """
     if found is not None:
-        ours = (
-            first_attempt is not None
-            and found.created_at is not None
-            and found.created_at >= first_attempt - clock_skew
-        )
-        return ImportOutcome(external_id, "created" if ours else "exists", found.identity_id)
+        status: Status
+        if first_attempt is None:
+            status = "exists"
+        elif found.created_at is None:
+            status = "uncertain"
+        elif found.created_at >= first_attempt:
+            status = "created"
+        elif found.created_at < first_attempt - clock_skew:
+            status = "adopted"
+        else:
+            status = "uncertain"
+        return ImportOutcome(external_id, status, found.identity_id)
     detail = clash or "another identity already has the same email, address or social login"
     return ImportOutcome(external_id, "failed", reason=f"conflict: {detail}")
+
+
+@frozen
+class UndoTarget:
+    """An identity the ledger says an import put in Ory, for ``undo`` to consider.
+
+    Attributes:
+        external_id: The Auth0 user id.
+        identity_id: The Ory identity id the ledger recorded.
+        status: What the ledger recorded: ``created``, ``adopted`` or ``uncertain``.
+        first_attempt: When this tool first sent the user (Unix time), from the ledger;
+            ``None`` when the ledger does not say.
+
+    .. versionadded:: 0.1.0
+    """
+
+    external_id: str
+    identity_id: str
+    status: Literal["created", "adopted", "uncertain"] = "created"
+    first_attempt: float | None = None
+
+
+def undo_refusal(
+    target: UndoTarget,
+    found: FoundIdentity | None,
+    *,
+    include_uncertain: bool = False,
+    clock_skew: float = 300.0,
+) -> str | None:
+    """Why ``undo`` must not delete *target*, or ``None`` when it may.
+
+    *found* is what Ory has under the target's external id now. The identity is deleted
+    only when it still carries the user's external id (a forged or stale ledger line names
+    an unrelated identity otherwise), was not created before this tool first sent the user
+    (beyond *clock_skew*), and was recorded as ``created`` (``uncertain`` too with
+    *include_uncertain*; ``adopted``, never).
+
+    .. versionadded:: 0.1.0
+    """
+    if found is None:
+        return (
+            f"no identity has external_id {target.external_id} any more: deleted already, "
+            f"or its external_id was changed (identity {target.identity_id} is left alone)"
+        )
+    if found.identity_id != target.identity_id:
+        return (
+            f"it no longer carries external_id {target.external_id} (identity "
+            f"{found.identity_id} does): left alone"
+        )
+    if target.status == "adopted":
+        return "it was in Ory before this tool first sent the user (adopted): left alone"
+    if (
+        target.first_attempt is not None
+        and found.created_at is not None
+        and found.created_at < target.first_attempt - clock_skew
+    ):
+        return (
+            f"it was created at {_utc(found.created_at)}, before this tool first sent the "
+            f"user ({_utc(target.first_attempt)}): left alone"
+        )
+    if not include_uncertain:
+        if target.status == "uncertain":
+            return "whether this tool created it cannot be told (uncertain): left alone"
+        if target.first_attempt is None or found.created_at is None:
+            return (
+                "the ledger or Ory does not say when it was created or first sent, so "
+                "whether this tool created it cannot be told: left alone"
+            )
+    return None
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clash_candidates(body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -432,13 +532,14 @@ def decide_answer(
     *,
     sent_at: float,
     uncertain: bool = False,
+    answered_before: bool = True,
 ) -> AnswerDecision:
     """What an import request's answer, or its final failure, means for its users.
 
     - Per-item results (:func:`classify_items`): created and failed users are settled; a
-      409 is looked up (a copy created by an unanswered earlier request counts as
-      ``created`` when *uncertain*); a user the answer does not mention is looked up
-      and fails if Ory does not have it.
+      409 is looked up (after an unanswered earlier request, when *uncertain*, a copy
+      is ``created``, ``adopted`` or ``uncertain`` as :func:`resolve_conflict` says); a
+      user the answer does not mention is looked up and fails if Ory does not have it.
     - A failure, as :func:`batch_verdict` says: the halves are sent again (keeping
       *uncertain*), everyone is looked up (409), the run stops (401, 403, 404), or
       everyone fails with the error; after a failure that :func:`may_have_committed`,
@@ -453,9 +554,16 @@ def decide_answer(
         sent_at: When these bodies were first sent (Unix time).
         uncertain: An earlier request with these bodies got no answer or a 5xx, so Ory
             may have created some of them at *sent_at* or later.
+        answered_before: Whether Ory has answered any request of the run yet. When it
+            has not, and this request got no answer either after its retries (connection
+            refused, a name that does not resolve, a TLS failure, a timeout), nothing is
+            going to succeed: the run stops (``fatal``) with one error instead of failing
+            every user in turn.
 
     .. versionadded:: 0.1.0
     """
+    if isinstance(answer, OryError) and answer.status is None and not answered_before:
+        return AnswerDecision(fatal=unreachable(answer))
     since = sent_at if uncertain else None
     if not isinstance(answer, OryError):
         outcomes: list[ImportOutcome] = []
@@ -494,6 +602,19 @@ def decide_answer(
     )
 
 
+def unreachable(error: OryError) -> OryError:
+    """The one error that stops a run whose first request got no answer after its retries.
+
+    .. versionadded:: 0.1.0
+    """
+    return OryError(
+        None,
+        f"{error.reason}, on the run's first request, after every retry: stopped. Check the "
+        "Ory URL (--ory-url), that its name resolves, the network and TLS; the same command "
+        "again carries on where this one stopped",
+    )
+
+
 # -- progress and results ------------------------------------------------------------------
 
 
@@ -507,6 +628,8 @@ class ImportProgress:
         failed: Users that failed (the run goes on).
         skipped: Users an earlier run already imported (found in the ledger).
         requests: Import requests sent (retries included).
+        adopted: Users found after a lost answer that were in Ory before (not ours).
+        uncertain: Users found after a lost answer whose creator cannot be told.
 
     .. versionadded:: 0.1.0
     """
@@ -516,6 +639,8 @@ class ImportProgress:
     failed: int = 0
     skipped: int = 0
     requests: int = 0
+    adopted: int = 0
+    uncertain: int = 0
 
     @property
     def done(self) -> int:
@@ -523,7 +648,9 @@ class ImportProgress:
 
         .. versionadded:: 0.1.0
         """
-        return self.created + self.exists + self.failed + self.skipped
+        return (
+            self.created + self.exists + self.adopted + self.uncertain + self.failed + self.skipped
+        )
 
 
 @frozen
@@ -539,6 +666,10 @@ class ImportResult:
         duplicates: External ids that appeared more than once in the input (only the
             first was imported).
         requests: Import requests sent (retries and splits included).
+        adopted: Users found after a lost answer that were in Ory before this tool first
+            sent them (``undo`` leaves them alone).
+        uncertain: Users found after a lost answer of whom it cannot be told whether this
+            tool created them (``undo`` leaves them alone unless asked).
 
     .. versionadded:: 0.1.0
     """
@@ -550,6 +681,8 @@ class ImportResult:
     unreadable: tuple[UnreadableRecord, ...] = ()
     duplicates: tuple[str, ...] = ()
     requests: int = 0
+    adopted: int = 0
+    uncertain: int = 0
 
     @property
     def ok(self) -> bool:

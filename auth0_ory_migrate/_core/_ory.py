@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from attrs import field, frozen
 
 from . import _json
-from ._redact import redact
+from ._redact import Redactor, redact
 
 
 __all__ = [
@@ -44,7 +44,9 @@ def normalize_identifier(value: str) -> str:
     return unicodedata.normalize("NFKC", value.strip()).lower()
 
 
-def error_reason(error: object, fallback: str) -> tuple[int | None, str]:
+def error_reason(
+    error: object, fallback: str, redactor: Redactor | None = None
+) -> tuple[int | None, str]:
     """Ory's error code and reason in an error body, never repeating a secret.
 
     Ory answers errors as ``{"error": {"code", "status", "reason"?, "message"}}``; a batch
@@ -53,6 +55,8 @@ def error_reason(error: object, fallback: str) -> tuple[int | None, str]:
     Args:
         error: The body as JSON text, or decoded: the envelope or the error object.
         fallback: The reason when the body gives none (e.g. the HTTP reason phrase).
+        redactor: The secrets of the request the body answers, cut out of the reason
+            (by structure: exactly the strings sent); then :func:`redact`'s backstop.
 
     Returns:
         The error's ``code`` (``None`` when it has none) and its ``reason``, else its
@@ -67,13 +71,14 @@ def error_reason(error: object, fallback: str) -> tuple[int | None, str]:
             error = None
     if isinstance(error, Mapping) and isinstance(error.get("error"), Mapping):
         error = error["error"]
+    cut = redactor.text if redactor is not None else str
     if not isinstance(error, Mapping):
-        return None, fallback
+        return None, redact(cut(fallback))
     code = error.get("code")
     for key in ("reason", "message", "status"):
         if error.get(key):
-            return (code if isinstance(code, int) else None), redact(str(error[key]))
-    return (code if isinstance(code, int) else None), fallback
+            return (code if isinstance(code, int) else None), redact(cut(str(error[key])))
+    return (code if isinstance(code, int) else None), redact(cut(fallback))
 
 
 @frozen

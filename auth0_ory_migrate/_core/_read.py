@@ -67,8 +67,9 @@ MAX_CSV_INDEX = 1000
 INT_RANGE = range(-(1 << 63), 1 << 64)
 
 _ENCRYPTED = (
-    "the file is OpenPGP-encrypted (Auth0 support encrypts password-hash exports): decrypt it "
-    "first, e.g. `gpg --output hashes.json --decrypt hashes.json.gpg`, and pass the decrypted file"
+    "the file is OpenPGP-encrypted (Auth0 support encrypts password-hash exports): give your "
+    "private key with --pgp-key KEY (pip install 'auth0-ory-migrate[pgp]'), or decrypt it first "
+    "(gpg --output hashes.json --decrypt hashes.json.gpg)"
 )
 
 

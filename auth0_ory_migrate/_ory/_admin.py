@@ -1,8 +1,10 @@
 """A thin adapter over ``ory-client``'s ``IdentityApi``: the only module that talks to Ory.
 
 It turns SDK and transport errors into :class:`~auth0_ory_migrate.exceptions.OryError` at the
-boundary and decides nothing: batching, retries and the meaning of results are pure functions
-in :mod:`auth0_ory_migrate._core._importing` and :mod:`auth0_ory_migrate._core._ory`. It is an
+boundary, with every secret it sent (its API key, the credential configs of the identities in
+the request) cut out of what Ory answers, and decides nothing: batching, retries and the
+meaning of results are pure functions in :mod:`auth0_ory_migrate._core._importing` and
+:mod:`auth0_ory_migrate._core._ory`. It is an
 :class:`~auth0_ory_migrate.typing.IdentityAdmin`, which is all the engine knows of it.
 """
 
@@ -32,6 +34,7 @@ from .._core._ory import (
     iter_pages,
     next_page_token,
 )
+from .._core._redact import Redactor, batch_secrets
 from ..exceptions import ConfigurationError, OryError
 from ..typing import BatchAnswer
 
@@ -96,11 +99,11 @@ def body_problem(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _from_api_exception(e: ApiException) -> OryError:
-    headers = {str(k): str(v) for k, v in (e.headers or {}).items()}
+def _from_api_exception(e: ApiException, redactor: Redactor) -> OryError:
+    headers = {str(k): redactor.text(str(v)) for k, v in (e.headers or {}).items()}
     status = e.status if isinstance(e.status, int) and e.status > 0 else None
     fallback = str(e.reason or "error")
-    return OryError(status, error_reason(e.body, fallback)[1], headers=headers)
+    return OryError(status, error_reason(e.body, fallback, redactor)[1], headers=headers)
 
 
 def _from_transport(e: BaseException) -> OryError:
@@ -130,14 +133,18 @@ _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 @contextlib.contextmanager
-def _as_ory_error() -> Iterator[None]:
-    """Turn the SDK's and the transport's exceptions raised inside into :class:`OryError`."""
+def _as_ory_error(redactor: Redactor) -> Iterator[None]:
+    """Turn the SDK's and the transport's exceptions raised inside into :class:`OryError`.
+
+    Raised ``from None``: the SDK's exception quotes the whole answer (and so whatever
+    secret it echoes) in its text, and would in a traceback.
+    """
     try:
         yield
     except ApiException as e:
-        raise _from_api_exception(e) from e
+        raise _from_api_exception(e, redactor) from None
     except _TRANSPORT_ERRORS as e:
-        raise _from_transport(e) from e
+        raise _from_transport(e) from None
 
 
 def _timestamp(value: datetime | None) -> float | None:
@@ -150,27 +157,38 @@ class _BatchAnswer:
 
     _api_client: ApiClient = field(repr=False)
     _response: RESTResponse = field(repr=False)
+    _batch: PreparedBatch = field(repr=False)
+    _keys: frozenset[str] = field(repr=False)
 
     def read(self) -> list[dict[str, Any]]:
         """The per-item results of the answer, as plain dicts.
 
         An answer that cannot be read yields no items: every identity of the batch then
-        counts as unreported and is looked up by external id.
+        counts as unreported and is looked up by external id. The items' errors come with
+        every secret of the request (and the API key) cut out.
         """
         try:
             answer = self._api_client.response_deserialize(self._response, _BATCH_TYPES).data
         except (ApiException, pydantic.ValidationError, ValueError):
             return []
         items = getattr(answer, "identities", None) or []
-        return [
-            {
-                "action": item.action,
-                "identity": str(item.identity) if item.identity is not None else None,
-                "patch_id": str(item.patch_id) if item.patch_id is not None else None,
-                "error": item.error,
-            }
-            for item in items
-        ]
+        redactor: Redactor | None = None
+        read = []
+        for item in items:
+            error = item.error
+            if error is not None:
+                if redactor is None:  # only when an item failed: the happy path pays nothing
+                    redactor = Redactor.of(self._keys, batch_secrets(self._batch.body))
+                error = redactor.value(error)
+            read.append(
+                {
+                    "action": item.action,
+                    "identity": str(item.identity) if item.identity is not None else None,
+                    "patch_id": str(item.patch_id) if item.patch_id is not None else None,
+                    "error": error,
+                }
+            )
+        return read
 
 
 @define(repr=False)
@@ -180,7 +198,10 @@ class OryAdmin:
     Build it from a URL and an API key with :meth:`from_url`, or hand in your own
     ``ory_client.ApiClient`` (proxies, TLS settings, other authentication).
 
-    The API key never appears in its ``repr``, in logs or in error messages.
+    The API key never appears in its ``repr``, in logs or in error messages: it, and every
+    credential secret of the request (``hashed_password``, ``password``, the TOTP URL and its
+    secret, lookup codes, OIDC tokens), is cut out of every answer's error text before it
+    leaves the adapter, whatever its format.
 
     How a batch is sent: ``IdentityApi.batch_patch_identities`` takes a
     ``PatchIdentitiesBody`` model and serialises it with ``to_dict()``, which adds keys of its
@@ -208,6 +229,7 @@ class OryAdmin:
     api_client: ApiClient
     request_timeout: float = 120.0
     _api: IdentityApi = field(init=False)
+    _key_redactor: Redactor | None = field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._api = IdentityApi(self.api_client)
@@ -259,7 +281,28 @@ class OryAdmin:
         return str(self.api_client.configuration.host)
 
     def __repr__(self) -> str:
-        return f"OryAdmin(url={self.url!r})"
+        return f"OryAdmin(url={self._redactor().text(self.url)!r})"
+
+    def _keys(self) -> frozenset[str]:
+        """The credentials the client sends (API key, basic-auth password, URL password)."""
+        configuration = self.api_client.configuration
+        keys: list[object] = [configuration.access_token, configuration.password]
+        keys.extend((configuration.api_key or {}).values())
+        for name, value in (self.api_client.default_headers or {}).items():
+            if str(name).lower() in ("authorization", "cookie", "x-session-token"):
+                keys.extend((value, str(value).partition(" ")[2]))
+        with contextlib.suppress(ValueError):
+            keys.append(urlsplit(str(configuration.host)).password)
+        return frozenset(k for k in keys if isinstance(k, str) and k)
+
+    def _redactor(self, batch: PreparedBatch | None = None) -> Redactor:
+        """Cuts the API key, and *batch*'s credential secrets, out of texts."""
+        keys = self._keys()
+        if batch is not None:
+            return Redactor.of(keys, batch_secrets(batch.body))
+        if self._key_redactor is None or self._key_redactor.secrets != keys:
+            self._key_redactor = Redactor(keys)
+        return self._key_redactor
 
     def close(self) -> None:
         """Close pooled connections.
@@ -309,7 +352,7 @@ class OryAdmin:
         .. versionadded:: 0.1.0
         """
         connect, read = self._timeout
-        with _as_ory_error():
+        with _as_ory_error(self._redactor()):
             raw = self.api_client.rest_client.pool_manager.request(
                 batch.method,
                 batch.url,
@@ -321,15 +364,16 @@ class OryAdmin:
             response = RESTResponse(raw)
             response.read()  # type: ignore[no-untyped-call]
         if not 200 <= response.status <= 299:
+            redactor = self._redactor(batch)
             try:
                 self.api_client.response_deserialize(response, _BATCH_TYPES)
             except ApiException as e:
-                raise _from_api_exception(e) from e
+                raise _from_api_exception(e, redactor) from None
             except (pydantic.ValidationError, ValueError):
                 pass
-            reason = error_reason(response.data, str(response.reason))[1]
+            reason = error_reason(response.data, str(response.reason), redactor)[1]
             raise OryError(response.status, reason)
-        return _BatchAnswer(self.api_client, response)
+        return _BatchAnswer(self.api_client, response, batch, self._keys())
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -341,7 +385,7 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        with _as_ory_error():
+        with _as_ory_error(self._redactor()):
             try:
                 answer = self._api.get_identity_by_external_id_with_http_info(
                     external_id, _request_timeout=self._timeout
@@ -359,7 +403,7 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        with _as_ory_error():
+        with _as_ory_error(self._redactor()):
             answer = self._api.list_identities_with_http_info(
                 credentials_identifier=identifier, _request_timeout=self._timeout
             )
@@ -375,7 +419,7 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        with _as_ory_error():
+        with _as_ory_error(self._redactor()):
             answer = self._api.list_identities_with_http_info(
                 page_size=page_size, page_token=page_token, _request_timeout=self._timeout
             )
@@ -413,7 +457,7 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        with _as_ory_error():
+        with _as_ory_error(self._redactor()):
             try:
                 self._api.delete_identity_with_http_info(
                     identity_id, _request_timeout=self._timeout

@@ -36,16 +36,18 @@ from .._core._importing import (
     ImportOutcome,
     ImportProgress,
     ImportResult,
+    UndoTarget,
     clash_candidates,
     decide_answer,
     iter_batches,
     may_have_committed,
     resolve_conflict,
+    undo_refusal,
 )
 from .._core._ory import PreparedBatch, RemoteIdentity, iter_pages, normalize_identifier
 from .._core._records import UnreadableRecord
 from .._core._retry import RetryPolicy, retry_wait
-from ..exceptions import ConfigurationError, OryError
+from ..exceptions import ConfigurationError, LedgerError, OryError
 from ..typing import BatchAnswer, Body, IdentityAdmin, ImportState, UndoState
 from ._retrying import call_with_retries
 
@@ -67,6 +69,11 @@ InputItem = Body | UnreadableRecord
 
 _SKIP_PROGRESS_EVERY = 1000
 _UNDO_CHUNK = 100
+_STOP_WAIT = 5.0  # seconds a stopping run waits for its senders
+
+
+class _Stopped(Exception):
+    """Raised in a sender thread instead of a request, once the run has stopped."""
 
 
 def _keyed(
@@ -167,8 +174,14 @@ class _ImportRun:
     _followups: deque[_Unit] = field(init=False, factory=deque)
     _outstanding: int = field(init=False, default=0)
     _pool: ThreadPoolExecutor | None = field(init=False, default=None)
+    #: Whether Ory has answered any request of this run (set by the sender threads).
+    _answered: bool = field(init=False, default=False)
+    #: Set when the run ends (or stops on an error): the senders send nothing more.
+    _stopping: bool = field(init=False, default=False)
     created: int = field(init=False, default=0)
     exists: int = field(init=False, default=0)
+    adopted: int = field(init=False, default=0)
+    uncertain: int = field(init=False, default=0)
     skipped: int = field(init=False, default=0)
     requests: int = field(init=False, default=0)
     failed: list[ImportOutcome] = field(init=False, factory=list)
@@ -193,6 +206,15 @@ class _ImportRun:
                 self._flush_followups()
                 if self._outstanding:
                     self._drain(block=True)
+        except LedgerError as e:
+            # The state cannot be written (full or read-only file system): stop before
+            # anything more is sent, and say how far the run got.
+            raise LedgerError(
+                f"{e}; so far: created {self.created:,}, already in Ory "
+                f"{self.exists + self.adopted + self.uncertain:,}, imported by an earlier run "
+                f"{self.skipped:,}, failed {len(self.failed):,}. Nothing is lost: the same "
+                "run again carries on where this one stopped"
+            ) from e
         finally:
             self._stop()
         self._report()
@@ -204,6 +226,8 @@ class _ImportRun:
             unreadable=tuple(self.unreadable),
             duplicates=tuple(self.duplicates),
             requests=self.requests,
+            adopted=self.adopted,
+            uncertain=self.uncertain,
         )
 
     def _accepted(self, identities: Iterable[InputItem]) -> Iterator[Body]:
@@ -263,6 +287,7 @@ class _ImportRun:
             answer,
             sent_at=unit.sent_at,
             uncertain=sent.uncertain or unit.uncertain,
+            answered_before=self._answered,
         )
         if decision.fatal is not None:
             raise decision.fatal
@@ -340,6 +365,10 @@ class _ImportRun:
                 self.created += 1
             elif outcome.status == "exists":
                 self.exists += 1
+            elif outcome.status == "adopted":
+                self.adopted += 1
+            elif outcome.status == "uncertain":
+                self.uncertain += 1
             else:
                 self.failed.append(outcome)
         self._report()
@@ -353,10 +382,13 @@ class _ImportRun:
                     failed=len(self.failed),
                     skipped=self.skipped,
                     requests=self.requests,
+                    adopted=self.adopted,
+                    uncertain=self.uncertain,
                 )
             )
 
     def _stop(self) -> None:
+        self._stopping = True  # a sender sends nothing more, not even a retry
         with contextlib.suppress(queue.Empty):
             while True:
                 self._ready.get_nowait()
@@ -364,6 +396,9 @@ class _ImportRun:
             self._ready.put(None)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + _STOP_WAIT
+        for thread in self._threads:  # a request in flight ends by itself: not waited for long
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- sender threads ---------------------------------------------------------------------
 
@@ -377,12 +412,18 @@ class _ImportRun:
 
             def send(unit: _Unit = unit) -> BatchAnswer:
                 nonlocal count, uncertain
+                if self._stopping:
+                    raise _Stopped
                 count += 1
                 try:
-                    return self.ory.send_batch(unit.prepared)
+                    answer = self.ory.send_batch(unit.prepared)
                 except OryError as e:
                     uncertain = uncertain or may_have_committed(e)
+                    if e.status is not None:
+                        self._answered = True
                     raise
+                self._answered = True
+                return answer
 
             try:
                 answer = _call_with_retries(send, self.policy, size=len(unit.bodies))
@@ -434,8 +475,13 @@ def import_identities(
         lookup_threads: Parallel lookups when resolving conflicts.
 
     Raises:
-        OryError: Ory refused the key or the URL (401, 403, 404): nothing can succeed.
+        OryError: Ory refused the key or the URL (401, 403, 404), or the run's first
+            request got no answer after its retries (connection refused, a name that does
+            not resolve, TLS): nothing can succeed.
         ConfigurationError: *batch_size* or *concurrency* below 1.
+        LedgerError: The ledger could not be written (full or read-only file system):
+            the message names the file and says how far the run got; nothing more is
+            sent, and the same call again carries on exactly once.
 
     .. versionadded:: 0.1.0
     """
@@ -709,9 +755,18 @@ class UndoResult:
 
     Attributes:
         deleted: Identities deleted.
-        already_gone: Identities that no longer existed (recorded as deleted as well).
+        already_gone: Identities that no longer existed, or whose user's external id no
+            identity carries any more (recorded as deleted as well: a later import creates
+            the user again).
         failed: Identities that could not be deleted, with the reason (still recorded as
             created: run ``undo`` again).
+        left_alone: Identities not deleted, each with why (its status is the ledger's):
+            one that no longer carries the user's external id (another identity does),
+            one created before this tool first sent the user, ``adopted`` ones, and
+            ``uncertain`` ones unless asked for. They stay in the ledger as they were.
+        not_found: Of :attr:`already_gone`, those no identity carries the external id of:
+            deleted by someone else, or given another external id (an identity the ledger
+            names wrongly, e.g. a forged line, looks the same: it is left alone).
 
     .. versionadded:: 0.1.0
     """
@@ -719,38 +774,65 @@ class UndoResult:
     deleted: int = 0
     already_gone: int = 0
     failed: tuple[ImportOutcome, ...] = ()
+    left_alone: tuple[ImportOutcome, ...] = ()
+    not_found: tuple[ImportOutcome, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Whether everything was deleted.
+        """Whether everything that was to be deleted was (or was gone already).
 
         .. versionadded:: 0.1.0
         """
         return not self.failed
 
 
+def _as_target(target: tuple[str, str] | UndoTarget) -> tuple[UndoTarget, bool]:
+    """The target, and whether its creation time goes unchecked (a bare pair has none)."""
+    if isinstance(target, UndoTarget):
+        return target, False
+    external_id, identity_id = target
+    return UndoTarget(external_id, identity_id), True
+
+
 def undo_import(
-    targets: Iterable[tuple[str, str]],
+    targets: Iterable[UndoTarget | tuple[str, str]],
     ory: IdentityAdmin,
     ledger: UndoState,
     *,
     concurrency: int = 1,
     retry: RetryPolicy | None = None,
     progress: Callable[[int], None] | None = None,
+    include_uncertain: bool = False,
 ) -> UndoResult:
     """Delete the identities an import created, and record each deletion in its ledger.
 
+    Before each deletion the identity is looked up by the user's external id: it is
+    deleted only when it is the one the ledger names (so it still carries the user's
+    external id), was not created before this tool first sent the user (beyond the retry
+    policy's ``clock_skew``), and is recorded as ``created`` (or ``uncertain``, with
+    *include_uncertain*); see :func:`~auth0_ory_migrate._core._importing.undo_refusal`.
+    Everything else is left alone and listed in :attr:`UndoResult.left_alone` (or, when
+    no identity carries the user's external id any more, :attr:`UndoResult.not_found`). (Ory's
+    API cannot delete on a condition: an identity changed between the lookup and the
+    deletion is not noticed.)
+
     Args:
-        targets: ``(external_id, identity_id)`` pairs, normally
-            :meth:`Ledger.created_identities() <auth0_ory_migrate.Ledger.created_identities>`.
+        targets: What the ledger says was imported, normally
+            :meth:`Ledger.undo_targets() <auth0_ory_migrate.Ledger.undo_targets>`. Bare
+            ``(external_id, identity_id)`` pairs (as
+            :meth:`~auth0_ory_migrate.Ledger.created_identities` gives) count as
+            ``created``, and only their external id is checked: they do not say when the
+            user was first sent.
         ory: Ory's identity admin API (:class:`~auth0_ory_migrate.OryAdmin`, or any
             :class:`~auth0_ory_migrate.typing.IdentityAdmin`).
         ledger: Where deletions are recorded (fsynced every 100), so that a later import
             creates those users again (:class:`~auth0_ory_migrate.Ledger`, or any
             :class:`~auth0_ory_migrate.typing.UndoState`).
         concurrency: Deletions in flight at once.
-        retry: The retry policy for each deletion.
+        retry: The retry policy for each lookup and deletion.
         progress: Called with the number of identities dealt with so far.
+        include_uncertain: Delete ``uncertain`` identities too (and ``created`` ones whose
+            creation time cannot be checked), when they still carry the user's external id.
 
     .. versionadded:: 0.1.0
     """
@@ -759,17 +841,34 @@ def undo_import(
     policy = retry or RetryPolicy()
     deleted = gone = 0
     failed: list[ImportOutcome] = []
+    left_alone: list[ImportOutcome] = []
+    not_found: list[ImportOutcome] = []
 
-    def one(target: tuple[str, str]) -> tuple[tuple[str, str], bool | OryError]:
+    def one(item: tuple[UndoTarget, bool]) -> tuple[UndoTarget, bool | str | OryError, bool]:
+        """(target, deleted? | why left alone | error, whether to record it as deleted)."""
+        target, bare = item
         try:
-            return target, _call_with_retries(lambda: ory.delete_identity(target[1]), policy)
+            found = _call_with_retries(lambda: ory.get_by_external_id(target.external_id), policy)
+            refusal = undo_refusal(
+                target,
+                found,
+                include_uncertain=include_uncertain or bare,
+                clock_skew=policy.clock_skew,
+            )
+            if refusal is not None:
+                return target, refusal, found is None
+            return (
+                target,
+                _call_with_retries(lambda: ory.delete_identity(target.identity_id), policy),
+                True,
+            )
         except OryError as e:
-            return target, e
+            return target, e, False
 
-    def chunks() -> Iterator[list[tuple[str, str]]]:
-        chunk: list[tuple[str, str]] = []
+    def chunks() -> Iterator[list[tuple[UndoTarget, bool]]]:
+        chunk: list[tuple[UndoTarget, bool]] = []
         for target in targets:
-            chunk.append(target)
+            chunk.append(_as_target(target))
             if len(chunk) >= _UNDO_CHUNK:
                 yield chunk
                 chunk = []
@@ -780,17 +879,35 @@ def undo_import(
     with ThreadPoolExecutor(concurrency, thread_name_prefix="ory-undo") as pool:
         for chunk in chunks():
             recorded: list[tuple[str, str | None]] = []
-            for (external_id, identity_id), result in pool.map(one, chunk):
+            for target, result, record in pool.map(one, chunk):
                 if isinstance(result, OryError):
-                    failed.append(ImportOutcome(external_id, "failed", identity_id, str(result)))
+                    failed.append(
+                        ImportOutcome(target.external_id, "failed", target.identity_id, str(result))
+                    )
                     continue
-                if result:
+                if isinstance(result, str):
+                    outcome = ImportOutcome(
+                        target.external_id, target.status, target.identity_id, result
+                    )
+                    if record:  # no identity carries the external id
+                        gone += 1
+                        not_found.append(outcome)
+                    else:
+                        left_alone.append(outcome)
+                elif result:
                     deleted += 1
                 else:
                     gone += 1
-                recorded.append((external_id, identity_id))
+                if record:
+                    recorded.append((target.external_id, target.identity_id))
             ledger.record_deletions(recorded)
             done += len(chunk)
             if progress is not None:
                 progress(done)
-    return UndoResult(deleted=deleted, already_gone=gone, failed=tuple(failed))
+    return UndoResult(
+        deleted=deleted,
+        already_gone=gone,
+        failed=tuple(failed),
+        left_alone=tuple(left_alone),
+        not_found=tuple(not_found),
+    )

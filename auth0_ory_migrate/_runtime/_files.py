@@ -139,7 +139,12 @@ def private_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     if target.is_symlink():
         msg = f"{target} is a symbolic link: not written (remove it, or write to another path)"
         raise ConfigurationError(msg)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as e:
+        if e.errno not in _FILE_SYSTEM_ERRNOS:
+            raise
+        raise OutputFileError(str(target), e.strerror or str(e)) from e
     try:
         os.fchmod(fd, PRIVATE_MODE)
         f = os.fdopen(fd, "wb", buffering=_BUFFER)

@@ -9,28 +9,39 @@ Layout of the state directory (default ``.auth0-ory-migrate/``, mode 0700):
     Append-only, one JSON object a line, fsynced after every batch:
 
     - ``{"external_id", "status", "identity_id", "reason", "at"}``: an outcome, status
-      ``created`` | ``exists`` | ``failed`` (or ``deleted``, written by ``undo``). The
-      last line of a user wins.
-    - ``{"attempt": [external ids], "at"}``: written before a user is first sent, so that
+      ``created`` | ``exists`` | ``adopted`` | ``uncertain`` | ``failed`` (or
+      ``deleted``, written by ``undo``). The last line of a user wins. (Ledgers written
+      before ``adopted`` and ``uncertain`` existed read as they always did.)
+    - ``{"attempt": [external ids], "at"}``: written before a user is sent, so that
       after a crash an identity found on Ory can be told apart from one that was there
-      before (see :func:`auth0_ory_migrate._core._importing.resolve_conflict`).
+      before (see :func:`auth0_ory_migrate._core._importing.resolve_conflict`), and so
+      that ``undo`` can check that what it deletes was not created before this tool first
+      sent the user (the earliest attempt since the user's last deletion).
 
     A line cut short by a crash is dropped when the ledger is opened again.
 ``identity-ids.csv``
     ``auth0_user_id,ory_identity_id`` for every user in Ory, rewritten from the ledger at
     the end of each run, for the caller's own databases.
 ``lock``
-    Held (``flock``) while a run uses the directory: two runs never share one.
+    Held (``flock``) while a run uses the directory: two runs never share one (mode 0600).
+
+The directory must belong to the user running the tool and be writable by no one else
+(a directory others can write to lets them put a symbolic link where a state file goes);
+state files are never opened through a symbolic link. A full or read-only file system
+is a :class:`~auth0_ory_migrate.exceptions.LedgerError` naming the file: what was
+recorded before stays, and the same run again carries on where it stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import hashlib
 import io
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,8 +51,8 @@ from typing import IO, Any
 from attrs import define, field
 
 from .._core import _json
-from .._core._importing import ImportOutcome
-from ..exceptions import LedgerError
+from .._core._importing import IN_ORY, ImportOutcome, UndoTarget
+from ..exceptions import LedgerError, OutputFileError
 from ._files import private_file
 
 
@@ -56,6 +67,70 @@ MAPPING_FILE = "identity-ids.csv"
 LOCK_FILE = "lock"
 _FORMAT = 1
 _CHUNK = 1 << 20
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_UNDOABLE = ("created", "adopted", "uncertain")
+
+
+def _oserror(what: Path, e: OSError) -> LedgerError:
+    """A state file that cannot be opened or written, said in one line."""
+    if e.errno == errno.ELOOP:
+        return LedgerError(
+            f"{str(what)!r} is a symbolic link: a state file is never opened through one "
+            "(remove it, or use another --state-dir)"
+        )
+    reason = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason += " (the file system is full: make room, then run the same command again)"
+    elif e.errno == errno.EROFS:
+        reason += " (use a writable --state-dir, then run the same command again)"
+    return LedgerError(f"cannot write the state file {str(what)!r}: {reason}")
+
+
+def _check_directory(path: Path) -> None:
+    """Refuse a state directory that someone else could slip a file or a link into."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise LedgerError(f"cannot use the state directory {str(path)!r}: {e.strerror}") from e
+    if not stat.S_ISDIR(st.st_mode):
+        raise LedgerError(f"the state directory {str(path)!r} is not a directory")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise LedgerError(
+            f"the state directory {str(path)!r} belongs to another user (uid {st.st_uid}): "
+            "not used (use a directory of your own as --state-dir)"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise LedgerError(
+            f"the state directory {str(path)!r} is writable by others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}): not used (chmod 700 it, or use another "
+            "--state-dir)"
+        )
+
+
+def _open_state_file(path: Path, flags: int, *, create: bool = False) -> int:
+    """Open a state file without following a symbolic link; new files are made 0600 (O_EXCL).
+
+    Raises:
+        OSError: As ``open(2)`` says (``ELOOP`` for a symbolic link).
+    """
+    base = flags | _NOFOLLOW | _CLOEXEC
+    if create:
+        try:
+            return os.open(path, base | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+    fd = os.open(path, base)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise OSError(errno.EPERM, f"belongs to another user (uid {st.st_uid})")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -93,6 +168,7 @@ class Ledger:
     _done: set[str] = field(factory=set, repr=False)
     _failed: dict[str, str] = field(factory=dict, repr=False)
     _attempts: dict[str, float] = field(factory=dict, repr=False)
+    _end: int = field(default=0, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -123,6 +199,7 @@ class Ledger:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:
             raise LedgerError(f"cannot create the state directory {str(path)!r}: {e}") from e
+        _check_directory(path)
         lock = cls._take_lock(path)
         try:
             state = cls._read_state(path)
@@ -132,8 +209,13 @@ class Ledger:
                     "input": {"sha256": input_digest, "name": input_name},
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
-                with private_file(path / STATE_FILE) as f:
-                    f.write(_json.dumps(state) + b"\n")
+                try:
+                    with private_file(path / STATE_FILE) as f:
+                        f.write(_json.dumps(state) + b"\n")
+                except OutputFileError as e:
+                    raise LedgerError(f"cannot write the state file {e.path!r}: {e.reason}") from e
+                except OSError as e:
+                    raise _oserror(path / STATE_FILE, e) from e
             recorded = state.get("input", {})
             if recorded.get("sha256") != input_digest:
                 theirs = str(recorded.get("sha256"))[:12]
@@ -159,8 +241,9 @@ class Ledger:
         .. versionadded:: 0.1.0
         """
         path = Path(state_dir)
-        if not (path / STATE_FILE).is_file():
+        if not (path / STATE_FILE).exists() and not (path / STATE_FILE).is_symlink():
             raise LedgerError(f"no import state in {str(path)!r} (was anything imported with it?)")
+        _check_directory(path)
         lock = cls._take_lock(path)
         try:
             state = cls._read_state(path) or {}
@@ -172,7 +255,13 @@ class Ledger:
 
     @staticmethod
     def _take_lock(path: Path) -> IO[bytes]:
-        lock = open(path / LOCK_FILE, "ab")  # noqa: SIM115 - held until close()
+        try:
+            fd = _open_state_file(path / LOCK_FILE, os.O_RDWR, create=True)
+            if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+                os.fchmod(fd, 0o600)
+        except OSError as e:
+            raise _oserror(path / LOCK_FILE, e) from e
+        lock = os.fdopen(fd, "r+b", buffering=0)
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -186,9 +275,13 @@ class Ledger:
     @staticmethod
     def _read_state(path: Path) -> dict[str, Any] | None:
         try:
-            raw = (path / STATE_FILE).read_bytes()
+            fd = _open_state_file(path / STATE_FILE, os.O_RDONLY)
         except FileNotFoundError:
             return None
+        except OSError as e:
+            raise _oserror(path / STATE_FILE, e) from e
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read()
         try:
             state = _json.loads(raw)
         except ValueError as e:
@@ -200,8 +293,11 @@ class Ledger:
     @classmethod
     def _load(cls, path: Path, digest: str | None, name: str, lock: IO[bytes]) -> Ledger:
         ledger_path = path / LEDGER_FILE
-        fd = os.open(ledger_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        f = os.fdopen(fd, "r+b")
+        try:
+            fd = _open_state_file(ledger_path, os.O_RDWR | os.O_APPEND, create=True)
+        except OSError as e:
+            raise _oserror(ledger_path, e) from e
+        f = os.fdopen(fd, "r+b", buffering=0)
         try:
             self = cls(path, digest, name, f, lock)
             self._replay(f)
@@ -211,30 +307,34 @@ class Ledger:
         return self
 
     def _replay(self, f: IO[bytes]) -> None:
-        f.seek(0)
         good_end = 0
         line_no = 0
-        while True:
-            line = f.readline()
-            if not line:
-                break
-            line_no += 1
-            if not line.endswith(b"\n"):
-                break  # cut short by a crash: dropped below
-            try:
-                entry = _json.loads(line)
-            except ValueError as e:
-                raise LedgerError(
-                    f"{str(self.state_dir / LEDGER_FILE)!r} line {line_no} is damaged"
-                ) from e
-            good_end += len(line)
-            if isinstance(entry, dict):
-                self._apply(entry)
-        size = f.seek(0, io.SEEK_END)
+        with os.fdopen(os.dup(f.fileno()), "rb") as reader:
+            reader.seek(0)
+            while True:
+                line = reader.readline()
+                if not line:
+                    break
+                line_no += 1
+                if not line.endswith(b"\n"):
+                    break  # cut short by a crash: dropped below
+                try:
+                    entry = _json.loads(line)
+                except ValueError as e:
+                    raise LedgerError(
+                        f"{str(self.state_dir / LEDGER_FILE)!r} line {line_no} is damaged"
+                    ) from e
+                good_end += len(line)
+                if isinstance(entry, dict):
+                    self._apply(entry)
+        size = os.fstat(f.fileno()).st_size
+        self._end = good_end
         if size != good_end:
-            f.truncate(good_end)
-            f.flush()
-            os.fsync(f.fileno())
+            try:
+                os.ftruncate(f.fileno(), good_end)
+                os.fsync(f.fileno())
+            except OSError as e:
+                raise _oserror(self.ledger_path, e) from e
 
     def _apply(self, entry: dict[str, Any]) -> None:
         # Attempts are only read back from the file: those of the current run are the
@@ -249,7 +349,7 @@ class Ledger:
         status = entry.get("status")
         if not isinstance(external_id, str):
             return
-        if status in ("created", "exists"):
+        if status in IN_ORY:
             self._done.add(external_id)
             self._failed.pop(external_id, None)
             self._attempts.pop(external_id, None)
@@ -280,7 +380,7 @@ class Ledger:
         return self.state_dir / MAPPING_FILE
 
     def is_done(self, external_id: str) -> bool:
-        """Whether the user is recorded as created or already present.
+        """Whether the user is recorded as in Ory (created, exists, adopted, uncertain).
 
         .. versionadded:: 0.1.0
         """
@@ -288,7 +388,7 @@ class Ledger:
 
     @property
     def done_count(self) -> int:
-        """Users recorded as created or already present.
+        """Users recorded as in Ory (created, exists, adopted, uncertain).
 
         .. versionadded:: 0.1.0
         """
@@ -308,11 +408,27 @@ class Ledger:
         Read from the ledger when it was opened: a run killed mid-request, or a request
         whose answer never came. ``None`` when no earlier run left the user in doubt.
         An identity with the user's external id created after that time was created by
-        that attempt, and counts as created by this import.
+        that attempt, and counts as created by this import; one created before is
+        ``adopted`` or ``uncertain`` (see
+        :func:`~auth0_ory_migrate._core._importing.resolve_conflict`).
 
         .. versionadded:: 0.1.0
         """
         return self._attempts.get(external_id)
+
+    def _entries(self) -> Iterator[dict[str, Any]]:
+        """The ledger's complete lines, read back from the file (never through a link)."""
+        try:
+            fd = _open_state_file(self.ledger_path, os.O_RDONLY)
+        except OSError as e:
+            raise _oserror(self.ledger_path, e) from e
+        with os.fdopen(fd, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                entry = _json.loads(line)
+                if isinstance(entry, dict):
+                    yield entry
 
     def final_outcomes(self) -> Iterator[ImportOutcome]:
         """The last outcome of every user, read back from the file.
@@ -322,21 +438,17 @@ class Ledger:
         .. versionadded:: 0.1.0
         """
         latest: dict[str, ImportOutcome | None] = {}
-        with open(self.ledger_path, "rb") as f:
-            for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                entry = _json.loads(line)
-                external_id = entry.get("external_id") if isinstance(entry, dict) else None
-                if not isinstance(external_id, str):
-                    continue
-                status = entry.get("status")
-                if status in ("created", "exists", "failed"):
-                    latest[external_id] = ImportOutcome(
-                        external_id, status, entry.get("identity_id"), entry.get("reason")
-                    )
-                elif status == "deleted":
-                    latest[external_id] = None
+        for entry in self._entries():
+            external_id = entry.get("external_id")
+            if not isinstance(external_id, str):
+                continue
+            status = entry.get("status")
+            if status in IN_ORY or status == "failed":
+                latest[external_id] = ImportOutcome(
+                    external_id, status, entry.get("identity_id"), entry.get("reason")
+                )
+            elif status == "deleted":
+                latest[external_id] = None
         for outcome in latest.values():
             if outcome is not None:
                 yield outcome
@@ -344,8 +456,8 @@ class Ledger:
     def created_identities(self) -> list[tuple[str, str]]:
         """``(external_id, identity_id)`` of every identity this state's imports created.
 
-        That is what ``undo`` deletes: users found already present (``exists``) were not
-        created by these imports and are left alone.
+        Users found already present (``exists``, ``adopted``) or that may have been
+        (``uncertain``) are not in it: see :meth:`undo_targets` for what ``undo`` uses.
 
         .. versionadded:: 0.1.0
         """
@@ -355,14 +467,54 @@ class Ledger:
             if o.status == "created" and o.identity_id
         ]
 
+    def undo_targets(self) -> list[UndoTarget]:
+        """Every identity ``undo`` has to consider: created, adopted or uncertain.
+
+        Each with when this tool first sent the user (the earliest ``attempt`` line since
+        the user's last deletion), for :func:`~auth0_ory_migrate.undo_import` to check that
+        it does not delete an identity that was in Ory before.
+
+        .. versionadded:: 0.1.0
+        """
+        first: dict[str, float] = {}
+        latest: dict[str, UndoTarget | None] = {}
+        for entry in self._entries():
+            attempt = entry.get("attempt")
+            if isinstance(attempt, list):
+                at = entry.get("at")
+                if isinstance(at, (int, float)):
+                    for external_id in attempt:
+                        first.setdefault(str(external_id), float(at))
+                continue
+            external_id = entry.get("external_id")
+            if not isinstance(external_id, str):
+                continue
+            status = entry.get("status")
+            identity_id = entry.get("identity_id")
+            if status in _UNDOABLE and isinstance(identity_id, str) and identity_id:
+                latest[external_id] = UndoTarget(
+                    external_id, identity_id, status, first.get(external_id)
+                )
+            elif status == "deleted":
+                latest[external_id] = None
+                first.pop(external_id, None)
+            elif status in IN_ORY or status == "failed":
+                latest[external_id] = None
+        return [t for t in latest.values() if t is not None]
+
     # -- recording --------------------------------------------------------------------------
 
     def note_attempt(self, external_ids: Iterable[str], *, at: float | None = None) -> None:
         """Record that these users are about to be sent (before the request goes out).
 
         A later run learns from it which users an interrupted run may have created
-        (:meth:`unanswered_attempt`). Flushed, not fsynced: a process crash loses nothing
-        the OS has been handed; the next :meth:`record` fsyncs it.
+        (:meth:`unanswered_attempt`), and ``undo`` when the user was first sent. Handed to
+        the OS, not fsynced: a process crash loses nothing; the next :meth:`record` fsyncs
+        it.
+
+        Raises:
+            LedgerError: The ledger cannot be written (full or read-only file system):
+                the users must not be sent.
 
         .. versionadded:: 0.1.0
         """
@@ -370,11 +522,14 @@ class Ledger:
         if not ids:
             return
         when = time.time() if at is None else at
-        self._file.write(_json.dumps({"attempt": ids, "at": when}) + b"\n")
-        self._file.flush()
+        self._write(_json.dumps({"attempt": ids, "at": when}) + b"\n", sync=False)
 
     def record(self, outcomes: Iterable[ImportOutcome]) -> None:
         """Append outcomes and fsync, so that they survive any crash from now on.
+
+        Raises:
+            LedgerError: The ledger cannot be written (full or read-only file system);
+                nothing of these outcomes is left in it.
 
         .. versionadded:: 0.1.0
         """
@@ -398,33 +553,55 @@ class Ledger:
         )
 
     def _append(self, entries: Iterable[dict[str, Any]]) -> None:
-        """Apply *entries* to the in-memory state and append them to the ledger, fsynced."""
+        """Append *entries* to the ledger, fsynced, then apply them to the in-memory state."""
         now = time.time()
+        applied = []
         lines = []
         for entry in entries:
             entry["at"] = now
             lines.append(_json.dumps(entry) + b"\n")
-            self._apply(entry)
+            applied.append(entry)
         if not lines:
             return
-        self._file.write(b"".join(lines))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._write(b"".join(lines), sync=True)
+        for entry in applied:
+            self._apply(entry)
+
+    def _write(self, data: bytes, *, sync: bool) -> None:
+        """Append whole lines, or nothing: a partial write is cut off again."""
+        fd = self._file.fileno()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if sync:
+                os.fsync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._end)
+            raise _oserror(self.ledger_path, e) from e
+        self._end += len(data)
 
     def write_mapping(self) -> Path:
         """Rewrite ``identity-ids.csv`` from the ledger (atomically) and return its path.
 
         .. versionadded:: 0.1.0
         """
-        with private_file(self.mapping_path) as f:
-            text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-            writer = csv.writer(text)
-            writer.writerow(["auth0_user_id", "ory_identity_id"])
-            for outcome in self.final_outcomes():
-                if outcome.identity_id and outcome.status in ("created", "exists"):
-                    writer.writerow([outcome.external_id, outcome.identity_id])
-            text.flush()
-            text.detach()
+        try:
+            with private_file(self.mapping_path) as f:
+                text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+                writer = csv.writer(text)
+                writer.writerow(["auth0_user_id", "ory_identity_id"])
+                for outcome in self.final_outcomes():
+                    if outcome.identity_id and outcome.status in IN_ORY:
+                        writer.writerow([outcome.external_id, outcome.identity_id])
+                text.flush()
+                text.detach()
+        except OutputFileError as e:
+            raise LedgerError(f"cannot write the state file {e.path!r}: {e.reason}") from e
+        except OSError as e:
+            raise _oserror(self.mapping_path, e) from e
         return self.mapping_path
 
     # -- closing ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
 from typing import IO, Any, Literal, TypeAlias
 
@@ -58,6 +59,7 @@ from .._core._side_files import (
 from .._core._users import Auth0User, UsersFile, parse_user
 from ..exceptions import Auth0OryMigrateError, InvalidRecordError
 from ._files import open_input, private_file, widen_pipe
+from ._pgp import PgpDecryption
 
 
 __all__ = ["can_fork", "default_jobs", "plan_from_files", "scan_in_background", "write_identities"]
@@ -138,6 +140,7 @@ def plan_from_files(
     options: MappingOptions | None = None,
     strict: bool = False,
     allow_empty_password_hashes: bool = False,
+    password_hashes_decryption: PgpDecryption | None = None,
 ) -> MigrationPlan:
     """Plan the migration of the users in Auth0's export files, as ``convert`` does.
 
@@ -157,6 +160,9 @@ def plan_from_files(
         allow_empty_password_hashes: Accept a hash file from which no hash can
             be read although the users include database users
             (``--allow-empty-hashes``); refused otherwise.
+        password_hashes_decryption: *password_hashes* is OpenPGP-encrypted, as
+            Auth0 support sends it: decrypt it as it is read, with this key
+            (``--pgp-key``); no plaintext copy is written.
 
     Raises:
         InputFileError: A side file cannot be read at all; or no hash can be
@@ -183,10 +189,12 @@ def plan_from_files(
     )
     with background as scanned:
         hashes = None
+        decryption = password_hashes_decryption
+        open_hashes = open_input if decryption is None else decryption.open
         if password_hashes is not None:
             with (
-                _another_export("password_hashes", password_hashes),
-                open_input(password_hashes) as f,
+                _another_export("password_hashes", password_hashes, open_hashes),
+                open_hashes(password_hashes) as f,
             ):
                 hashes = index_password_hashes(read_password_hashes(f, strict=strict))
         mfa = None
@@ -198,7 +206,7 @@ def plan_from_files(
     if hashes is not None and not hashes.entries:
         check_password_hashes_read(
             hashes,
-            _head(password_hashes),  # type: ignore[arg-type]
+            _head(password_hashes, open_hashes),  # type: ignore[arg-type]
             has_database_users=lambda: any(
                 type(u) is Auth0User and u.database_ids for u in users_file
             ),
@@ -211,21 +219,26 @@ def plan_from_files(
     )
 
 
-def _head(path: str | os.PathLike[str]) -> bytes:
-    """A side file's first 64 KiB (gzip undone): what a refusal describes."""
-    with open_input(path) as f:
+def _head(
+    path: str | os.PathLike[str],
+    opener: Callable[[str | os.PathLike[str]], AbstractContextManager[IO[bytes]]] = open_input,
+) -> bytes:
+    """A side file's first 64 KiB (gzip undone, decrypted): what a refusal describes."""
+    with opener(path) as f:
         return f.read(1 << 16)
 
 
 @contextlib.contextmanager
 def _another_export(
-    source: Literal["password_hashes", "mfa_secrets"], path: str | os.PathLike[str]
+    source: Literal["password_hashes", "mfa_secrets"],
+    path: str | os.PathLike[str],
+    opener: Callable[[str | os.PathLike[str]], AbstractContextManager[IO[bytes]]] = open_input,
 ) -> Iterator[None]:
     """With *strict*, a side file that is another export is named as such, not by its record."""
     try:
         yield
     except InvalidRecordError:
-        refuse_another_export(source, _head(path))  # raises the clearer error, if it is one
+        refuse_another_export(source, _head(path, opener))  # raises the clearer error, if it is one
         raise
 
 

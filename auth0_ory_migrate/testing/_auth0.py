@@ -481,9 +481,17 @@ class Auth0ManagementServer:
             is :attr:`ca_file`; point ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE`` at it). Needs
             the ``cryptography`` package. This lets clients that only speak https, such as
             ``auth0.management.ManagementClient(domain=...)``, talk to the server.
+        token_latency: Seconds added before each ``/oauth/token`` answer (Auth0's own time,
+            typically tens to hundreds of milliseconds), for load tests; other requests are
+            not slowed, and concurrent requests wait in parallel.
 
     Use it as a context manager (or call :meth:`start` / :meth:`stop`). In pytest, the
     ``auth0_server`` fixture is a running one holding the users of the ``auth0_export`` fixture.
+
+    Set ``echo_request = True`` (at any time) to have its JSON error answers quote the request
+    (its ``Authorization`` header and body, e.g. a client secret, appended to ``message`` or
+    ``error_description``), as error texts built from a request's values can: a client must
+    never pass such a text on as it came.
 
     .. versionadded:: 0.1.0
     """
@@ -506,8 +514,10 @@ class Auth0ManagementServer:
         clock: Callable[[], float] = time.time,
         tenant: str = "test-tenant",
         tls: bool = False,
+        token_latency: float = 0.0,
     ) -> None:
         self._lock = threading.RLock()
+        self.token_latency = token_latency
         self._users: list[dict[str, Any]] = [dict(u) for u in users]
         self._explicit_connections = (
             [dict(c) for c in connections] if connections is not None else None
@@ -537,6 +547,7 @@ class Auth0ManagementServer:
         self._expire_next_links = 0
         self._truncate_next_downloads = 0
         self.download_content_encoding = False
+        self.echo_request = False
         self._requests: list[HttpRequest] = []
         self._token_requests: list[TokenRequest] = []
         self._tls = tls
@@ -818,6 +829,24 @@ class Auth0ManagementServer:
     # -- dispatch ------------------------------------------------------------------------------
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
+        response = self._answer(request)
+        if not self.echo_request or response.status < 400:
+            return response
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            return response
+        if not isinstance(payload, dict):
+            return response
+        auth = request.headers.get("authorization", "")
+        quoted = f" (request: Authorization: {auth}; {request.body.decode('utf-8', 'replace')})"
+        for key in ("message", "error_description"):
+            if isinstance(payload.get(key), str):
+                payload[key] += quoted
+        kept = {k: v for k, v in response.headers if k.lower() != "content-type"}
+        return HttpResponse.json(response.status, payload, kept)
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
             self._requests.append(request)
             fault = self._take_fault(request)
@@ -825,6 +854,8 @@ class Auth0ManagementServer:
             return fault
         path = request.path
         if path == "/oauth/token" and request.method == "POST":
+            if self.token_latency > 0:
+                time.sleep(self.token_latency)  # outside the lock: answers overlap
             return self._oauth_token(request)
         if path.startswith("/api/v2/"):
             return self._management(request)
@@ -881,7 +912,9 @@ class Auth0ManagementServer:
             return _management_error(401, "Missing authentication", "missing_authentication")
         token = credentials.strip()
         with self._lock:
-            if self.token is not None and secrets.compare_digest(token, self.token):
+            if self.token is not None and secrets.compare_digest(
+                token.encode(), self.token.encode()
+            ):
                 return self.token_scopes
             scopes = self._tokens.get(token)
         if scopes is None:
@@ -1192,7 +1225,7 @@ class Auth0ManagementServer:
         authenticated = bool(
             client is not None
             and isinstance(client_secret, str)
-            and secrets.compare_digest(client_secret, client.client_secret)
+            and secrets.compare_digest(client_secret.encode(), client.client_secret.encode())
         )
         response = self._grant(params, client, authenticated, grant_type)
         try:

@@ -27,14 +27,18 @@ from ._auth0 import PasswordUser
 
 __all__ = [
     "DATABASE_CONNECTION",
+    "TEST_PGP_PASSPHRASE",
     "ExportFiles",
     "FakeAuth0User",
     "HashIdForm",
+    "PgpKeyPair",
     "UserKind",
     "auth0_users",
     "fake_bcrypt",
     "hash_record",
     "password_users",
+    "pgp_encrypt_file",
+    "pgp_key_pair",
     "write_export",
 ]
 
@@ -494,3 +498,118 @@ def write_export(
         mfa_path = directory / "auth0-mfa-secrets.json"
         _private_file(mfa_path, _ndjson(r for u in users for r in u.mfa_records))
     return ExportFiles(users_path, hashes_path, mfa_path, tuple(users))
+
+
+#: The passphrase of the protected test key of :func:`pgp_key_pair` (``protected=True``).
+#:
+#: .. versionadded:: 0.1.0
+TEST_PGP_PASSPHRASE = "test passphrase, not a secret"
+
+# A passphrase-protected key (Ed25519 + Cv25519, made once with gpg: the OpenPGP library makes
+# no protected keys). It protects nothing but test data: never encrypt anything real to it.
+_PROTECTED_TEST_KEY = """\
+-----BEGIN PGP PRIVATE KEY BLOCK-----
+
+lIYEaw+iqhYJKwYBBAHaRw8BAQdAGc9xWHXPKhfYzvpfKDkhluvuEj0L2NSnwgGh
+vxoFNqP+BwMCbO+eteJyayb/MieV2vWWqhSrpxntmGcoLTIFDfyu8/uyG42dxR9r
+Kouf7CH11p7EizfeuyYDoTvmjTedGwfEPftiJpMuqcAZrZt/unwRg7QxYXV0aDAt
+b3J5LW1pZ3JhdGUgdGVzdCBrZXkgPHRlc3RAZXhhbXBsZS5pbnZhbGlkPoiQBBMW
+CAA4FiEEK+ANJ9mLA8rIA9pliiL2iEMzw48FAmsPoqoCGwEFCwkIBwIGFQoJCAsC
+BBYCAwECHgECF4AACgkQiiL2iEMzw4/SSAD7BMGZIPXeAp0wpdgvdqSUP9VRVPo6
+W1AM7QFCPSH+rJUA/jj0cn3zKmhVncCpjKY8TgYmYN18KG/ToR/bBUmEdn4KnIsE
+aw+irRIKKwYBBAGXVQEFAQEHQMxWA5t9eNYZmbKhRe3I3iBgpE7JOtrwA1DSXIDb
+fvcgAwEIB/4HAwK/a0GfO9DkBP+prlLjAMJRwapRqTSRiipeVLodjm4cu2GVTTJQ
+CCthN0+czdgKIcGCWg3sxsKs1Fs40cz8usMae8H4l730yYDC+aX1UVv6iHgEGBYI
+ACAWIQQr4A0n2YsDysgD2mWKIvaIQzPDjwUCaw+irQIbDAAKCRCKIvaIQzPDjyzV
+AQCz60gJ1DE4FX0hzKBT0lwwVF4zLeFv8Lh5ORDFOd9AZAD8CRA0FmsOVcYPVB5x
+epDPWusqNfxp2LHtafiXRSCmeAY=
+=8jeA
+-----END PGP PRIVATE KEY BLOCK-----
+"""
+
+
+def _pysequoia() -> Any:
+    try:
+        import pysequoia  # noqa: PLC0415 - the pgp extra, loaded when used
+    except ImportError as e:
+        msg = 'the OpenPGP builders need the pgp extra: pip install "auth0-ory-migrate[pgp]"'
+        raise ImportError(msg) from e
+    return pysequoia
+
+
+@frozen
+class PgpKeyPair:
+    """An OpenPGP test key pair, as a customer gives Auth0 support the public half.
+
+    Attributes:
+        private_key: The private key, binary (as ``gpg --export-secret-keys``);
+            not shown by ``repr``.
+        public_key: The public key (certificate), binary: what Auth0 encrypts to.
+        passphrase: The private key's passphrase, or ``None``; not shown by ``repr``.
+        fingerprint: The key's fingerprint (upper-case hex).
+
+    .. versionadded:: 0.1.0
+    """
+
+    private_key: bytes = field(repr=False)
+    public_key: bytes
+    passphrase: str | None = field(repr=False)
+    fingerprint: str
+
+    @property
+    def armored_private_key(self) -> str:
+        """The private key, ASCII-armored (``gpg --armor --export-secret-keys``)."""
+        return str(_pysequoia().Tsk.from_bytes(self.private_key))
+
+
+def pgp_key_pair(*, protected: bool = False) -> PgpKeyPair:
+    """An OpenPGP key pair to encrypt test hash files to (needs the ``pgp`` extra).
+
+    Args:
+        protected: A fixed passphrase-protected key
+            (:data:`TEST_PGP_PASSPHRASE`); otherwise a new key without a
+            passphrase (Ed25519/Cv25519: made in milliseconds, unlike the
+            RSA-4096 keys customers give Auth0; both are read the same way).
+
+    Returns:
+        The key pair.
+
+    Example:
+        >>> keys = pgp_key_pair()  # doctest: +SKIP
+        >>> pgp_encrypt_file(export.password_hashes, keys.public_key)  # doctest: +SKIP
+
+    .. versionadded:: 0.1.0
+    """
+    pgp = _pysequoia()
+    if protected:
+        tsk = pgp.Tsk.from_bytes(_PROTECTED_TEST_KEY.encode())
+        passphrase: str | None = TEST_PGP_PASSPHRASE
+    else:
+        tsk, passphrase = pgp.Tsk.generate("auth0-ory-migrate test key"), None
+    cert = tsk.extract_certificate()
+    return PgpKeyPair(bytes(tsk), bytes(cert), passphrase, cert.fingerprint.upper())
+
+
+def pgp_encrypt_file(
+    path: Path, public_key: bytes, out: Path | None = None, *, armor: bool = False
+) -> Path:
+    """Encrypt a file to *public_key*, as Auth0 support encrypts the password-hash export.
+
+    Args:
+        path: The file to encrypt, e.g. ``write_export(...).password_hashes``.
+        public_key: The recipient's public key (e.g. :attr:`PgpKeyPair.public_key`),
+            binary or ASCII-armored.
+        out: Where to write; by default *path* with ``.pgp`` (``.asc`` armored) added.
+        armor: Write an ASCII-armored message instead of a binary one.
+
+    Returns:
+        The encrypted file (mode 0600).
+
+    .. versionadded:: 0.1.0
+    """
+    pgp = _pysequoia()
+    if out is None:
+        out = path.with_name(path.name + (".asc" if armor else ".pgp"))
+    data = pgp.encrypt(path.read_bytes(), recipients=[pgp.Cert.from_bytes(public_key)], armor=armor)
+    _private_file(out, data.encode() if isinstance(data, str) else data)
+    return out

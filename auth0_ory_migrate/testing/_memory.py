@@ -19,6 +19,7 @@ from attrs import frozen
 
 from .._core._importing import FoundIdentity
 from .._core._ory import PreparedBatch, RemoteIdentity, batch_request
+from .._core._redact import Redactor, batch_secrets
 from ..exceptions import OryError
 from ..typing import BatchAnswer
 from ._ory_admin import (
@@ -32,6 +33,8 @@ from ._ory_admin import (
     _batch_creates,
     _decode_body,
     _decode_page_token,
+    _echo_items,
+    _echoed,
     _encode_page_token,
 )
 
@@ -63,13 +66,17 @@ class InMemoryOryAdmin(StoreViews):
     batch (400); more than 1,000 identities in one request (200 with plaintext passwords)
     too; per identity, the traits are checked against the identity schema and a taken
     ``external_id`` or normalised identifier (email, ``provider:subject``, address) is a
-    per-item 409. Refusals raise :class:`~auth0_ory_migrate.OryError` as the adapter does.
+    per-item 409. Refusals raise :class:`~auth0_ory_migrate.OryError` as the adapter does,
+    and, as the adapter does, every credential secret of the request is cut out of the
+    error texts it passes on (a refusal's reason, the items' errors).
     It injects no faults and has no rate limit: use ``OryAdminServer`` for those.
 
     Args:
         schemas: Extra identity schemas by id (full identity schemas with
             ``properties.traits``, or bare traits schemas). ``preset://email`` always exists.
         default_schema_id: Schema used when a body has no ``schema_id``.
+        echo_request: Error texts quote the request, as with
+            :attr:`OryFaults.echo_request <auth0_ory_migrate.testing.OryFaults>`.
 
     Attributes:
         requests: Every call that Ory would have answered, as the HTTP request it stands
@@ -90,8 +97,10 @@ class InMemoryOryAdmin(StoreViews):
         *,
         schemas: Mapping[str, Mapping[str, Any]] | None = None,
         default_schema_id: str = "preset://email",
+        echo_request: bool = False,
     ) -> None:
         self._store = IdentityStore(schemas=schemas, default_schema_id=default_schema_id)
+        self.echo_request = echo_request
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
 
@@ -137,12 +146,22 @@ class InMemoryOryAdmin(StoreViews):
             )
             patches = body.get("identities") or []
             items = len(patches)
-            answer = _Answer(self._store.import_batch(patches, _batch_creates(patches), text))
+            creates = _batch_creates(patches)
+            results = self._store.import_batch(patches, creates, text)
         except OryAdminError as e:
             self._record(batch.method, _PATH, e.code, items=items)
-            raise OryError(e.code, e.reason) from e
+            refused = _echoed(e, batch.body.decode("utf-8", "replace")) if self.echo_request else e
+            reason = Redactor(batch_secrets(batch.body)).text(refused.reason)
+            raise OryError(e.code, reason) from None
         self._record(batch.method, _PATH, 200, items=items)
-        return answer
+        if self.echo_request:
+            _echo_items(results, creates)
+        if any(item.get("action") == "error" for item in results):
+            redactor = Redactor(batch_secrets(batch.body))
+            for item in results:
+                if "error" in item:
+                    item["error"] = redactor.value(item["error"])
+        return _Answer(results)
 
     def get_by_external_id(self, external_id: str) -> FoundIdentity | None:
         """The identity whose ``external_id`` is *external_id*, or ``None``.

@@ -226,6 +226,11 @@ class OryFaults:
         batch_all_failed_error: When every item of a non-empty batch fails, answer 409 (all
             conflicts) or 400 with Ory's error body instead of 200 with per-item errors (Ory's API
             reference lists these answers; whether the service sends them is unverified).
+        echo_request: Error texts quote the request, as error texts built from a request's
+            values do (a decoder quoting the value it choked on, a proxy or debug build quoting
+            the request): a refused request's reason ends with its body and its
+            ``Authorization`` header as received, a batch item's error with its ``create``
+            body. A client must cut its secrets out of such answers.
 
     .. versionadded:: 0.1.0
     """
@@ -241,6 +246,7 @@ class OryFaults:
     gateway_timeout_above: int = 0
     import_gate: threading.Event | None = None
     batch_all_failed_error: bool = False
+    echo_request: bool = False
 
 
 @frozen
@@ -978,6 +984,23 @@ def _check_request_level(body: Mapping[str, Any], where: str) -> None:
         raise OryAdminError(
             400, f"{where}: unable to import hashed password: the hash format is not recognised"
         )
+
+
+def _echoed(error: OryAdminError, quoted: str) -> OryAdminError:
+    """*error* with *quoted* (request text) appended to its reason and message."""
+    return OryAdminError(
+        error.code, f"{error.reason} (request: {quoted})", f"{error.message} (request: {quoted})"
+    )
+
+
+def _echo_items(results: list[dict[str, Any]], creates: list[Mapping[str, Any]]) -> None:
+    """Append each failed item's ``create`` body to its error (``OryFaults.echo_request``)."""
+    for item, create in zip(results, creates, strict=False):
+        if item.get("action") == "error":
+            quoted = json.dumps(create)
+            error = item["error"]
+            error["reason"] = f"{error.get('reason', '')} (identity: {quoted})"
+            error["message"] = f"{error.get('message', '')} (identity: {quoted})"
 
 
 def _batch_creates(patches: list[Any]) -> list[Mapping[str, Any]]:
@@ -1938,12 +1961,10 @@ class OryAdminServer(StoreViews):
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                 token.strip().encode(), self._api_key.encode()
             ):
-                return self._error(
-                    OryAdminError(
-                        401,
-                        "The provided API key is missing, invalid or expired",
-                    )
-                )
+                refused = OryAdminError(401, "The provided API key is missing, invalid or expired")
+                if self.faults.echo_request:
+                    refused = _echoed(refused, f"API key {token.strip()}")
+                return self._error(refused)
         if creating:
             with self._lock:
                 drop_now = self.faults.drop_before_commit_next > 0
@@ -1954,6 +1975,10 @@ class OryAdminServer(StoreViews):
         try:
             response = self._route(request, path, creating, ctx)
         except OryAdminError as e:
+            if self.faults.echo_request:
+                auth = request.headers.get("authorization", "")
+                body = request.body.decode("utf-8", "replace")
+                e = _echoed(e, f"{body}; Authorization: {auth}")
             response = self._error(e)
         if creating and response.status < 500:
             with self._lock:
@@ -2038,6 +2063,8 @@ class OryAdminServer(StoreViews):
         if above > 0 and len(creates) > above:
             raise OryAdminError(504, f"the batch of {len(creates)} identities timed out")
         results = self._store.import_batch(patches, creates, text)
+        if self.faults.echo_request:
+            _echo_items(results, creates)
         errors = [r["error"] for r in results if r["action"] == "error"]
         if results and len(errors) == len(results) and self.faults.batch_all_failed_error:
             code = 409 if all(e["code"] == 409 for e in errors) else 400

@@ -85,6 +85,7 @@ from ._core._schema import (
     SchemaApplyResult,
     TraitsProblem,
     TraitsValidator,
+    UnknownSchema,
     build_identity_schema,
     ory_patch_identity_config_command,
 )
@@ -245,6 +246,7 @@ __all__ = [
     "TraitsValidator",
     "UndoResult",
     "UndoTarget",
+    "UnknownSchema",
     "UnreadableRecord",
     "UnusedPasswordHash",
     "UserOutcome",

@@ -151,6 +151,15 @@ class IdentityAdmin(Protocol):
         """
         ...
 
+    def identity_schema(self, schema_id: str) -> Mapping[str, Any] | None:
+        """The identity schema the project serves as *schema_id*; ``None`` for an unknown id.
+
+        Ory's ``GET /schemas/{id}``, the whole schema (with ``properties.traits``).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
 
 @runtime_checkable
 class ImportState(Protocol):

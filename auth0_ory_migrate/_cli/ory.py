@@ -44,7 +44,7 @@ from .convert import (
 
 
 if TYPE_CHECKING:
-    from .. import CheckResult, ImportResult, OryAdmin
+    from .. import CheckResult, ImportResult, OryAdmin, UnknownSchema
 
 
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
@@ -192,15 +192,35 @@ def _identities(path: Path) -> Iterator[Iterator[Any]]:
         yield read_identities(f)
 
 
+def _unknown_schema_text(unknown: UnknownSchema) -> str:
+    users = "user" if unknown.users == 1 else "users"
+    more = ", ..." if unknown.users > len(unknown.examples) else ""
+    return (
+        f"unknown schema id {unknown.schema_id!r} (not in the Ory project): "
+        f"{unknown.users:,} {users} ({', '.join(unknown.examples)}{more})"
+    )
+
+
 def _echo_check(result: CheckResult, ory_url: str) -> int:
+    unknown_users = sum(u.users for u in result.unknown_schemas)
+    if unknown_users and not (result.valid or result.invalid or result.unreadable):
+        # Nobody could be imported: the input as a whole is wrong for this project.
+        texts = "; ".join(_unknown_schema_text(u) for u in result.unknown_schemas)
+        click.echo(f"error: every identity uses a schema id Ory does not know: {texts}", err=True)
+        return EXIT_USAGE
+    unknown = f", {unknown_users:,} with an unknown schema id" if unknown_users else ""
     click.echo(
         f"dry run: {result.valid:,} identities valid, {len(result.invalid):,} invalid, "
-        f"{len(result.unreadable):,} unreadable; {result.requests:,} import requests"
+        f"{len(result.unreadable):,} unreadable{unknown}; {result.requests:,} import requests"
     )
     if result.existing is not None:
         click.echo(f"already in Ory ({ory_url}): {result.existing:,}")
     elif result.server_error:
         click.echo(f"could not ask Ory who exists: {result.server_error}")
+    for u in result.unknown_schemas:
+        click.echo(_unknown_schema_text(u))
+    for text in result.schema_errors:
+        click.echo(f"traits not checked: {text}")
     for outcome in result.invalid:
         click.echo(f"invalid: {outcome.external_id}: {outcome.reason}")
     for record in result.unreadable:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from attrs import field, frozen
+from attrs import define, field, frozen
 
 from ..exceptions import SchemaError
 
@@ -39,12 +39,15 @@ __all__ = [
     "TraitName",
     "TraitsProblem",
     "TraitsValidator",
+    "UnknownSchema",
+    "UnknownSchemaTally",
     "build_identity_schema",
     "is_email",
     "is_tel",
     "ory_patch_identity_config_command",
     "plan_schema_patch",
     "preset_schema",
+    "schema_traits_problem",
     "schema_url",
     "trait_mapping_for",
 ]
@@ -306,6 +309,65 @@ class TraitsValidator:
         .. versionadded:: 0.1.0
         """
         return next(self._check({"traits": traits}, ""), None)
+
+
+def schema_traits_problem(
+    schema_id: str, validator: TraitsValidator, body: Mapping[str, Any]
+) -> str | None:
+    """Why Ory would refuse *body*'s traits under the project's schema *schema_id*, or None.
+
+    The first problem, worded as the other invalid-body reasons (the field and what is
+    wrong, never the value), naming the schema it was checked against.
+    """
+    problem = validator.first_problem(body.get("traits"))
+    if problem is None:
+        return None
+    return f"{problem} (schema {schema_id!r} of the Ory project)"
+
+
+#: How many users of an unknown schema id :class:`UnknownSchema` names.
+UNKNOWN_SCHEMA_EXAMPLES = 5
+
+
+@frozen
+class UnknownSchema:
+    """A schema id the identity bodies use that the Ory project does not have.
+
+    Ory refuses every identity with such a ``schema_id``; a dry run finds them first.
+
+    Attributes:
+        schema_id: The schema id.
+        users: How many bodies use it.
+        examples: The first of their external ids (at most five).
+
+    .. versionadded:: 0.1.0
+    """
+
+    schema_id: str
+    users: int
+    examples: tuple[str, ...] = ()
+
+
+@define
+class UnknownSchemaTally:
+    """Counts the users of each unknown schema id, in the order the ids are met (private)."""
+
+    _users: dict[str, int] = field(factory=dict)
+    _examples: dict[str, list[str]] = field(factory=dict)
+
+    def add(self, schema_id: str, external_id: str) -> None:
+        """Count one more user of the unknown *schema_id*."""
+        self._users[schema_id] = self._users.get(schema_id, 0) + 1
+        examples = self._examples.setdefault(schema_id, [])
+        if len(examples) < UNKNOWN_SCHEMA_EXAMPLES:
+            examples.append(external_id)
+
+    def result(self) -> tuple[UnknownSchema, ...]:
+        """The unknown schema ids with their users."""
+        return tuple(
+            UnknownSchema(sid, users, tuple(self._examples[sid]))
+            for sid, users in self._users.items()
+        )
 
 
 def droppable_trait(schema: Mapping[str, Any], problem: TraitsProblem) -> str | None:

@@ -10,7 +10,9 @@ meaning of results are pure functions in :mod:`auth0_ory_migrate._core._importin
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +49,8 @@ _BATCH_TYPES: dict[str, str | None] = {
     "409": "ErrorGeneric",
 }
 _CONNECT_TIMEOUT = 30.0
+#: Schema ids sent in the path as they are (others go base64url-encoded, as Ory accepts).
+_URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 def _unknown_keys(model: Any, path: str) -> list[str]:
@@ -446,6 +450,37 @@ class OryAdmin:
         .. versionadded:: 0.1.0
         """
         return iter_pages(lambda token: self.list_page(token, page_size=page_size))
+
+    # -- schemas ------------------------------------------------------------------------------
+
+    def identity_schema(self, schema_id: str) -> Mapping[str, Any] | None:
+        """The identity schema the project serves as *schema_id* (``GET /schemas/{id}``).
+
+        An id of URL-safe characters goes as it is; any other (``preset://email``) goes
+        base64url-encoded without padding, as Ory writes it in an identity's
+        ``schema_url`` and decodes it when the id as given is unknown.
+
+        Returns:
+            The schema, or ``None`` when the project has no schema with that id (404).
+
+        Raises:
+            OryError: The request failed, or the answer is not a JSON object.
+
+        .. versionadded:: 0.1.0
+        """
+        path_id = schema_id
+        if not _URL_SAFE_ID.fullmatch(schema_id):
+            path_id = base64.urlsafe_b64encode(schema_id.encode()).decode("ascii").rstrip("=")
+        with _as_ory_error(self._redactor()):
+            try:
+                answer = self._api.get_identity_schema_with_http_info(
+                    path_id, _request_timeout=self._timeout
+                )
+            except NotFoundException:
+                return None
+        if not isinstance(answer.data, Mapping):
+            raise OryError(answer.status_code, "the identity schema Ory answered is not an object")
+        return answer.data
 
     # -- deletion -----------------------------------------------------------------------------
 

@@ -47,7 +47,13 @@ from .._core._importing import (
 from .._core._ory import PreparedBatch, RemoteIdentity, iter_pages, normalize_identifier
 from .._core._records import UnreadableRecord
 from .._core._retry import RetryPolicy, retry_wait
-from ..exceptions import ConfigurationError, LedgerError, OryError
+from .._core._schema import (
+    TraitsValidator,
+    UnknownSchema,
+    UnknownSchemaTally,
+    schema_traits_problem,
+)
+from ..exceptions import ConfigurationError, LedgerError, OryError, SchemaError
 from ..typing import BatchAnswer, Body, IdentityAdmin, ImportState, UndoState
 from ._retrying import call_with_retries
 
@@ -534,6 +540,10 @@ class CheckResult:
         existing: Valid users already in Ory (by external id); ``None`` when Ory was not
             asked or could not be reached.
         server_error: Why Ory could not be asked, when it could not.
+        unknown_schemas: The schema ids the bodies use that the project does not have,
+            with their users (those bodies are neither valid nor in *invalid*).
+        schema_errors: The project's schemas that could not be fetched or used to check
+            traits (their bodies were checked client-side only), each with the reason.
 
     .. versionadded:: 0.1.0
     """
@@ -545,6 +555,8 @@ class CheckResult:
     requests: int = 0
     existing: int | None = None
     server_error: str | None = None
+    unknown_schemas: tuple[UnknownSchema, ...] = ()
+    schema_errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -552,7 +564,7 @@ class CheckResult:
 
         .. versionadded:: 0.1.0
         """
-        return not self.invalid and not self.unreadable
+        return not self.invalid and not self.unreadable and not self.unknown_schemas
 
 
 def check_identities(
@@ -569,15 +581,20 @@ def check_identities(
     (:class:`~auth0_ory_migrate.OryAdmin`: against ``ory_client``'s ``CreateIdentityBody``,
     i.e. types, enums, keys Ory would reject, and its password hash against the formats Ory
     accepts); the valid ones are batched as the import would batch them. With
-    *count_existing*, the project's identities are listed to count the users already there.
+    *count_existing*, the project's identities are listed to count the users already there,
+    and each body's ``schema_id`` is looked up in the project (once per id, through
+    :meth:`~auth0_ory_migrate.typing.IdentityAdmin.identity_schema`): a body whose schema
+    the project lacks is counted in :attr:`CheckResult.unknown_schemas`, and one whose
+    traits do not fit the schema the project serves is invalid, with the first problem
+    (when the listing fails, Ory is not asked for schemas either).
 
     Args:
         identities: The bodies to check (as for :func:`import_identities`).
         ory: Ory's identity admin API.
-        count_existing: List Ory's identities to count the users already there; without
-            it, nothing is asked of Ory.
+        count_existing: List Ory's identities to count the users already there, and check
+            the bodies against the project's schemas; without it, nothing is asked of Ory.
         batch_size: As for :func:`import_identities`.
-        retry: The retry policy for each page of the listing.
+        retry: The retry policy for each page of the listing and each schema.
 
     .. versionadded:: 0.1.0
     """
@@ -593,11 +610,16 @@ def check_identities(
     unreadable: list[UnreadableRecord] = []
     duplicates: list[str] = []
     existing = 0
+    schemas = _ProjectSchemas(ory, policy) if count_existing and server_error is None else None
 
     def valid_bodies() -> Iterator[Body]:
         nonlocal existing
         for external_id, item in _keyed(identities, unreadable, duplicates):
-            problem = ory.body_problem(item)
+            problem = schemas.problem(external_id, item) if schemas is not None else None
+            if problem is _UNKNOWN_SCHEMA:
+                continue
+            if problem is None:
+                problem = ory.body_problem(item)
             if problem is not None:
                 invalid.append(ImportOutcome(external_id, "failed", reason=problem))
                 continue
@@ -618,7 +640,55 @@ def check_identities(
         requests=requests,
         existing=existing if remote is not None else None,
         server_error=server_error,
+        unknown_schemas=schemas.unknown.result() if schemas is not None else (),
+        schema_errors=tuple(schemas.errors) if schemas is not None else (),
     )
+
+
+#: :meth:`_ProjectSchemas.problem`'s answer for a body whose schema the project lacks.
+_UNKNOWN_SCHEMA = "unknown schema"
+#: A schema that could not be fetched or used: its bodies are checked client-side only.
+_UNCHECKED = "unchecked"
+
+
+@define
+class _ProjectSchemas:
+    """The project's schemas, each fetched once, and the bodies' findings against them."""
+
+    _ory: IdentityAdmin
+    _policy: RetryPolicy
+    _validators: dict[str, TraitsValidator | str] = field(factory=dict)
+    unknown: UnknownSchemaTally = field(factory=UnknownSchemaTally)
+    errors: list[str] = field(factory=list)
+
+    def problem(self, external_id: str, body: Body) -> str | None:
+        """Why Ory would refuse *body* under the project's schema, or :data:`_UNKNOWN_SCHEMA`."""
+        schema_id = body.get("schema_id")
+        if not isinstance(schema_id, str):
+            return None  # body_problem's to tell
+        validator = self._validators.get(schema_id)
+        if validator is None:
+            validator = self._validators[schema_id] = self._fetch(schema_id)
+        if validator is _UNKNOWN_SCHEMA:
+            self.unknown.add(schema_id, external_id)
+            return _UNKNOWN_SCHEMA
+        if isinstance(validator, str):
+            return None
+        return schema_traits_problem(schema_id, validator, body)
+
+    def _fetch(self, schema_id: str) -> TraitsValidator | str:
+        try:
+            schema = _call_with_retries(lambda: self._ory.identity_schema(schema_id), self._policy)
+        except OryError as e:
+            self.errors.append(f"schema {schema_id!r}: could not fetch it from Ory: {e}")
+            return _UNCHECKED
+        if schema is None:
+            return _UNKNOWN_SCHEMA
+        try:
+            return TraitsValidator.from_schema(schema)
+        except SchemaError as e:
+            self.errors.append(f"schema {schema_id!r}: cannot check traits against it: {e}")
+            return _UNCHECKED
 
 
 # -- verify --------------------------------------------------------------------------------

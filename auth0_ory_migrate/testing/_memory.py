@@ -219,6 +219,15 @@ class InMemoryOryAdmin(StoreViews):
             )
         return identities, token
 
+    def identity_schema(self, schema_id: str) -> Mapping[str, Any] | None:
+        """The identity schema ``GET /schemas/{schema_id}`` answers, or ``None`` (404).
+
+        .. versionadded:: 0.1.0
+        """
+        _, schema = self._store.served_schema(schema_id)
+        self._record("GET", f"/schemas/{schema_id}", 200 if schema is not None else 404)
+        return schema
+
     def delete_identity(self, identity_id: str) -> bool:
         """Delete an identity; ``False`` when it does not exist (any more).
 

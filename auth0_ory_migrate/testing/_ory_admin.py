@@ -739,6 +739,9 @@ _REGIONS: Final = frozenset(
 )
 
 
+#: Go's base64.RawURLEncoding alphabet (Kratos decodes schema ids given that way).
+_BASE64URL_RE = re.compile(r"[A-Za-z0-9_-]+")
+
 _UUID_CANONICAL = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -1157,6 +1160,18 @@ def _derive(rules: tuple[_Rule, ...], traits: Any) -> _Derived:
     )
 
 
+def _identity_schema(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schema as Ory serves it: a bare traits schema becomes an identity schema."""
+    props = schema.get("properties")
+    if isinstance(props, Mapping) and isinstance(props.get("traits"), Mapping):
+        return schema
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"traits": schema},
+    }
+
+
 def _traits_schema(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """The traits part of an identity schema (a bare traits schema is accepted too)."""
     traits = (schema.get("properties") or {}).get("traits")
@@ -1308,6 +1323,23 @@ class IdentityStore:
         self._seq: dict[str, int] = {}
         self._owners: dict[str, str] = {}  # uniqueness key -> identity id
         self._next_seq = 0
+
+    def served_schema(self, raw_id: str) -> tuple[str, Mapping[str, Any] | None]:
+        """The schema ``GET /schemas/{raw_id}`` answers, with the id it was looked up as.
+
+        As Kratos: the id as given, else its unpadded base64url decoding (how identities'
+        ``schema_url`` write it); ``None`` when neither is a schema of the project.
+        """
+        schema_id = raw_id
+        schema = self.schemas.get(raw_id)
+        if schema is None and _BASE64URL_RE.fullmatch(raw_id):
+            try:
+                padded = raw_id + "=" * (-len(raw_id) % 4)
+                schema_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+            except (binascii.Error, ValueError, UnicodeDecodeError):
+                pass
+            schema = self.schemas.get(schema_id)
+        return schema_id, _identity_schema(schema) if schema is not None else None
 
     def __len__(self) -> int:
         return len(self._store)
@@ -2029,15 +2061,11 @@ class OryAdminServer(StoreViews):
             raise OryAdminError(405, f"{method} is not allowed on {path}")
         raise OryAdminError(404, f"no route for {method} {path}")
 
-    def _get_schema(self, encoded: str) -> HttpResponse:
-        try:
-            schema_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            schema_id = encoded
-        schemas = self._store.schemas
-        schema = schemas.get(schema_id) or schemas.get(encoded)
+    def _get_schema(self, raw_id: str) -> HttpResponse:
+        schema_id, schema = self._store.served_schema(raw_id)
         if schema is None:
-            return self._error(OryAdminError(404, f"identity schema {schema_id!r} not found"))
+            reason = f"Identity schema `{schema_id}` could not be found."
+            return self._error(OryAdminError(404, reason))
         return HttpResponse.json(200, schema)
 
     def _post_identity(self, request: HttpRequest, ctx: _Ctx) -> HttpResponse:

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import InputFileError, PgpDecryption, plan_from_files, read_identities
 from auth0_ory_migrate._cli import main
+from auth0_ory_migrate._cli.ory import _inputs_digest
 from auth0_ory_migrate.exceptions import ConfigurationError
 from auth0_ory_migrate.testing import (
     PgpKeyPair,
@@ -283,3 +284,17 @@ def test_decrypted_text_is_what_was_encrypted(tmp_path: Path, keys: PgpKeyPair) 
     key.write_bytes(keys.private_key)
     with PgpDecryption.from_key_file(key).open(encrypted) as f:
         assert f.read() == plain.read_bytes()
+
+
+def test_migrate_resume_digest_leaves_the_key_out(tmp_path: Path) -> None:
+    """The resume digest of migrate ignores the key file and its passphrase variable."""
+    hashes = tmp_path / "hashes.json.pgp"
+    hashes.write_bytes(b"encrypted")
+    (tmp_path / "a.key").write_bytes(b"key one")
+    (tmp_path / "b.key").write_bytes(b"key two")
+    one = {"hashes_path": hashes, "pgp_key": tmp_path / "a.key", "pgp_passphrase_env": "A"}
+    two = {"hashes_path": hashes, "pgp_key": tmp_path / "b.key", "pgp_passphrase_env": "B"}
+    before = _inputs_digest(one)
+    assert _inputs_digest(two) == before
+    hashes.write_bytes(b"another export")
+    assert _inputs_digest(one) != before

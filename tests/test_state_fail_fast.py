@@ -88,6 +88,7 @@ def test_tls_to_a_plain_http_server_stops_the_run(tmp_path: Path) -> None:
     assert code == 2, output
     assert len(stderr.splitlines()) == 1
     assert "on the run's first request" in stderr
+    assert "TLS error" in stderr
 
 
 def test_a_refused_key_stops_the_run(tmp_path: Path) -> None:

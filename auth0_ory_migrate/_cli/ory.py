@@ -499,10 +499,18 @@ def undo(
     sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)
 
 
+#: Inputs of ``migrate`` that shape no body (see :func:`_inputs_digest`).
+_NOT_DIGESTED = frozenset({"pgp_key", "pgp_passphrase_env"})
+
+
 def _inputs_digest(inputs: dict[str, Any]) -> str:
-    """A digest of every input file's content and every option that shapes the bodies."""
+    """A digest of every input file's content and every option that shapes the bodies.
+
+    The OpenPGP key and its passphrase's variable shape nothing (the encrypted hash file, which
+    is in the digest, does), and no digest of key material is kept in the state directory.
+    """
     h = hashlib.sha256(b"auth0-ory-migrate migrate v1\n")
-    for key in sorted(inputs):
+    for key in sorted(inputs.keys() - _NOT_DIGESTED):
         value = inputs[key]
         if isinstance(value, Path):
             value = file_digest(value)

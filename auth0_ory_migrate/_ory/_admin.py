@@ -128,6 +128,8 @@ def _from_transport(e: BaseException) -> OryError:
         what = "the connection was closed before an answer came"
     elif not sent:
         what = "cannot connect"
+    elif isinstance(cause, urllib3.exceptions.SSLError):  # (its moment unknown: counted as sent)
+        what = "TLS error (check the URL, and the CA bundle: SSL_CERT_FILE, REQUESTS_CA_BUNDLE)"
     else:
         what = f"request failed ({type(cause).__name__})"
     return OryError(None, what, outcome_unknown=sent)

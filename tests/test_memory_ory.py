@@ -205,3 +205,24 @@ def test_list_page_follows_tokens_and_refuses_bad_ones() -> None:
         ory.list_page("garbage!")
     assert info.value.status == 400
     assert repr(ory) == "InMemoryOryAdmin(identities=7)"
+
+
+def test_organizations_and_saml_follow_the_server_rules() -> None:
+    """An unknown organization is a per-item 400; SAML and organization_id are stored."""
+    org = "8f1c6c2e-1b1f-4a53-9d6e-3f4b1f0e2a11"
+    saml = {"saml": {"config": {"providers": [{"provider": "acme", "subject": "s1"}]}}}
+    ory = InMemoryOryAdmin(organizations=[org])
+    answer = ory.send_batch(
+        ory.prepare_batch(
+            [
+                body(1, organization_id=org, credentials=saml),
+                body(2, organization_id="0b9d2f4e-7c51-4e0a-8a43-5d1e6f7a8b9c"),
+            ]
+        )
+    ).read()
+    assert [item["action"] for item in answer] == ["create", "error"]
+    assert answer[1]["error"]["code"] == 400
+    stored = ory.identity_by_external_id("auth0|000001")
+    assert stored is not None
+    assert stored.organization_id == org
+    assert stored.saml_identifiers == ("acme:s1",)

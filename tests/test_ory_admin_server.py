@@ -1361,3 +1361,103 @@ def test_runs_as_a_separate_process() -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == 0
+
+
+# -- every kind of Auth0 user: SAML, organizations, use_auto_link ------------------------------
+
+ORG = "8f1c6c2e-1b1f-4a53-9d6e-3f4b1f0e2a11"
+OTHER_ORG = "0b9d2f4e-7c51-4e0a-8a43-5d1e6f7a8b9c"
+
+
+def sso_body(email: str, *, organization_id: str | None = None) -> CreateIdentityBody:
+    saml_provider = ory_client.IdentityWithCredentialsSamlConfigProvider(
+        provider="acme-saml", subject=email, organization=organization_id
+    )
+    oidc_provider = IdentityWithCredentialsOidcConfigProvider(
+        provider="acme-okta", subject="00u1abc", use_auto_link=True, organization=organization_id
+    )
+    return CreateIdentityBody(
+        schema_id="preset://email",
+        traits={"email": email},
+        organization_id=organization_id,
+        credentials=IdentityWithCredentials(
+            saml=ory_client.IdentityWithCredentialsSaml(
+                config=ory_client.IdentityWithCredentialsSamlConfig(providers=[saml_provider])
+            ),
+            oidc=IdentityWithCredentialsOidc(
+                config=IdentityWithCredentialsOidcConfig(providers=[oidc_provider])
+            ),
+        ),
+    )
+
+
+def test_saml_credentials_organization_and_auto_link_are_stored_and_read_back(
+    server: OryAdminServer, api: ory_client.IdentityApi
+) -> None:
+    """SAML providers, organization_id and use_auto_link come back as Ory shows them."""
+    created = api.create_identity(create_identity_body=sso_body("a@acme.test", organization_id=ORG))
+    assert created.organization_id == ORG
+    got = api.get_identity(str(created.id), include_credential=["saml", "oidc"])
+    assert got.organization_id == ORG
+    assert got.credentials is not None
+    saml = got.credentials["saml"]
+    assert saml.identifiers == ["acme-saml:a@acme.test"]
+    assert saml.config == {
+        "providers": [{"provider": "acme-saml", "subject": "a@acme.test", "organization": ORG}]
+    }
+    oidc = got.credentials["oidc"]
+    assert oidc.identifiers == ["acme-okta:00u1abc"]
+    assert oidc.config is not None
+    assert oidc.config["providers"][0]["use_auto_link"] is True
+    listed = api.list_identities(organization_id=ORG, include_credential=["saml"])
+    assert [i.id for i in listed] == [created.id]
+    assert listed[0].credentials is not None
+    assert listed[0].credentials["saml"].identifiers == ["acme-saml:a@acme.test"]
+    stored = server.identity(str(created.id))
+    assert stored is not None
+    assert stored.organization_id == ORG
+    assert stored.saml_identifiers == ("acme-saml:a@acme.test",)
+
+
+def test_saml_subject_clash_is_409(api: ory_client.IdentityApi) -> None:
+    """Two identities cannot share a SAML provider:subject."""
+    api.create_identity(create_identity_body=sso_body("a@acme.test"))
+    other = sso_body("a@acme.test")
+    other.traits = {"email": "b@acme.test"}
+    assert other.credentials is not None
+    other.credentials.oidc = None
+    with pytest.raises(ConflictException):
+        api.create_identity(create_identity_body=other)
+
+
+def test_unknown_organization_is_400_when_organizations_are_configured() -> None:
+    """With organizations configured, an unknown organization_id is refused (400, Ory body)."""
+    with OryAdminServer(api_key=API_KEY, organizations=[ORG]) as server:
+        api = make_api(server)
+        api.create_identity(create_identity_body=sso_body("a@acme.test", organization_id=ORG))
+        with pytest.raises(BadRequestException) as info:
+            api.create_identity(
+                create_identity_body=sso_body("b@acme.test", organization_id=OTHER_ORG)
+            )
+        error = error_of(info.value)
+        assert error["code"] == 400
+        assert OTHER_ORG in error["reason"]
+        answer = api.batch_patch_identities(
+            patch_identities_body=batch(
+                sso_body("c@acme.test", organization_id=OTHER_ORG), body("d@x.com")
+            )
+        )
+        assert answer.identities is not None
+        assert item_error(answer.identities[0])["code"] == 400
+        assert answer.identities[1].action == "create"
+        assert len(server.identities()) == 2
+
+
+def test_any_organization_is_accepted_when_none_are_configured(
+    api: ory_client.IdentityApi,
+) -> None:
+    """Without organizations configured, any organization_id is accepted."""
+    created = api.create_identity(
+        create_identity_body=sso_body("a@acme.test", organization_id=OTHER_ORG)
+    )
+    assert created.organization_id == OTHER_ORG

@@ -10,11 +10,14 @@ import click
 
 from .. import (
     DEFAULT_CONSOLE_URL,
+    SchemaSuggestion,
     TraitsValidator,
     build_identity_schema,
     ory_patch_identity_config_command,
+    read_users,
+    suggest_identity_schema,
 )
-from ..exceptions import SchemaError
+from ..exceptions import InputFileError, SchemaError
 from ..typing import TraitName
 from ._app import cli, fail_on_library_errors, option_group
 
@@ -93,8 +96,43 @@ def schema() -> None:
     """The Ory identity schema for the migrated traits (print, command, apply)."""
 
 
+def _suggest_from_export(path: Path) -> SchemaSuggestion:
+    """Read the export at *path* once and suggest the schema covering its users."""
+    try:
+        with path.open("rb") as f:
+            return suggest_identity_schema(read_users(f))
+    except OSError as e:
+        raise InputFileError("users", f"{path}: cannot read the export ({e.strerror})") from None
+
+
+def _counts_lines(suggestion: SchemaSuggestion) -> list[str]:
+    """The counts behind a suggested schema, one fact a line (for stderr)."""
+    s = suggestion
+    lines = [
+        f"{s.users} users read ({s.unreadable} unreadable records)",
+        f"  {s.with_email} with an email ({s.email_passwordless} email passwordless)",
+        f"  {s.with_phone} with a phone number ({s.phone_verified} verified)",
+        f"  {s.with_username} with a username",
+        f"  {s.without_identifier} with none of them (no schema can hold them: skipped)",
+    ]
+    traits = s.schema["properties"]["traits"]
+    if traits.get("anyOf"):
+        names = " or ".join(r["required"][0] for r in traits["anyOf"])
+        lines.append(f"required: at least one of {names} (no identifier is shared by all)")
+    else:
+        lines.append(f"required: {', '.join(traits['required'])} (every user has it)")
+    return lines
+
+
 @schema.command("print")
 @_schema_options
+@click.option(
+    "--from-export",
+    "from_export",
+    type=click.Path(path_type=Path),
+    help="Suggest the schema covering every user of this Auth0 export (email, username and "
+    "phone traits as its users have them); the counts behind it go to stderr.",
+)
 @fail_on_library_errors
 def print_schema(
     *,
@@ -102,8 +140,20 @@ def print_schema(
     required: tuple[str, ...],
     code_login: bool,
     schema_file: Path | None,
+    from_export: Path | None,
 ) -> None:
     """Print the identity schema as JSON."""
+    if from_export is not None:
+        if traits or required or code_login or schema_file is not None:
+            raise click.UsageError(
+                "--from-export chooses the traits itself: it cannot be combined with "
+                "--trait, --require, --code-login or --schema-file"
+            )
+        suggestion = _suggest_from_export(from_export)
+        click.echo(json.dumps(suggestion.schema, indent=2, ensure_ascii=False))
+        for line in _counts_lines(suggestion):
+            click.echo(line, err=True)
+        return
     built = _load_schema(traits, required, code_login, schema_file)
     click.echo(json.dumps(built, indent=2, ensure_ascii=False))
 

@@ -22,12 +22,14 @@ import base64
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from attrs import define, field, frozen
 
 from ..exceptions import SchemaError
+from ._records import UnreadableRecord
+from ._users import Auth0User
 
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "ProjectInfo",
     "SchemaApplyResult",
     "SchemaPatchPlan",
+    "SchemaSuggestion",
     "TraitName",
     "TraitsProblem",
     "TraitsValidator",
@@ -49,6 +52,7 @@ __all__ = [
     "preset_schema",
     "schema_traits_problem",
     "schema_url",
+    "suggest_identity_schema",
     "trait_mapping_for",
 ]
 
@@ -236,6 +240,116 @@ def preset_schema(schema_id: str) -> dict[str, Any] | None:
     if schema_id == PRESET_EMAIL:
         return build_identity_schema()
     return None
+
+
+# -- suggesting from an export -------------------------------------------------------------------
+
+
+@frozen
+class SchemaSuggestion:
+    """The identity schema that covers an export's users, and the counts behind it.
+
+    Attributes:
+        schema: The identity schema (a JSON-ready dict, as :func:`build_identity_schema`
+            gives).
+        users: How many readable users the export holds.
+        with_email: Users with an email.
+        with_phone: Users with a phone number (Auth0's ``phone_number``).
+        with_username: Users with a username.
+        without_identifier: Users with none of the three: no schema can cover them
+            (a social-only user without email, for example).
+        email_passwordless: Users of Auth0's email passwordless connection (``email|…``):
+            the email is then also a one-time-code identifier.
+        phone_verified: Users with a phone number Auth0 marks verified (``phone_verified``).
+        unreadable: Records that could not be read (not counted in *users*).
+
+    .. versionadded:: 0.1.0
+    """
+
+    schema: Mapping[str, Any] = field(repr=False)
+    users: int
+    with_email: int
+    with_phone: int
+    with_username: int
+    without_identifier: int
+    email_passwordless: int
+    phone_verified: int
+    unreadable: int
+
+
+def _has_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def suggest_identity_schema(
+    users: Iterable[Auth0User | UnreadableRecord],
+) -> SchemaSuggestion:
+    """Suggest the Ory identity schema that covers every user of an export.
+
+    Reads *users* once, keeping counts only (memory stays bounded whatever the export's
+    size). The schema (built by :func:`build_identity_schema`) has a trait for each
+    identifier some user has: ``email``, ``username`` (Auth0's ``username``) and
+    ``phone`` (Auth0's ``phone_number``, E.164), each with its Ory extensions; the email
+    is also a one-time-code identifier when the export has email-passwordless users.
+    Its ``required`` rule is one every user with an identifier meets: ``required: [x]``
+    when every such user has *x* (the first of email, username, phone), otherwise
+    ``required: []`` and an ``anyOf`` asking for at least one of the identifiers.
+
+    An export of database users that all have an email gives exactly
+    ``build_identity_schema()``, the equivalent of ``preset://email``.
+
+    Args:
+        users: The export's records, e.g. from :func:`read_users` or a :class:`UsersFile`.
+
+    Returns:
+        The schema and the counts behind it.
+
+    Raises:
+        SchemaError: No user of the export has an email, phone number or username.
+
+    .. versionadded:: 0.1.0
+    """
+    total = email = phone = username = none = passwordless = verified = unreadable = 0
+    for user in users:
+        if isinstance(user, UnreadableRecord):
+            unreadable += 1
+            continue
+        total += 1
+        raw = user.raw
+        has_email = user.email is not None
+        has_phone = _has_text(raw.get("phone_number"))
+        has_username = _has_text(raw.get("username"))
+        email += has_email
+        phone += has_phone
+        username += has_username
+        passwordless += has_email and user.provider == "email"
+        verified += has_phone and raw.get("phone_verified") in (True, "true")  # JSON or CSV
+        if not (has_email or has_phone or has_username):
+            none += 1
+    covered = total - none
+    if covered == 0:
+        raise SchemaError(
+            f"no user of the export has an email, phone number or username "
+            f"({total} users read, {unreadable} unreadable records): no identity schema "
+            "can hold them"
+        )
+    counts: dict[TraitName, int] = {"email": email, "username": username, "phone": phone}
+    traits = [t for t in _IDENTIFIERS if counts[t]]
+    shared = [t for t in traits if counts[t] == covered]
+    schema = build_identity_schema(traits, required=shared[:1], code_login=passwordless > 0)
+    if not shared:
+        schema["properties"]["traits"]["anyOf"] = [{"required": [t]} for t in traits]
+    return SchemaSuggestion(
+        schema=schema,
+        users=total,
+        with_email=email,
+        with_phone=phone,
+        with_username=username,
+        without_identifier=none,
+        email_passwordless=passwordless,
+        phone_verified=verified,
+        unreadable=unreadable,
+    )
 
 
 # -- validating ------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ._bodies import assert_valid_identity_body, unknown_keys
     from ._builders import (
         DATABASE_CONNECTION,
+        ENTERPRISE_STRATEGIES,
         TEST_PGP_PASSPHRASE,
         ExportFiles,
         FakeAuth0User,
@@ -104,6 +105,7 @@ _PARTS = {
     "_bodies": ("assert_valid_identity_body", "unknown_keys"),
     "_builders": (
         "DATABASE_CONNECTION",
+        "ENTERPRISE_STRATEGIES",
         "ExportFiles",
         "FakeAuth0User",
         "TEST_PGP_PASSPHRASE",
@@ -173,6 +175,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DATABASE_CONNECTION",
     "DEFAULT_SERVER_EXPORT_FIELDS",
+    "ENTERPRISE_STRATEGIES",
     "MAX_BATCH_SIZE",
     "MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS",
     "MAX_PAGE_SIZE",

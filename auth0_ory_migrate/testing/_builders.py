@@ -15,6 +15,7 @@ import io
 import json
 import random
 import string
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from ._auth0 import PasswordUser
 
 __all__ = [
     "DATABASE_CONNECTION",
+    "ENTERPRISE_STRATEGIES",
     "TEST_PGP_PASSPHRASE",
     "ExportFiles",
     "FakeAuth0User",
@@ -64,6 +66,32 @@ DATABASE_CONNECTION = "Username-Password-Authentication"
 
 .. versionadded:: 0.1.0
 """
+
+ENTERPRISE_STRATEGIES: tuple[str, ...] = (
+    "samlp",
+    "waad",
+    "adfs",
+    "okta",
+    "oidc",
+    "google-apps",
+    "pingfederate",
+    "ad",
+)
+"""Auth0's enterprise connection strategies: ``auth0_users(every_kind=True)`` makes users of each.
+
+.. versionadded:: 0.1.0
+"""
+
+_ENTERPRISE_CONNECTIONS = {
+    "samlp": "acme-saml",
+    "waad": "acme-azure-ad",
+    "adfs": "acme-adfs",
+    "okta": "acme-okta",
+    "oidc": "acme-oidc",
+    "google-apps": "acme-test",
+    "pingfederate": "acme-ping",
+    "ad": "acme-ad",
+}
 
 _FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
 _LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
@@ -213,6 +241,7 @@ def auth0_users(
     kinds: Sequence[UserKind] | None = None,
     duplicate_emails: bool = True,
     mfa: bool = False,
+    every_kind: bool = False,
 ) -> list[FakeAuth0User]:
     """Generate *n* realistic Auth0 users (the same for a seed, but for bcrypt's random salts).
 
@@ -234,6 +263,10 @@ def auth0_users(
         mfa: Give about a third of the database users a TOTP secret (and a
             hashed recovery code) for the MFA-secrets export. The other data
             does not change with this flag.
+        every_kind: Take the kinds in turn (or *kinds* in turn), enterprise users of each
+            strategy of :data:`ENTERPRISE_STRATEGIES` in turn (with their Auth0 user ids,
+            connections and ``identities[]``), and give about half of the ``username_only``
+            users an email too. Without it (the default) the output is what it always was.
 
     Returns:
         The users, in export order.
@@ -246,10 +279,14 @@ def auth0_users(
         "database", "database", "database", "database", "database", "database",
         "social", "social", "linked", "passwordless", "sms", "enterprise", "username_only",
     ]  # fmt: skip
+    if every_kind and not kinds:
+        mix = list(dict.fromkeys(mix))
+    extra = random.Random(f"every-kind-{seed}")  # noqa: S311 (test data, not secrets)
+    enterprise_count = 0
     users: list[FakeAuth0User] = []
     emails: list[tuple[str, str]] = []  # (email, kind of its first owner)
     for index in range(n):
-        kind = mix[index % len(mix)] if kinds else rng.choice(mix)
+        kind = mix[index % len(mix)] if kinds or every_kind else rng.choice(mix)
         oid = f"{rng.getrandbits(96):024x}"
         local = f"{rng.choice(_FIRST).lower()}.{index}"
         email = f"{local}@{rng.choice(_DOMAINS)}"
@@ -261,7 +298,8 @@ def auth0_users(
         if kind in ("database", "linked", "username_only"):
             user_id = f"auth0|{oid}"
             if kind == "username_only":
-                record = _base(rng, user_id, None, False)
+                with_email = every_kind and extra.random() < 0.5
+                record = _base(rng, user_id, email.lower() if with_email else None, verified)
                 record["username"] = local.replace(".", "_")
             else:
                 record = _base(rng, user_id, email.lower(), verified)
@@ -321,6 +359,10 @@ def auth0_users(
             record["identities"] = [
                 {"provider": "sms", "user_id": oid, "connection": "sms", "isSocial": False}
             ]
+        elif every_kind:  # enterprise, of each strategy in turn
+            strategy = ENTERPRISE_STRATEGIES[enterprise_count % len(ENTERPRISE_STRATEGIES)]
+            enterprise_count += 1
+            user_id, record = _enterprise_user(extra, rng, strategy, local)
         else:  # enterprise
             user_id = f"samlp|acme-saml|{local}@acme.test"
             record = _base(rng, user_id, f"{local}@acme.test", True)
@@ -339,6 +381,47 @@ def auth0_users(
             secret = base64.b32encode(mfa_rng.randbytes(20)).decode()
         users.append(FakeAuth0User(user_id, kind, record, password, hrec, secret))
     return users
+
+
+def _enterprise_user(
+    extra: random.Random, rng: random.Random, strategy: str, local: str
+) -> tuple[str, dict[str, Any]]:
+    """An enterprise user of *strategy*: ``<strategy>|<connection>|<subject>`` as Auth0 writes it.
+
+    Google Workspace users are ``google-apps|<email>``; SAML, ADFS and PingFederate subjects are
+    the NameID/UPN (an email), Azure AD's the object id, Okta's its ``00u...`` id, OIDC's the
+    ``sub``, AD/LDAP's the account name.
+    """
+    connection = _ENTERPRISE_CONNECTIONS[strategy]
+    address = f"{local}@acme.test"
+    subject: str
+    if strategy in ("samlp", "adfs", "pingfederate"):
+        subject = address
+    elif strategy == "waad":
+        subject = f"{extra.getrandbits(128):032x}"
+        subject = str(uuid.UUID(subject))
+    elif strategy == "okta":
+        subject = "00u" + "".join(
+            extra.choice(string.ascii_letters + string.digits) for _ in range(17)
+        )
+    elif strategy == "oidc":
+        subject = str(extra.randint(10**17, 10**18))
+    elif strategy == "ad":
+        subject = local.replace(".", "_")
+    else:  # google-apps
+        subject = address
+    identity_user_id = subject if strategy == "google-apps" else f"{connection}|{subject}"
+    user_id = f"{strategy}|{identity_user_id}"
+    record = _base(rng, user_id, address, True)
+    record["identities"] = [
+        {
+            "provider": strategy,
+            "user_id": identity_user_id,
+            "connection": connection,
+            "isSocial": False,
+        }
+    ]
+    return user_id, record
 
 
 def password_users(users: Iterable[FakeAuth0User]) -> list[PasswordUser]:

@@ -11,7 +11,7 @@ Ory accepts, refuses and answers. No thread, no socket, no server to start.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -75,6 +75,8 @@ class InMemoryOryAdmin(StoreViews):
         schemas: Extra identity schemas by id (full identity schemas with
             ``properties.traits``, or bare traits schemas). ``preset://email`` always exists.
         default_schema_id: Schema used when a body has no ``schema_id``.
+        organizations: The ids of the project's Ory organizations, as for
+            :class:`~auth0_ory_migrate.testing.OryAdminServer` (None: any is accepted).
         echo_request: Error texts quote the request, as with
             :attr:`OryFaults.echo_request <auth0_ory_migrate.testing.OryFaults>`.
 
@@ -98,8 +100,11 @@ class InMemoryOryAdmin(StoreViews):
         schemas: Mapping[str, Mapping[str, Any]] | None = None,
         default_schema_id: str = "preset://email",
         echo_request: bool = False,
+        organizations: Iterable[str] | None = None,
     ) -> None:
-        self._store = IdentityStore(schemas=schemas, default_schema_id=default_schema_id)
+        self._store = IdentityStore(
+            schemas=schemas, default_schema_id=default_schema_id, organizations=organizations
+        )
         self.echo_request = echo_request
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []

@@ -331,6 +331,14 @@ class StoredIdentity:
         """
         return tuple(_provider_identifiers(self.credentials, "oidc"))
 
+    @property
+    def saml_identifiers(self) -> tuple[str, ...]:
+        """``provider:subject`` of every imported SAML (enterprise SSO) login.
+
+        .. versionadded:: 0.1.0
+        """
+        return tuple(_provider_identifiers(self.credentials, "saml"))
+
 
 # --------------------------------------------------------------------------------------------
 # Pure helpers: normalisation, hash formats, JSON Schema subset, strict decoding
@@ -1058,6 +1066,16 @@ _UUID_V4_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))  # the version and variant 
 _UUID_V4_SET: Final = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
 
 
+def _check_organization(organizations: frozenset[str], organization_id: str) -> None:
+    """400 (as Ory answers) unless ``organization_id`` is one of the configured organizations."""
+    if organization_id.lower() not in organizations:
+        raise OryAdminError(
+            400,
+            f"organization {organization_id} does not exist",
+            "The request was malformed or contained invalid parameters",
+        )
+
+
 def _new_uuid() -> str:
     """A random (version 4) UUID; faster than uuid.uuid4(), which asks the OS every time."""
     h = "%032x" % (_UUID_RNG.getrandbits(128) & _UUID_V4_CLEAR | _UUID_V4_SET)
@@ -1303,6 +1321,9 @@ class IdentityStore:
     Args:
         schemas: Extra identity schemas by id (``preset://email`` always exists).
         default_schema_id: Schema used when a body has no ``schema_id``.
+        organizations: The ids of the project's Ory organizations: an identity's
+            ``organization_id`` (and an OIDC/SAML provider's ``organization``) must be one of
+            them (400 otherwise). None = any is accepted.
     """
 
     def __init__(
@@ -1310,7 +1331,11 @@ class IdentityStore:
         *,
         schemas: Mapping[str, Mapping[str, Any]] | None = None,
         default_schema_id: str = "preset://email",
+        organizations: Iterable[str] | None = None,
     ) -> None:
+        self.organizations: frozenset[str] | None = (
+            None if organizations is None else frozenset(str(o).lower() for o in organizations)
+        )
         self.schemas: dict[str, Mapping[str, Any]] = {"preset://email": PRESET_EMAIL_SCHEMA}
         self.schemas.update(schemas or {})
         self._traits_schemas = {k: _traits_schema(v) for k, v in self.schemas.items()}
@@ -1539,6 +1564,10 @@ class IdentityStore:
             value = get(name)
             if value is not None and not isinstance(value, dict):
                 raise OryAdminError(400, f"{name} must be a JSON object, got {_json_type(value)}")
+        organizations = self.organizations
+        organization_id = get("organization_id") or None
+        if organizations is not None and organization_id is not None:
+            _check_organization(organizations, organization_id)
         credentials = {k: v for k, v in (get("credentials") or {}).items() if v is not None}
         plaintext = None
         if credentials:
@@ -1548,6 +1577,8 @@ class IdentityStore:
                         raise OryAdminError(
                             400, f"{kind} credentials need a provider and a subject"
                         )
+                    if organizations is not None and provider.get("organization"):
+                        _check_organization(organizations, provider["organization"])
             plaintext = _credential_config(credentials, "password").get("password")
             totp_url = _credential_config(credentials, "totp").get("totp_url")
             if totp_url is not None and not totp_url.startswith("otpauth://"):
@@ -1574,7 +1605,7 @@ class IdentityStore:
             schema_id,
             get("state") or "active",
             external_id,
-            get("organization_id") or None,
+            organization_id,
             now,
             derived.password,
             _pbkdf2(plaintext) if plaintext else None,
@@ -1710,6 +1741,9 @@ class OryAdminServer(StoreViews):
         faults: Initial faults (default: none).
         default_schema_id: Schema used when a body has no ``schema_id``.
         absolute_links: Write absolute URLs in the ``Link`` header (Ory writes paths).
+        organizations: The ids of the project's Ory organizations; an identity with another
+            ``organization_id`` (or an OIDC/SAML provider with another ``organization``) is
+            refused with 400. None (default) accepts any, as without organizations configured.
 
     Attributes:
         faults: The faults to inject (:class:`OryFaults`); change them at any time.
@@ -1741,9 +1775,12 @@ class OryAdminServer(StoreViews):
         faults: OryFaults | None = None,
         default_schema_id: str = "preset://email",
         absolute_links: bool = False,
+        organizations: Iterable[str] | None = None,
     ) -> None:
         self._api_key = api_key
-        self._store = IdentityStore(schemas=schemas, default_schema_id=default_schema_id)
+        self._store = IdentityStore(
+            schemas=schemas, default_schema_id=default_schema_id, organizations=organizations
+        )
         self.max_inflight_imports = max_inflight_imports
         self.faults: OryFaults = faults if faults is not None else OryFaults()
         self.absolute_links = absolute_links

@@ -29,12 +29,13 @@ from attrs import field, frozen
 from hypothesis import strategies as st
 
 from ._builders import _B64 as _BCRYPT_ALPHABET
-from ._builders import DATABASE_CONNECTION, UserKind
+from ._builders import DATABASE_CONNECTION, ENTERPRISE_STRATEGIES, UserKind
 
 
 __all__ = [
     "DATABASE_CONNECTION",
     "ENTERPRISE_PROVIDERS",
+    "ENTERPRISE_STRATEGIES",
     "KINDS",
     "SOCIAL_PROVIDERS",
     "Auth0Export",
@@ -71,7 +72,8 @@ SOCIAL_PROVIDERS: tuple[str, ...] = (
     "twitter",
 )
 
-#: Auth0 enterprise providers.
+#: Auth0 enterprise providers drawn by default (pass ``enterprise_strategies=`` to
+#: :func:`auth0_user_records` for others, e.g. :data:`ENTERPRISE_STRATEGIES`: all of them).
 ENTERPRISE_PROVIDERS: tuple[str, ...] = ("samlp", "waad", "adfs", "oidc", "okta")
 
 _MAX_SAFE_INT = 2**53  # what survives every JSON implementation (Auth0's is JavaScript)
@@ -316,6 +318,7 @@ def auth0_user_records(
     email: st.SearchStrategy[str] | None = None,
     metadata: st.SearchStrategy[dict[str, Any]] | None = None,
     all_fields: bool = False,
+    enterprise_strategies: Sequence[str] = ENTERPRISE_PROVIDERS,
 ) -> dict[str, Any]:
     """One user as Auth0's export job writes it.
 
@@ -334,6 +337,10 @@ def auth0_user_records(
         metadata: Strategy for ``app_metadata`` and ``user_metadata``
             (default :func:`json_objects`).
         all_fields: Include every field.
+        enterprise_strategies: The strategies enterprise users are drawn from (default
+            :data:`ENTERPRISE_PROVIDERS`, as always; :data:`ENTERPRISE_STRATEGIES` has every
+            one). ``google-apps`` users are ``google-apps|<email>``, the others
+            ``<strategy>|<connection>|<subject>`` when the strategy is not in the default set.
 
     .. versionadded:: 0.1.0
     """
@@ -368,9 +375,14 @@ def auth0_user_records(
         connection = "sms" if kind == "sms" else "email"
         identities = [_identity(connection, uid, connection, social=False)]
     else:
-        provider = draw(st.sampled_from(ENTERPRISE_PROVIDERS))
+        provider = draw(st.sampled_from(enterprise_strategies))
         connection = draw(st.sampled_from(["acme-saml", "corp-ad", "okta-prod"]))
-        local = f"{connection}|{uid}" if provider == "samlp" else uid
+        if provider == "google-apps":
+            local = f"{uid}@acme.test"
+        elif provider == "samlp" or provider not in ENTERPRISE_PROVIDERS:
+            local = f"{connection}|{uid}"
+        else:
+            local = uid
         user_id = f"{provider}|{local}"
         identities = [_identity(provider, local, connection, social=False)]
 
@@ -565,6 +577,7 @@ def auth0_exports(
     kinds: Sequence[UserKind] = KINDS,
     shared_emails: bool = True,
     duplicate_records: bool = False,
+    enterprise_strategies: Sequence[str] = ENTERPRISE_PROVIDERS,
 ) -> Auth0Export:
     """A consistent set of exports: users, their password hashes and MFA secrets.
 
@@ -580,6 +593,7 @@ def auth0_exports(
         shared_emails: Let users share an email (in different cases).
         duplicate_records: Also repeat some user records verbatim, as in a
             file concatenated from overlapping exports.
+        enterprise_strategies: As for :func:`auth0_user_records`.
 
     .. versionadded:: 0.1.0
     """
@@ -587,7 +601,11 @@ def auth0_exports(
     metadata = json_objects(max_size=2, max_leaves=3)  # the plan never looks inside
     users: list[dict[str, Any]] = []
     for uid in uids:
-        user = draw(auth0_user_records(kinds, uid=uid, metadata=metadata))
+        user = draw(
+            auth0_user_records(
+                kinds, uid=uid, metadata=metadata, enterprise_strategies=enterprise_strategies
+            )
+        )
         earlier = [u["email"] for u in users if "email" in u]
         if shared_emails and "email" in user and len(earlier) > 0 and draw(st.booleans()):
             user["email"] = draw(case_variants(draw(st.sampled_from(earlier))))

@@ -558,7 +558,11 @@ def test_the_fixtures(pytester: pytest.Pytester) -> None:
             e.value.close()
         """
     )
-    result = pytester.runpytest(*PLUGIN_ARGS, "--strict-markers", "-p", "no:cacheprovider")
+    # In a subprocess: an in-process run drops this package's modules from sys.modules after it,
+    # and the classes imported again would no longer be the public ones other tests compare.
+    result = pytester.runpytest_subprocess(
+        *PLUGIN_ARGS, "--strict-markers", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=2)
 
 

@@ -58,6 +58,21 @@ def test_connection_refused_stops_the_run_with_one_error(tmp_path: Path) -> None
         assert list(ledger.final_outcomes()) == []
 
 
+def test_a_dry_run_that_cannot_reach_ory_is_refused(tmp_path: Path) -> None:
+    """A dry run against a refusing Ory: exit 2, one line (it checked nothing against Ory)."""
+    ids = tmp_path / "ids.ndjson"
+    ids.write_text("".join(json.dumps(body(n)) + "\n" for n in range(3)))
+    args = ["import", "--identities", str(ids), "--ory-url", "http://127.0.0.1:9", "--dry-run"]
+    result = CliRunner().invoke(
+        main, [*args, "--state-dir", str(tmp_path / "state")], env={"ORY_API_KEY": KEY}
+    )
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: could not ask Ory")
+    assert "cannot connect" in line
+    assert KEY not in result.output
+
+
 def test_a_name_that_does_not_resolve_stops_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -202,6 +202,14 @@ def _unknown_schema_text(unknown: UnknownSchema) -> str:
 
 
 def _echo_check(result: CheckResult, ory_url: str) -> int:
+    if result.server_error:
+        # Neither who exists nor the schemas were checked: the dry run cannot say "valid".
+        click.echo(
+            f"error: could not ask Ory ({ory_url}): {result.server_error}; nothing was checked "
+            "against it (check --ory-url and the key)",
+            err=True,
+        )
+        return EXIT_USAGE
     unknown_users = sum(u.users for u in result.unknown_schemas)
     if unknown_users and not (result.valid or result.invalid or result.unreadable):
         # Nobody could be imported: the input as a whole is wrong for this project.
@@ -215,8 +223,6 @@ def _echo_check(result: CheckResult, ory_url: str) -> int:
     )
     if result.existing is not None:
         click.echo(f"already in Ory ({ory_url}): {result.existing:,}")
-    elif result.server_error:
-        click.echo(f"could not ask Ory who exists: {result.server_error}")
     for u in result.unknown_schemas:
         click.echo(_unknown_schema_text(u))
     for text in result.schema_errors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -676,17 +677,23 @@ def test_cli_accepts_https_and_loopback_http(domain: str) -> None:
     assert "migrate_hook:" in result.stdout
 
 
-@pytest.mark.slow
-def test_cli_serves_the_hook(auth0: Auth0ManagementServer) -> None:
-    """`hook serve` in a subprocess answers Ory's request through Auth0."""
+@contextlib.contextmanager
+def serving_hook(
+    auth0: Auth0ManagementServer,
+    *,
+    client: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET),
+    secret: str = SECRET,
+) -> Iterator[tuple[str, list[str]]]:
+    """`hook serve` in a subprocess: its URL, and (once the block ends) all it wrote to stderr."""
     env = {
         **os.environ,
         "AUTH0_DOMAIN": auth0.url,
-        "AUTH0_CLIENT_ID": CLIENT_ID,
-        "AUTH0_CLIENT_SECRET": CLIENT_SECRET,
-        "MIGRATION_HOOK_SECRET": SECRET,
+        "AUTH0_CLIENT_ID": client[0],
+        "AUTH0_CLIENT_SECRET": client[1],
+        "MIGRATION_HOOK_SECRET": secret,
         "HOOK_PORT": "0",
     }
+    stderr: list[str] = []
     with subprocess.Popen(
         [sys.executable, "-m", "auth0_ory_migrate", "hook", "serve"],
         env=env,
@@ -698,22 +705,28 @@ def test_cli_serves_the_hook(auth0: Auth0ManagementServer) -> None:
         try:
             line = proc.stderr.readline()
             assert "serving the password-migration hook on" in line
-            url = line.split(" on ", 1)[1].split()[0]
-            ok = requests.post(
-                url,
-                json={"identifier": "ada@example.com", "password": PASSWORD},
-                headers={"X-Migration-Hook-Secret": SECRET},
-                timeout=10,
-            )
-            wrong = requests.post(
-                url,
-                json={"identifier": "ada@example.com", "password": "nope"},
-                headers={"X-Migration-Hook-Secret": SECRET},
-                timeout=10,
-            )
+            yield line.split(" on ", 1)[1].split()[0], stderr
         finally:
             proc.terminate()
-            proc.wait(10)
+            stderr.append(proc.communicate(timeout=10)[1])
+
+
+@pytest.mark.slow
+def test_cli_serves_the_hook(auth0: Auth0ManagementServer) -> None:
+    """`hook serve` in a subprocess answers Ory's request through Auth0."""
+    with serving_hook(auth0) as (url, _):
+        ok = requests.post(
+            url,
+            json={"identifier": "ada@example.com", "password": PASSWORD},
+            headers={"X-Migration-Hook-Secret": SECRET},
+            timeout=10,
+        )
+        wrong = requests.post(
+            url,
+            json={"identifier": "ada@example.com", "password": "nope"},
+            headers={"X-Migration-Hook-Secret": SECRET},
+            timeout=10,
+        )
     assert ok.status_code == 200
     assert ok.json() == {"status": "password_match"}
     assert wrong.status_code == 403

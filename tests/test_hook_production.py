@@ -6,9 +6,7 @@ import contextlib
 import inspect
 import json
 import logging
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -39,6 +37,8 @@ from auth0_ory_migrate._core._hook import (
 from auth0_ory_migrate.exceptions import ConfigurationError
 from auth0_ory_migrate.testing import Auth0ManagementServer, PasswordUser
 from auth0_ory_migrate.testing._http import BackgroundHTTPServer, HttpRequest, HttpResponse
+
+from .test_hook import serving_hook
 
 
 SECRET = "canary-shared-secret-7f3a9c0d1e2b"
@@ -436,38 +436,18 @@ def test_identifier_tag_is_keyed() -> None:
 @pytest.mark.slow
 def test_cli_logs_checks_and_never_a_secret(auth0: Auth0ManagementServer) -> None:
     """`hook serve` logs a line per check to stderr; no password, secret or identifier in it."""
-    env = {
-        **os.environ,
-        "AUTH0_DOMAIN": auth0.url,
-        "AUTH0_CLIENT_ID": CLIENT_ID,
-        "AUTH0_CLIENT_SECRET": CLIENT_SECRET,
-        "MIGRATION_HOOK_SECRET": SECRET,
-        "HOOK_PORT": "0",
-    }
-    with subprocess.Popen(
-        [sys.executable, "-m", "auth0_ory_migrate", "hook", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stderr is not None
-        try:
-            line = proc.stderr.readline()
-            url = line.split(" on ", 1)[1].split()[0]
-            for payload in (
-                {"identifier": ADA, "password": PASSWORD},
-                {"identifier": ADA, "password": PASSWORD + "x"},
-                {"identifier": MFA, "password": PASSWORD},
-            ):
-                requests.post(
-                    url, json=payload, headers={"X-Migration-Hook-Secret": SECRET}, timeout=10
-                )
-            requests.post(url, data=b"[" * 15_000, headers={"X-Migration-Hook-Secret": SECRET},
-                          timeout=10)  # fmt: skip
-        finally:
-            proc.terminate()
-            _, rest = proc.communicate(timeout=10)
+    with serving_hook(auth0, client=(CLIENT_ID, CLIENT_SECRET), secret=SECRET) as (url, stderr):
+        for payload in (
+            {"identifier": ADA, "password": PASSWORD},
+            {"identifier": ADA, "password": PASSWORD + "x"},
+            {"identifier": MFA, "password": PASSWORD},
+        ):
+            requests.post(
+                url, json=payload, headers={"X-Migration-Hook-Secret": SECRET}, timeout=10
+            )
+        requests.post(url, data=b"[" * 15_000, headers={"X-Migration-Hook-Secret": SECRET},
+                      timeout=10)  # fmt: skip
+    [rest] = stderr
     logged = [json.loads(x) for x in rest.splitlines() if x.startswith("{")]
     assert [x["outcome"] for x in logged] == [
         "password_match", "invalid_credentials", "password_match", "invalid_request"

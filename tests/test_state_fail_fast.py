@@ -18,6 +18,8 @@ from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._core._importing import decide_answer
 from auth0_ory_migrate.testing import InMemoryOryAdmin, OryAdminServer
 
+from .test_state_full_disk import body
+
 
 KEY = "ory_pat_fail_fast_secret_0123456789"
 
@@ -27,14 +29,6 @@ def _fast() -> Iterator[None]:
     """No backoff waits, a few attempts."""
     with stamina.set_testing(True, attempts=3):
         yield
-
-
-def body(n: int) -> dict[str, Any]:
-    return {
-        "schema_id": "preset://email",
-        "external_id": f"auth0|{n:06d}",
-        "traits": {"email": f"user{n}@example.com"},
-    }
 
 
 def run_import(tmp_path: Path, url: str, key: str = KEY) -> Result:

@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
-import stamina
-from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import ImportOutcome, Ledger, OryAdmin, import_identities, undo_import
-from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.testing import OryAdminServer
 
-
-KEY = "ory_pat_undo_secret_0123456789"
-
-
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits."""
-    with stamina.set_testing(True, attempts=30):
-        yield
+from . import test_state_full_disk as _shared
+from .test_state_full_disk import KEY, body, cli
 
 
-@pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
-
-
-def body(n: int) -> dict[str, Any]:
-    email = f"user{n}@example.com"
-    return {
-        "schema_id": "preset://email",
-        "external_id": f"auth0|{n:06d}",
-        "traits": {"email": email},
-    }
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"ORY_API_KEY": KEY})
+# The same fixtures: no backoff waits, and the Ory test server with KEY.
+_fast = _shared._fast
+server = _shared.server
 
 
 def test_a_forged_ledger_line_does_not_delete_an_unrelated_identity(

@@ -13,6 +13,7 @@ from .. import (
     SchemaSuggestion,
     TraitsValidator,
     build_identity_schema,
+    open_input,
     ory_patch_identity_config_command,
     read_users,
     suggest_identity_schema,
@@ -99,7 +100,7 @@ def schema() -> None:
 def _suggest_from_export(path: Path) -> SchemaSuggestion:
     """Read the export at *path* once and suggest the schema covering its users."""
     try:
-        with path.open("rb") as f:
+        with open_input(path) as f:  # (gzipped or not, as convert opens it)
             return suggest_identity_schema(read_users(f))
     except OSError as e:
         raise InputFileError("users", f"{path}: cannot read the export ({e.strerror})") from None

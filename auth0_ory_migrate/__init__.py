@@ -56,6 +56,7 @@ from ._core._importing import (
 from ._core._mapping import (
     DEFAULT_PROVIDERS,
     DEFAULT_TRAITS,
+    EnterpriseProvider,
     IdentityBody,
     MappingOptions,
     Note,
@@ -90,6 +91,14 @@ from ._core._schema import (
     build_identity_schema,
     ory_patch_identity_config_command,
     suggest_identity_schema,
+    trait_mapping_for_schema,
+)
+from ._core._unlink import LinkedIdentity
+from ._core._upstream import (
+    AUTH0_UPSTREAM_MAPPER,
+    auth0_upstream_mapper,
+    auth0_upstream_provider,
+    ory_patch_oidc_provider_command,
 )
 from ._core._users import (
     Auth0Identity,
@@ -140,6 +149,7 @@ if TYPE_CHECKING:
         undo_import,
         verify_identities,
     )
+    from ._runtime._unlink import UnlinkResult, unlink_credential
 
 # The adapters import the Auth0 and Ory SDKs (slow, heavy): they load on first use, so that
 # `import auth0_ory_migrate` and the pure core stay light.
@@ -155,6 +165,7 @@ _LAZY = {
         "undo_import",
         "verify_identities",
     ),
+    "_runtime._unlink": ("UnlinkResult", "unlink_credential"),
     "_auth0._hook": ("Auth0PasswordChecker", "HookServer", "make_hook_app", "make_hook_server"),
     "_ory._admin": ("OryAdmin",),
     "_ory._console": ("OryConsole", "apply_identity_schema"),
@@ -177,6 +188,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AUTH0_UPSTREAM_MAPPER",
     "DEFAULT_CONSOLE_URL",
     "DEFAULT_PROVIDERS",
     "DEFAULT_SECRET_HEADER",
@@ -198,6 +210,7 @@ __all__ = [
     "ConfigurationError",
     "CustomHashError",
     "EmailMismatch",
+    "EnterpriseProvider",
     "ExportDownloadError",
     "ExportJob",
     "ExportJobFailedError",
@@ -218,6 +231,7 @@ __all__ = [
     "InvalidRecordError",
     "Ledger",
     "LedgerError",
+    "LinkedIdentity",
     "MappingOptions",
     "MfaIndex",
     "MfaSecret",
@@ -250,6 +264,7 @@ __all__ = [
     "UndoResult",
     "UndoTarget",
     "UnknownSchema",
+    "UnlinkResult",
     "UnreadableRecord",
     "UnusedPasswordHash",
     "UserOutcome",
@@ -258,6 +273,8 @@ __all__ = [
     "UsersFormat",
     "VerifyResult",
     "apply_identity_schema",
+    "auth0_upstream_mapper",
+    "auth0_upstream_provider",
     "build_identity_schema",
     "check_identities",
     "check_outputs",
@@ -279,6 +296,7 @@ __all__ = [
     "ory_hash_problem",
     "ory_hook_config",
     "ory_patch_identity_config_command",
+    "ory_patch_oidc_provider_command",
     "parse_user",
     "plan_from_files",
     "plan_migration",
@@ -290,7 +308,9 @@ __all__ = [
     "scan_users",
     "suggest_identity_schema",
     "totp_url",
+    "trait_mapping_for_schema",
     "undo_import",
+    "unlink_credential",
     "user_outcome",
     "users_export_format",
     "verify_identities",

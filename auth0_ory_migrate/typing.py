@@ -32,11 +32,13 @@ from ._core._password_hashes import UnusedHashReason
 from ._core._plan import UserSource
 from ._core._records import Source as RecordSource
 from ._core._schema import TraitName
+from ._core._unlink import LinkedIdentity
 
 
 __all__ = [
     "BatchAnswer",
     "Body",
+    "CredentialAdmin",
     "IdentityAdmin",
     "ImportState",
     "OutcomeKind",
@@ -155,6 +157,46 @@ class IdentityAdmin(Protocol):
         """The identity schema the project serves as *schema_id*; ``None`` for an unknown id.
 
         Ory's ``GET /schemas/{id}``, the whole schema (with ``properties.traits``).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+
+@runtime_checkable
+class CredentialAdmin(Protocol):
+    """What :func:`~auth0_ory_migrate.unlink_credential` needs of Ory: a credential's links.
+
+    Apart from :class:`IdentityAdmin`, so that an admin of your own that only imports need
+    not have these methods. :class:`~auth0_ory_migrate.OryAdmin` and
+    :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` have both. Each method raises
+    :class:`~auth0_ory_migrate.OryError` when the request fails, as :class:`IdentityAdmin`'s.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def credential_identifiers(
+        self, external_id: str, credential_type: str
+    ) -> LinkedIdentity | None:
+        """The identity whose ``external_id`` is *external_id*, with its credential identifiers.
+
+        Those of its *credential_type* credential (``provider:subject`` for ``oidc``);
+        ``None`` when no identity has that external id. Only the identifiers: the
+        credential's config (an OIDC link's tokens) is not asked for.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def delete_credential(self, identity_id: str, credential_type: str, identifier: str) -> bool:
+        """Remove one link (``DELETE /admin/identities/{id}/credentials/{type}?identifier=``).
+
+        Returns:
+            ``False`` when Ory answers 404: no such identity, credential or identifier (any
+            more).
+
+        Raises:
+            OryError: Any other failure (400: e.g. the identity's last way to sign in).
 
         .. versionadded:: 0.1.0
         """

@@ -301,7 +301,7 @@ def test_provider_option_maps_an_enterprise_connection(examples: Path, tmp_path:
     assert result.exit_code == 0, result.output
     bodies = _identities(tmp_path / "identities.ndjson")
     assert _providers(bodies[SAML]) == [
-        {"provider": "acme", "subject": "acme-saml|liskov@acme.test"}
+        {"provider": "acme", "subject": "liskov@acme.test", "use_auto_link": True}
     ]
     assert _providers(bodies["github|5812309"]) == [{"provider": "gh", "subject": "5812309"}]
     report = json.loads((tmp_path / "report.json").read_text())

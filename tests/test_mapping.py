@@ -472,12 +472,11 @@ def test_hashes_ory_cannot_read_are_not_imported(value: str) -> None:
         ("github", "github"),
         ("facebook", "facebook"),
         ("apple", "apple"),
-        ("linkedin", "linkedin"),
         ("twitter", "x"),
     ],
 )
 def test_default_social_providers(auth0: str, ory: str) -> None:
-    """Auth0 social connections map to Ory's provider ids by default."""
+    """Auth0 social connections map to Ory's provider ids by default (subjects that match)."""
     assert DEFAULT_PROVIDERS[auth0] == ory
     planned = _plan(_social(auth0, "1043"))
     assert _oidc(planned) == [{"provider": ory, "subject": "1043"}]
@@ -552,9 +551,21 @@ def test_connection_name_mapping_wins_over_provider() -> None:
         }
     )
     options = MappingOptions().with_providers({"corp-github": "github-enterprise"})
-    assert _oidc(_plan(user, options)) == [
-        {"provider": "github-enterprise", "subject": "corp-github|77"}
+    planned = _plan(user, options)
+    assert _oidc(planned) == [
+        {"provider": "github-enterprise", "subject": "corp-github|77", "use_auto_link": True}
     ]
+    assert [n.code for n in planned.notes] == ["login_auto_link"]
+
+
+def test_a_provider_whose_subject_differs_is_auto_linked_and_noted() -> None:
+    """LinkedIn's ids are per app: the login is imported with use_auto_link, and noted."""
+    planned = _plan(_social("linkedin", "abC12"))
+    assert _oidc(planned) == [{"provider": "linkedin", "subject": "abC12", "use_auto_link": True}]
+    (note,) = planned.notes
+    assert note.code == "login_auto_link"
+    assert note.connection == "linkedin"
+    assert planned.social_logins == 1
 
 
 def _enterprise() -> Auth0User:
@@ -583,14 +594,20 @@ def test_unmapped_enterprise_login_is_imported_with_a_note() -> None:
     (note,) = planned.notes
     assert note.code == "enterprise_login_not_imported"
     assert "acme-saml" in note.detail
-    assert "--provider" in note.detail
+    assert "--enterprise acme-saml=ORY_PROVIDER" in note.detail
+    assert note.connection == "acme-saml"
 
 
 def test_mapped_enterprise_login_becomes_oidc() -> None:
-    """Mapping the enterprise connection gives it an OIDC credential and no note."""
+    """Mapping the enterprise connection as a provider gives it an OIDC credential and no note.
+
+    The subject is the IdP's, without the ``CONNECTION|`` Auth0 puts before it.
+    """
     planned = _plan(_enterprise(), MappingOptions().with_providers({"acme-saml": "acme"}))
-    assert _oidc(planned) == [{"provider": "acme", "subject": "acme-saml|liskov@acme.test"}]
-    assert planned.notes == ()
+    assert _oidc(planned) == [
+        {"provider": "acme", "subject": "liskov@acme.test", "use_auto_link": True}
+    ]
+    assert [n.code for n in planned.notes] == ["login_auto_link"]
 
 
 def test_unmapped_social_login_is_noted() -> None:
@@ -731,9 +748,11 @@ _NAME = {"email": "email", "name.first": "given_name", "name.last": "family_name
 
 
 def test_unfilled_traits_names_schema_traits_the_mapping_never_fills() -> None:
-    """A schema with ``name`` and a mapping of the email only: ``name`` is never filled."""
+    """A schema with ``name`` and the default mapping: ``name`` is never filled (phone is)."""
     schema = build_identity_schema(("email", "name", "phone"))
-    assert MappingOptions(schema=schema).unfilled_traits == ("phone", "name")
+    assert MappingOptions(schema=schema).unfilled_traits == ("name",)
+    only_email = MappingOptions(schema=schema, traits={"email": "email"})
+    assert only_email.unfilled_traits == ("phone", "name")
     half = MappingOptions(schema=schema, traits={"email": "email", "name.first": "given_name"})
     assert half.unfilled_traits == ("phone", "name.last")
     full = MappingOptions(schema=schema, traits={**_NAME, "phone": "phone_number"})

@@ -17,6 +17,7 @@ import click
 from .. import (
     DEFAULT_TRAITS,
     MIN_HASH_JOIN_SHARE,
+    EnterpriseProvider,
     MappingOptions,
     MigrationPlan,
     MigrationReport,
@@ -30,6 +31,7 @@ from .. import (
     open_input,
     plan_from_files,
     private_file,
+    trait_mapping_for_schema,
     users_export_format,
     write_identities,
 )
@@ -53,6 +55,23 @@ def _parse_providers(
     return mapping
 
 
+def _parse_enterprise(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, EnterpriseProvider]:
+    """``--enterprise CONNECTION=[saml:|oidc:]PROVIDER[@ORGANIZATION_ID]`` into a map."""
+    mapping: dict[str, EnterpriseProvider] = {}
+    for value in values:
+        connection, sep, target = (part.strip() for part in value.partition("="))
+        if not sep or not connection or not target:
+            msg = f"{value!r} is not CONNECTION=PROVIDER[@ORGANIZATION_ID]"
+            raise click.BadParameter(msg)
+        try:
+            mapping[connection] = EnterpriseProvider.parse(target)
+        except ConfigurationError as e:
+            raise click.BadParameter(f"{value!r}: {e}") from None
+    return mapping
+
+
 def _parse_traits(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
@@ -71,9 +90,10 @@ def _parse_traits(
     return mapping
 
 
-def _trait_mapping(traits: dict[str, str]) -> dict[str, str]:
-    """The email mapped as by default, plus (or without) the ``--trait`` options."""
-    merged = {**DEFAULT_TRAITS, **traits}
+def _trait_mapping(traits: dict[str, str], schema: dict[str, Any] | None) -> dict[str, str]:
+    """The schema's identifiers mapped as by default, plus (or without) the ``--trait`` options."""
+    default = trait_mapping_for_schema(schema or {})
+    merged = {**default, **traits}
     return {trait: source for trait, source in merged.items() if source}
 
 
@@ -147,6 +167,24 @@ input_options = option_group(
         callback=_parse_providers,
         metavar="CONNECTION=ORY_PROVIDER",
         help="Map an Auth0 connection (or provider) to an Ory OIDC provider id; repeatable.",
+    ),
+    # Every kind of user (issue 13): enterprise SSO and Auth0 as an upstream login.
+    click.option(
+        "--enterprise",
+        multiple=True,
+        callback=_parse_enterprise,
+        metavar="CONNECTION=PROVIDER[@ORGANIZATION_ID]",
+        help="Map an Auth0 enterprise connection to the Ory SAML or OIDC provider its users "
+        "sign in with (SAML for samlp, adfs, pingfederate, ad; OIDC for waad, okta, oidc, "
+        "google-apps; force one with saml:PROVIDER or oidc:PROVIDER), optionally inside an Ory "
+        "organization (UUID); repeatable.",
+    ),
+    click.option(
+        "--auth0-upstream",
+        metavar="PROVIDER_ID",
+        help="The Ory OIDC provider id of Auth0 itself, for a dual run: every identity also "
+        "gets an OIDC login {provider: PROVIDER_ID, subject: <Auth0 user_id>}, so every user "
+        "can sign in through Auth0 until cutover (see `schema command --auth0-upstream`).",
     ),
     click.option(
         "--totp-issuer",
@@ -253,6 +291,8 @@ def open_plan(
     providers: dict[str, str],
     totp_issuer: str,
     strict: bool,
+    enterprise: dict[str, EnterpriseProvider] | None = None,
+    auth0_upstream: str | None = None,
     accept_csv_losses: bool = False,
     traits: dict[str, str] | None = None,
     allow_empty_hashes: bool = False,
@@ -283,13 +323,20 @@ def open_plan(
         except ValueError as e:
             msg = f"--schema-file {schema_file}: not JSON ({e})"
             raise ConfigurationError(msg) from e
+    trait_mapping = (
+        _trait_mapping(traits, schema if isinstance(schema, dict) else None)
+        if traits
+        else DEFAULT_TRAITS  # the schema's identifiers, as MappingOptions fills them
+    )
     options = MappingOptions(  # checks itself: --ignore-hashes needs --without-hash hook
         schema_id=schema_id,
         schema=schema,
-        traits=DEFAULT_TRAITS if not traits else _trait_mapping(traits),
+        traits=trait_mapping,
         without_hash="hook" if without_hash == "hook" else "none",
         ignore_hashes=ignore_hashes,
         totp_issuer=totp_issuer,
+        enterprise=enterprise or {},
+        auth0_upstream=auth0_upstream,
     ).with_providers(providers)
     if options.unfilled_traits:  # a lossy mapping, said out loud
         click.echo(
@@ -363,6 +410,22 @@ def outcomes_file(path: Path | None) -> Iterator[IO[bytes] | None]:
         yield f
 
 
+def warn_unused_mappings(report: MigrationReport, inputs: dict[str, Any]) -> None:
+    """Warn of each ``--provider``/``--enterprise`` connection that gave no user a login.
+
+    A typo, or another tenant's connection name: the users it meant are then in the
+    summary's list of connections without a provider.
+    """
+    for option, key in (("--enterprise", "enterprise"), ("--provider", "providers")):
+        for connection in inputs.get(key) or {}:
+            if not report.logins_by_connection.get(connection):
+                click.echo(
+                    f"warning: {option} {connection}=...: no user of the export has a login "
+                    "through this connection",
+                    err=True,
+                )
+
+
 def write_report(path: Path, report: MigrationReport) -> None:
     """Write *report* as indented JSON (mode 0600: it names users)."""
     with private_file(path) as f:
@@ -431,6 +494,7 @@ def convert(
             click.echo("the run so far:", err=True)
             click.echo(format_summary(plan.report_so_far()), err=True)
             raise
+    warn_unused_mappings(report, inputs)
     if not quiet:
         click.echo(format_summary(report))
         also = f", {outcomes_path}" if outcomes_path is not None else ""

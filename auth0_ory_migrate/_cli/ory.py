@@ -39,12 +39,13 @@ from .convert import (
     input_options,
     open_plan,
     report_option,
+    warn_unused_mappings,
     write_report,
 )
 
 
 if TYPE_CHECKING:
-    from .. import CheckResult, ImportResult, OryAdmin, UnknownSchema
+    from .. import CheckResult, ImportResult, OryAdmin, UndoTarget, UnknownSchema
 
 
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
@@ -416,6 +417,84 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)
 
 
+_LINK_TYPES = ("oidc", "saml")
+
+
+def _credential_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, str] | None:
+    """``oidc:PROVIDER_ID`` as ``("oidc", "PROVIDER_ID")``; anything else is a usage error."""
+    if value is None:
+        return None
+    kind, colon, provider = value.partition(":")
+    if kind not in _LINK_TYPES or not colon:
+        msg = f"expected oidc:PROVIDER_ID (or saml:PROVIDER_ID), not {value!r}"
+        raise click.BadParameter(msg, ctx, param)
+    if not provider or provider.strip() != provider or ":" in provider:
+        msg = f"{provider!r} is not an Ory provider id (such as auth0 in oidc:auth0)"
+        raise click.BadParameter(msg, ctx, param)
+    return kind, provider
+
+
+def _confirm(question: str, nothing: str) -> None:
+    """Ask *question*; on no or a closed stdin say *nothing* and exit 2; Ctrl-C exits 130."""
+    try:
+        confirmed = click.confirm(question)
+    except click.Abort as e:  # click's answer to Ctrl-C, or to stdin closed (EOF)
+        click.echo(nothing, err=True)
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # exit 130, as every Ctrl-C (_app.py)
+        sys.exit(EXIT_USAGE)
+    if not confirmed:
+        click.echo(nothing, err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _unlink(
+    targets: list[UndoTarget],
+    credential: tuple[str, str],
+    *,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    concurrency: int,
+) -> int:
+    """``undo --credential``: remove one provider's links; the exit status."""
+    from .. import unlink_credential  # noqa: PLC0415 - the engine: not for --help
+
+    kind, provider = credential
+    display = _Display(quiet, total=len(targets), unit="identity", what="dealt with")
+    try:
+        with _open_ory(ory_url, api_key, concurrency + 2) as ory:
+            result = unlink_credential(
+                targets, ory, kind, provider, concurrency=concurrency, progress=display.update
+            )
+    finally:
+        display.close()
+    click.echo(
+        f"removed {result.removed:,} {kind} links of provider {provider} from "
+        f"{result.identities:,} identities, not present {result.not_present:,}, "
+        f"not found {len(result.not_found):,}, failed {len(result.failed):,}, "
+        f"left alone {len(result.left_alone):,}"
+    )
+    for outcome in result.not_found:
+        click.echo(f"not found: {outcome.external_id} ({outcome.identity_id}): {outcome.reason}")
+    for outcome in result.left_alone:
+        click.echo(
+            f"left alone: {outcome.external_id} ({outcome.identity_id}, {outcome.status}): "
+            f"{outcome.reason}"
+        )
+    for outcome in result.failed:
+        click.echo(f"failed: {outcome.external_id} ({outcome.identity_id}): {outcome.reason}")
+    if any("last first factor" in (o.reason or "") for o in result.failed):
+        click.echo(
+            "Ory keeps an identity's last way to sign in: give those users another one "
+            "(a password, another social login, or code login enabled in the project), "
+            "then run the same command again"
+        )
+    return EXIT_OK if result.ok else EXIT_SOME_FAILED
+
+
 @cli.command()
 @_ory_options
 @_state_dir_option
@@ -433,6 +512,13 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
     help="Also delete identities of which it cannot be told whether the import created them "
     "(found after a lost answer), when they still carry the user's external id.",
 )
+@click.option(
+    "--credential",
+    metavar="oidc:PROVIDER_ID",
+    callback=_credential_option,
+    help="Delete no identity: remove only this provider's links from the identities the "
+    "imports put in Ory (after cutover: --credential oidc:auth0).",
+)
 @fail_on_library_errors
 def undo(
     *,
@@ -443,6 +529,7 @@ def undo(
     yes: bool,
     concurrency: int,
     include_uncertain: bool,
+    credential: tuple[str, str] | None,
 ) -> None:
     """Delete the identities the imports of a state directory created.
 
@@ -452,28 +539,45 @@ def undo(
     alone, and so are those found after a lost answer that may have been there before
     (unless --include-uncertain). Each deletion is recorded, so a later import creates
     them again.
+
+    With --credential oidc:PROVIDER_ID it deletes no identity: it removes that provider's
+    links (e.g. the Auth0 upstream login of a dual run, after cutover) from the identities
+    the ledger records, and nothing else; running it again removes nothing more.
     """
     from .. import undo_import  # noqa: PLC0415 - the engine: not for --help
 
+    if credential is not None and include_uncertain:
+        raise click.UsageError("--include-uncertain is for deleting identities, not --credential")
     with Ledger.open_existing(state_dir) as ledger:
         targets = ledger.undo_targets()
         if not targets:
             click.echo(f"nothing to undo: the ledger in {state_dir} records no created identity")
             sys.exit(EXIT_OK)
-        if not yes:
-            try:
-                confirmed = click.confirm(
-                    f"Delete {len(targets):,} identities created by the import "
-                    f"({ledger.input_name or 'unnamed input'}) from {ory_url}?"
+        input_name = ledger.input_name or "unnamed input"
+        if credential is not None:
+            if not yes:
+                _confirm(
+                    f"Remove the {credential[0]} links of provider {credential[1]} from "
+                    f"{len(targets):,} identities imported ({input_name}) in {ory_url}? "
+                    "(no identity is deleted)",
+                    "nothing removed",
                 )
-            except click.Abort as e:  # click's answer to Ctrl-C, or to stdin closed (EOF)
-                click.echo("nothing deleted", err=True)
-                if isinstance(e.__context__, KeyboardInterrupt):
-                    raise KeyboardInterrupt from None  # exit 130, as every Ctrl-C (_app.py)
-                sys.exit(EXIT_USAGE)
-            if not confirmed:
-                click.echo("nothing deleted", err=True)
-                sys.exit(EXIT_USAGE)
+            sys.exit(
+                _unlink(
+                    targets,
+                    credential,
+                    ory_url=ory_url,
+                    api_key=api_key,
+                    quiet=quiet,
+                    concurrency=concurrency,
+                )
+            )
+        if not yes:
+            _confirm(
+                f"Delete {len(targets):,} identities created by the import "
+                f"({input_name}) from {ory_url}?",
+                "nothing deleted",
+            )
         display = _Display(quiet, total=len(targets), unit="identity", what="dealt with")
         with (
             _then_write_mapping(ledger, display),
@@ -581,6 +685,7 @@ def migrate(
             )
         report = plan.report
     check_some_users(report, inputs["users_path"], allow_no_users)
+    warn_unused_mappings(report, inputs)
     click.echo(format_summary(report))
     if not dry_run:
         write_report(report_path, report)

@@ -12,13 +12,16 @@ from .. import (
     DEFAULT_CONSOLE_URL,
     SchemaSuggestion,
     TraitsValidator,
+    auth0_upstream_mapper,
+    auth0_upstream_provider,
     build_identity_schema,
     open_input,
     ory_patch_identity_config_command,
+    ory_patch_oidc_provider_command,
     read_users,
     suggest_identity_schema,
 )
-from ..exceptions import InputFileError, SchemaError
+from ..exceptions import ConfigurationError, InputFileError, SchemaError
 from ..typing import TraitName
 from ._app import cli, fail_on_library_errors, option_group
 
@@ -125,15 +128,39 @@ def _counts_lines(suggestion: SchemaSuggestion) -> list[str]:
     return lines
 
 
-@schema.command("print")
-@_schema_options
-@click.option(
+_FROM_EXPORT = click.option(
     "--from-export",
     "from_export",
     type=click.Path(path_type=Path),
     help="Suggest the schema covering every user of this Auth0 export (email, username and "
     "phone traits as its users have them); the counts behind it go to stderr.",
 )
+
+
+def _the_schema(
+    traits: tuple[str, ...],
+    required: tuple[str, ...],
+    code_login: bool,
+    schema_file: Path | None,
+    from_export: Path | None,
+) -> dict[str, Any]:
+    """The schema the options choose: suggested from an export (counts to stderr), or built."""
+    if from_export is None:
+        return _load_schema(traits, required, code_login, schema_file)
+    if traits or required or code_login or schema_file is not None:
+        raise click.UsageError(
+            "--from-export chooses the traits itself: it cannot be combined with "
+            "--trait, --require, --code-login or --schema-file"
+        )
+    suggestion = _suggest_from_export(from_export)
+    for line in _counts_lines(suggestion):
+        click.echo(line, err=True)
+    return dict(suggestion.schema)
+
+
+@schema.command("print")
+@_schema_options
+@_FROM_EXPORT
 @fail_on_library_errors
 def print_schema(
     *,
@@ -144,18 +171,7 @@ def print_schema(
     from_export: Path | None,
 ) -> None:
     """Print the identity schema as JSON."""
-    if from_export is not None:
-        if traits or required or code_login or schema_file is not None:
-            raise click.UsageError(
-                "--from-export chooses the traits itself: it cannot be combined with "
-                "--trait, --require, --code-login or --schema-file"
-            )
-        suggestion = _suggest_from_export(from_export)
-        click.echo(json.dumps(suggestion.schema, indent=2, ensure_ascii=False))
-        for line in _counts_lines(suggestion):
-            click.echo(line, err=True)
-        return
-    built = _load_schema(traits, required, code_login, schema_file)
+    built = _the_schema(traits, required, code_login, schema_file, from_export)
     click.echo(json.dumps(built, indent=2, ensure_ascii=False))
 
 
@@ -170,6 +186,29 @@ def print_schema(
 @_SCHEMA_ID
 @_DEFAULT
 @_schema_options
+@_FROM_EXPORT
+@click.option(
+    "--auth0-upstream",
+    "upstream_id",
+    metavar="PROVIDER_ID",
+    help="Also print the Ory provider configuration (and the command adding it) that signs "
+    "users in at the Auth0 tenant during a dual run, with this provider id: the one given "
+    "to `convert --auth0-upstream`.",
+)
+@click.option(
+    "--auth0-domain",
+    "auth0_domain",
+    envvar="AUTH0_DOMAIN",
+    show_envvar=True,
+    help="With --auth0-upstream: the Auth0 tenant domain (acme.eu.auth0.com) or custom domain.",
+)
+@click.option(
+    "--auth0-client-id",
+    "auth0_client_id",
+    metavar="CLIENT_ID",
+    help="With --auth0-upstream: the client id of the Auth0 application Ory signs in with "
+    "(a placeholder otherwise; the client secret is always one).",
+)
 @fail_on_library_errors
 def command(
     *,
@@ -180,21 +219,75 @@ def command(
     required: tuple[str, ...],
     code_login: bool,
     schema_file: Path | None,
+    from_export: Path | None,
+    upstream_id: str | None,
+    auth0_domain: str | None,
+    auth0_client_id: str | None,
 ) -> None:
-    """Print the `ory patch identity-config` command of Ory's guide for the schema."""
-    built = _load_schema(traits, required, code_login, schema_file)
+    """Print the `ory patch identity-config` command of Ory's guide for the schema.
+
+    With --auth0-upstream, a second command follows: the one adding Auth0 as an upstream
+    OpenID Connect provider (the provider entry and its Jsonnet mapper go to stderr).
+    """
+    if upstream_id is None:
+        if auth0_client_id is not None:
+            raise click.UsageError("--auth0-client-id goes with --auth0-upstream PROVIDER_ID")
+    elif auth0_domain is None or not auth0_domain.strip():
+        raise ConfigurationError(
+            "--auth0-upstream needs the tenant's domain: give --auth0-domain or set AUTH0_DOMAIN"
+        )
+    else:  # checked before an export is read
+        auth0_upstream_provider(
+            provider_id=upstream_id, domain=auth0_domain, client_id=auth0_client_id
+        )
+    built = _the_schema(traits, required, code_login, schema_file, from_export)
     from_env = project == "$ORY_PROJECT_ID"  # expanded by the shell, so not single-quoted
     line = ory_patch_identity_config_command(
         "PROJECT" if from_env else project, schema_id, built, make_default=make_default
     )
-    if from_env:
-        line = line.replace("identity-config PROJECT", 'identity-config "$ORY_PROJECT_ID"', 1)
     click.echo(
         "note: --replace '/identity/schemas=[…]' replaces every schema of the project, as in "
         "Ory's guide; `schema apply` adds this one and keeps the others.",
         err=True,
     )
-    click.echo(line)
+    click.echo(_for_project(line, from_env))
+    if upstream_id is not None and auth0_domain is not None:
+        schema_traits = cast(
+            "tuple[TraitName, ...]",
+            tuple(t for t in built["properties"]["traits"].get("properties", {}) if t in _TRAITS),
+        )
+        provider = auth0_upstream_provider(
+            provider_id=upstream_id,
+            domain=auth0_domain,
+            client_id=auth0_client_id,
+            traits=schema_traits,
+        )
+        _echo_upstream_notes(provider, auth0_upstream_mapper(schema_traits))
+        line = ory_patch_oidc_provider_command("PROJECT" if from_env else project, provider)
+        click.echo(_for_project(line, from_env))
+
+
+def _for_project(line: str, from_env: bool) -> str:
+    """*line* with its PROJECT placeholder as "$ORY_PROJECT_ID" when the id comes from there."""
+    if not from_env:
+        return line
+    return line.replace("identity-config PROJECT", 'identity-config "$ORY_PROJECT_ID"', 1)
+
+
+def _echo_upstream_notes(provider: dict[str, Any], mapper: str) -> None:
+    """What the operator must know about the Auth0 upstream provider (on stderr)."""
+    for note in (
+        f"note: the second command adds Auth0 as the OIDC provider {provider['id']!r} "
+        f"(issuer {provider['issuer_url']}, scopes {' '.join(provider['scope'])}).",
+        "note: in the Auth0 application (a Regular Web Application), allow the callback URL "
+        "https://<your Ory project slug>.projects.oryapis.com/self-service/methods/oidc/"
+        f"callback/{provider['id']} (or your custom domain's).",
+        f"note: client_secret is the placeholder {provider['client_secret']}: replace it in "
+        "the command before running it, or set it in the Ory Console afterwards.",
+        "note: the provider's Jsonnet mapper (mapper_url, base64):",
+    ):
+        click.echo(note, err=True)
+    click.echo(mapper, err=True, nl=False)
 
 
 @schema.command("apply")
@@ -229,6 +322,7 @@ def command(
 @_SCHEMA_ID
 @_DEFAULT
 @_schema_options
+@_FROM_EXPORT
 @fail_on_library_errors
 def apply(
     *,
@@ -242,9 +336,10 @@ def apply(
     required: tuple[str, ...],
     code_login: bool,
     schema_file: Path | None,
+    from_export: Path | None,
 ) -> None:
     """Add the schema to an Ory Network project (through the console API)."""
-    built = _load_schema(traits, required, code_login, schema_file)
+    built = _the_schema(traits, required, code_login, schema_file, from_export)
     from .. import OryConsole, apply_identity_schema  # noqa: PLC0415 - ory-client: ~1 s
 
     with OryConsole.connect(workspace_api_key, url=console_url) as console:

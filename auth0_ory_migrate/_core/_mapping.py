@@ -5,6 +5,7 @@ Every rule here is a default a caller can change through :class:`MappingOptions`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -15,13 +16,22 @@ from ._custom_hashes import convert_custom_password_hash
 from ._hashes import ory_hash_problem
 from ._mfa import totp_url
 from ._password_hashes import IndexedHash, to_epoch
-from ._schema import TraitsValidator, droppable_trait, is_email, preset_schema
+from ._providers import login_facts
+from ._schema import (
+    TraitsValidator,
+    droppable_trait,
+    is_email,
+    preset_schema,
+    trait_mapping_for_schema,
+)
+from ._upstream import check_provider_id
 from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User, json_text
 
 
 __all__ = [
     "DEFAULT_PROVIDERS",
     "DEFAULT_TRAITS",
+    "EnterpriseProvider",
     "IdentityBody",
     "MappingOptions",
     "Note",
@@ -66,6 +76,66 @@ DEFAULT_PROVIDERS: Mapping[str, str] = {
     "patreon": "patreon",
 }
 
+
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+@frozen
+class EnterpriseProvider:
+    """Where an Auth0 enterprise connection's users sign in to Ory.
+
+    Attributes:
+        provider: The Ory SAML or OIDC provider id.
+        organization_id: The Ory organization (UUID) the provider belongs to, if any:
+            its users become members (``organization_id``) and the provider entry
+            names it (``organization``).
+        credential: ``"saml"`` or ``"oidc"``; None: by the Auth0 strategy (SAML for
+            ``samlp``, ``adfs``, ``pingfederate`` and ``ad``; OIDC for ``waad``,
+            ``okta``, ``oidc``, ``google-apps`` and any other).
+
+    Raises:
+        ConfigurationError: An empty provider id, or an organization id that is not a UUID.
+
+    .. versionadded:: 0.1.0
+    """
+
+    provider: str
+    organization_id: str | None = None
+    credential: Literal["oidc", "saml"] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.provider.strip():
+            msg = "an enterprise connection needs an Ory provider id"
+            raise ConfigurationError(msg)
+        if self.organization_id is not None and not _UUID_RE.fullmatch(self.organization_id):
+            msg = (
+                f"Ory organization id {self.organization_id!r} is not a UUID (Ory's "
+                "organization ids look like 3fa85f64-5717-4562-b3fc-2c963f66afa6)"
+            )
+            raise ConfigurationError(msg)
+
+    @classmethod
+    def parse(cls, value: str) -> EnterpriseProvider:
+        """``[saml:|oidc:]PROVIDER[@ORGANIZATION_ID]`` (the value of ``--enterprise``).
+
+        Raises:
+            ConfigurationError: The text does not have that shape.
+
+        .. versionadded:: 0.1.0
+        """
+        kind, sep, rest = value.partition(":")
+        credential: Literal["oidc", "saml"] | None = None
+        if sep and kind in ("saml", "oidc"):
+            credential = "saml" if kind == "saml" else "oidc"
+        else:
+            rest = value
+        provider, at, organization = (part.strip() for part in rest.partition("@"))
+        if at and not organization:
+            msg = f"{value!r}: give the organization id after @, or no @"
+            raise ConfigurationError(msg)
+        return cls(provider, organization or None, credential)
+
+
 #: How a user's password reaches Ory.
 PasswordSource = Literal["hash", "hook", "none"]
 
@@ -104,7 +174,18 @@ class MappingOptions:
         schema: The identity schema (JSON) the traits must fit; by default the
             schema of a known preset (``preset://email``), else none is checked.
             A user whose traits do not fit is skipped as ``invalid_traits``,
-            naming the field.
+            naming the field. With the default *traits*, the schema's identifier
+            traits are filled as :func:`trait_mapping_for_schema` says (``phone`` from
+            ``phone_number``, ``username`` from ``username``).
+        sms_address_trait: Dotted path of the trait that holds the phone number
+            given a verifiable SMS address (verified when Auth0's ``phone_verified``
+            is true); ``None``: none.
+        enterprise: Auth0 enterprise connection name → the Ory provider its users
+            sign in with (see :class:`EnterpriseProvider`). A user of a connection
+            not listed keeps the ``enterprise_login_not_imported`` note.
+        auth0_upstream: An Ory OIDC provider id for Auth0 itself (a dual run): every
+            identity gets an OIDC login ``{provider: auth0_upstream, subject: <Auth0
+            user_id>}``, one per Auth0 user it holds.
 
     Raises:
         ConfigurationError: *ignore_hashes* with ``without_hash="none"`` (it
@@ -121,7 +202,11 @@ class MappingOptions:
     providers: Mapping[str, str] = field(default=DEFAULT_PROVIDERS)
     totp_issuer: str = "Ory"
     schema: Mapping[str, Any] | None = field(default=None, repr=False)
+    sms_address_trait: str | None = "phone"
+    enterprise: Mapping[str, EnterpriseProvider] = field(factory=dict)
+    auth0_upstream: str | None = field(default=None)
     _validator: TraitsValidator | None = field(init=False, repr=False, eq=False)
+    _trait_mapping: TraitMapping = field(init=False, repr=False, eq=False)
 
     @ignore_hashes.validator
     def _check_ignore_hashes(self, _attribute: object, ignore_hashes: bool) -> None:
@@ -133,10 +218,22 @@ class MappingOptions:
             )
             raise ConfigurationError(msg)
 
+    @auth0_upstream.validator
+    def _check_upstream(self, _attribute: object, provider: str | None) -> None:
+        if provider is not None:
+            check_provider_id(provider)  # Ory's rule for provider ids
+
     @_validator.default
     def _compile_schema(self) -> TraitsValidator | None:
         schema = self.schema if self.schema is not None else preset_schema(self.schema_id)
         return TraitsValidator.from_schema(schema) if schema is not None else None
+
+    @_trait_mapping.default
+    def _default_traits(self) -> TraitMapping:
+        if self.traits is not DEFAULT_TRAITS or self.schema is None:
+            return self.traits
+        mapping = trait_mapping_for_schema(self.schema)
+        return DEFAULT_TRAITS if mapping == DEFAULT_TRAITS else mapping
 
     def with_providers(self, extra: Mapping[str, str]) -> MappingOptions:
         """A copy whose provider map adds (or overrides) *extra*."""
@@ -153,11 +250,12 @@ class MappingOptions:
         .. versionadded:: 0.1.0
         """
         validator = self._validator
-        if validator is None or callable(self.traits):
+        mapping = self._trait_mapping
+        if validator is None or callable(mapping):
             return ()
         props = validator.schema.get("properties")
         traits = props.get("traits") if isinstance(props, Mapping) else None
-        return tuple(_unfilled(traits, "", tuple(self.traits)))
+        return tuple(_unfilled(traits, "", tuple(mapping)))
 
 
 def _unfilled(node: object, prefix: str, filled: tuple[str, ...]) -> Iterator[str]:
@@ -184,6 +282,9 @@ class Note:
         code: Stable machine-readable code (``stale_password_hash``,
             ``invalid_password_hash``, ``enterprise_login_not_imported``, ...).
         detail: A sentence for humans (never a secret).
+        connection: For notes about one Auth0 connection (a login not imported):
+            the connection's name (or the provider's, when the record names no
+            connection), so that a report can count the users of each.
 
     .. versionadded:: 0.1.0
     """
@@ -191,6 +292,7 @@ class Note:
     user_id: str
     code: str
     detail: str
+    connection: str | None = None
 
 
 @frozen
@@ -203,8 +305,12 @@ class PlannedIdentity:
         body: The ``CreateIdentityBody`` (hidden from ``repr``: it may hold a hash).
         merged_user_ids: Other Auth0 users merged into this identity.
         password: Where the password comes from.
-        social_logins: OIDC credentials in the body.
+        social_logins: The users' own social and enterprise logins in the body (OIDC
+            and SAML; not the Auth0 upstream login).
         notes: What the report should say about it.
+        connections: The keys of :attr:`MappingOptions.providers` and
+            :attr:`MappingOptions.enterprise` that gave those logins (connection or
+            provider names), once per login.
 
     .. versionadded:: 0.1.0
     """
@@ -216,6 +322,7 @@ class PlannedIdentity:
     password: PasswordSource = "none"
     social_logins: int = 0
     notes: tuple[Note, ...] = ()
+    connections: tuple[str, ...] = ()
 
     @property
     def blocked(self) -> bool:
@@ -379,10 +486,32 @@ def _password(
     return "none", None
 
 
-def _oidc_providers(
+@frozen
+class _Logins:
+    """The federated logins of an identity's Auth0 users, as Ory credentials."""
+
+    oidc: list[dict[str, Any]]
+    saml: list[dict[str, Any]]
+    organization_id: str | None
+    kept: int  # the users' own social and enterprise logins (not the Auth0 upstream)
+    connections: tuple[str, ...]  # the option keys that mapped them
+
+
+_NO_LOGINS = _Logins([], [], None, 0, ())
+
+
+def _federated_logins(
     users: Sequence[Auth0User], options: MappingOptions, notes: list[Note]
-) -> list[dict[str, str]]:
-    providers: dict[tuple[str, str], dict[str, str]] = {}
+) -> _Logins:
+    if len(users) == 1 and options.auth0_upstream is None:  # the common case: fast
+        entries = users[0].raw.get("identities")
+        if entries and len(entries) == 1 and entries[0].get("provider") == DATABASE_PROVIDER:
+            return _NO_LOGINS  # a database user with no linked account
+    oidc: dict[tuple[str, str], dict[str, Any]] = {}
+    saml: dict[tuple[str, str], dict[str, Any]] = {}
+    organizations: list[str] = []
+    keys: list[str] = []
+    enterprise = options.enterprise
     for user in users:
         # Straight from the raw record: this runs for every user, Auth0Identity objects cost.
         entries = user.raw.get("identities") or [{"provider": user.provider}]
@@ -402,24 +531,113 @@ def _oidc_providers(
                 if n:
                     continue
                 subject = user.local_id
-            ory_provider = options.providers.get(connection or provider)
+            social = entry.get("isSocial") in (True, "true")
+            if not social and connection is not None and subject.startswith(f"{connection}|"):
+                subject = subject[len(connection) + 1 :]  # Auth0's enterprise ids: CONNECTION|ID
+            facts = (login_facts(connection) if connection else None) or login_facts(provider)
+            mapped = enterprise.get(connection) if connection is not None else None
+            if mapped is not None:
+                credential = mapped.credential or (facts.credential if facts else "oidc")
+                entry_out: dict[str, Any] = {"provider": mapped.provider, "subject": subject}
+                if mapped.organization_id is not None:
+                    entry_out["organization"] = mapped.organization_id
+                    if mapped.organization_id not in organizations:
+                        organizations.append(mapped.organization_id)
+                target = saml if credential == "saml" else oidc
+                if target.setdefault((mapped.provider, subject), entry_out) is entry_out:
+                    keys.append(connection or provider)
+                    if facts is None or not facts.matches:
+                        _unsure_subject(
+                            user, connection or provider, entry_out, notes, saml=target is saml
+                        )
+                continue
+            key = connection or provider
+            ory_provider = options.providers.get(key)
             if ory_provider is None:
+                key = provider
                 ory_provider = options.providers.get(provider)
             if ory_provider is None:
-                kind = "social" if entry.get("isSocial") in (True, "true") else "enterprise"
+                kind = "social" if social else "enterprise"
+                option = "--provider" if social else "--enterprise"
                 notes.append(
                     Note(
                         user.user_id,
                         f"{kind}_login_not_imported",
                         f"no Ory provider is mapped for {kind} connection "
-                        f"{connection or provider!r} (use --provider CONNECTION=ORY_PROVIDER)",
+                        f"{connection or provider!r} (use {option} "
+                        f"{connection or provider}=ORY_PROVIDER)",
+                        connection or provider,
                     )
                 )
                 continue
-            providers.setdefault(
-                (ory_provider, subject), {"provider": ory_provider, "subject": subject}
+            login: dict[str, Any] = {"provider": ory_provider, "subject": subject}
+            if oidc.setdefault((ory_provider, subject), login) is login:
+                keys.append(key)
+                if facts is None or not facts.matches:
+                    _unsure_subject(user, connection or provider, login, notes, saml=False)
+    kept = len(oidc) + len(saml)
+    if options.auth0_upstream is not None:
+        for user in users:
+            oidc.setdefault(
+                (options.auth0_upstream, user.user_id),
+                {"provider": options.auth0_upstream, "subject": user.user_id},
             )
-    return list(providers.values())
+    if len(organizations) > 1:
+        notes.append(
+            Note(
+                users[0].user_id,
+                "several_organizations",
+                f"its logins belong to {len(organizations)} Ory organizations; an identity "
+                f"belongs to one: imported into {organizations[0]}",
+            )
+        )
+    return _Logins(
+        list(oidc.values()),
+        list(saml.values()),
+        organizations[0] if organizations else None,
+        kept,
+        tuple(keys),
+    )
+
+
+def _unsure_subject(
+    user: Auth0User, connection: str, login: dict[str, Any], notes: list[Note], *, saml: bool
+) -> None:
+    """A login whose subject Ory may not see at sign-in: noted, and auto-linked if OIDC.
+
+    Ory's SAML import has no ``use_auto_link``: such a login stays as it is.
+    """
+    if saml:
+        notes.append(
+            Note(
+                user.user_id,
+                "saml_subject_not_guaranteed",
+                f"the subject Ory's SAML provider {login['provider']!r} sees at sign-in "
+                f"(the NameID) may differ from the id Auth0 kept for {connection!r} (see the "
+                "guide page 'Every kind of user')",
+                connection,
+            )
+        )
+        return
+    login["use_auto_link"] = True
+    notes.append(
+        Note(
+            user.user_id,
+            "login_auto_link",
+            f"the subject Ory's provider {login['provider']!r} sees at sign-in may differ "
+            f"from the id Auth0 kept for {connection!r}: imported with use_auto_link "
+            "(see the guide page 'Every kind of user')",
+            connection,
+        )
+    )
+
+
+def _no_traits_detail(mapping: TraitMapping) -> str:
+    """Why a user got no traits: the fields the mapping reads, when it says."""
+    if callable(mapping):
+        return "the trait mapping returned no traits"
+    fields = ", ".join(dict.fromkeys(mapping.values()))
+    return f"none of the fields the traits come from is set ({fields})"
 
 
 def map_user(
@@ -452,26 +670,27 @@ def map_user(
     """
     options = options or MappingOptions()
     notes: list[Note] = []
+    mapping = options._trait_mapping
     try:
-        traits = _traits(user, options.traits)
+        traits = _traits(user, mapping)
     except Exception as e:
         return Skipped(user.user_id, user.line, "no_traits", f"trait mapping failed: {e!r}")
     if not traits:
-        reason: SkipReason = "no_email" if options.traits is DEFAULT_TRAITS else "no_traits"
+        reason: SkipReason = "no_email" if mapping is DEFAULT_TRAITS else "no_traits"
         return Skipped(
             user.user_id,
             user.line,
             reason,
             "no email address: preset://email needs one (map the user with a custom schema)"
             if reason == "no_email"
-            else "the trait mapping returned no traits",
+            else _no_traits_detail(mapping),
         )
     address = _get_path(traits, options.address_trait) if options.address_trait else None
     if isinstance(address, str) and not (len(address) <= _MAX_EMAIL and is_email(address)):
         return Skipped(user.user_id, user.line, "invalid_email", "the email address is malformed")
 
     validator = options._validator
-    if validator is not None and not (options.traits is DEFAULT_TRAITS and options.schema is None):
+    if validator is not None and not (mapping is DEFAULT_TRAITS and options.schema is None):
         # (preset://email with the default traits has one trait, the email checked above)
         problem = validator.first_problem(traits)
         if problem is not None:  # the rare path: leave out bad optional traits, if that helps
@@ -502,6 +721,20 @@ def map_user(
             }
         ]
         body["recovery_addresses"] = [{"value": address, "via": "email"}]
+    phone = _get_path(traits, options.sms_address_trait) if options.sms_address_trait else None
+    if isinstance(phone, str):
+        verified = (  # JSON or CSV; only Auth0's own phone number has a verified flag
+            user.raw.get("phone_verified") in (True, "true")
+            and phone == user.raw.get("phone_number")
+        )
+        body.setdefault("verifiable_addresses", []).append(
+            {
+                "value": phone,
+                "verified": verified,
+                "via": "sms",
+                "status": "completed" if verified else "pending",
+            }
+        )
 
     user_metadata = user.raw.get("user_metadata")
     if user_metadata and (type(user_metadata) is dict or isinstance(user_metadata, Mapping)):
@@ -530,9 +763,23 @@ def map_user(
             for m in merge
             if m.database_ids
         )
-    oidc = _oidc_providers((user, *merge) if merge else (user,), options, notes)
-    if oidc:
-        credentials["oidc"] = {"config": {"providers": oidc}}
+    logins = _federated_logins((user, *merge) if merge else (user,), options, notes)
+    if logins.oidc:
+        credentials["oidc"] = {"config": {"providers": logins.oidc}}
+    if logins.saml:
+        credentials["saml"] = {"config": {"providers": logins.saml}}
+    if logins.organization_id is not None:
+        body["organization_id"] = logins.organization_id
+        if config is not None:
+            notes.append(
+                Note(
+                    user.user_id,
+                    "organization_member_with_password",
+                    "imported into Ory organization "
+                    f"{logins.organization_id} with its password as well: Ory may ask "
+                    "members of an organization to sign in through its SSO",
+                )
+            )
     if otp_secret:
         account = address if isinstance(address, str) else user.user_id
         credentials["totp"] = {
@@ -555,6 +802,7 @@ def map_user(
         body=body,
         merged_user_ids=tuple(m.user_id for m in merge) if merge else (),
         password=source,
-        social_logins=len(oidc),
+        social_logins=logins.kept,
+        connections=logins.connections,
         notes=tuple(notes),
     )

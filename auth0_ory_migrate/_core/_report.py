@@ -52,6 +52,12 @@ class MigrationReport:
         password_hashes_without_password: Hash records without any hash (users
             who never set a password).
         notes_by_code: How many notes of each code.
+        unmapped_connections: The Auth0 connections with no Ory provider mapped, by
+            kind (``"enterprise"``, ``"social"``), each with how many users lost its
+            login (``{"enterprise": {"acme-saml": 1234}}``), most users first.
+        logins_by_connection: The logins imported through each key of
+            :attr:`MappingOptions.providers` and :attr:`MappingOptions.enterprise`
+            (a key that gave none matched no user: a typo, or another tenant's name).
         users: Every user that did not become its own identity.
         notes: Everything worth knowing about users that were imported.
         unreadable_records: Every record that could not be read.
@@ -82,6 +88,8 @@ class MigrationReport:
     password_hash_duplicates: int = 0
     password_hashes_without_password: int = 0
     unused_password_hashes: tuple[UnusedPasswordHash, ...] = field(default=(), repr=False)
+    unmapped_connections: Mapping[str, Mapping[str, int]] = field(factory=dict)
+    logins_by_connection: Mapping[str, int] = field(factory=dict)
 
     def _summary(self) -> dict[str, Any]:
         return {
@@ -102,6 +110,8 @@ class MigrationReport:
             "password_hash_duplicates": self.password_hash_duplicates,
             "password_hashes_without_password": self.password_hashes_without_password,
             "notes": dict(self.notes_by_code),
+            "unmapped_connections": {k: dict(v) for k, v in self.unmapped_connections.items()},
+            "logins_by_connection": dict(self.logins_by_connection),
         }
 
     def _sections(self) -> dict[str, Iterable[dict[str, Any]]]:
@@ -118,7 +128,12 @@ class MigrationReport:
                 for s in self.users
             ),
             "notes": (
-                {"auth0_user_id": n.user_id, "reason": n.code, "detail": n.detail}
+                {
+                    "auth0_user_id": n.user_id,
+                    "reason": n.code,
+                    "detail": n.detail,
+                    **({"connection": n.connection} if n.connection is not None else {}),
+                }
                 for n in self.notes
             ),
             "unreadable": (r.to_dict() for r in self.unreadable_records),
@@ -182,6 +197,8 @@ class ReportBuilder:
             c[_PASSWORD_KEYS[item.password]] += 1
             if item.social_logins:
                 c["social_logins"] += item.social_logins
+                for key in item.connections:
+                    c[f"{_LOGIN}{key}"] += 1
             body = item.body
             if body.get("state") == "inactive":
                 c["blocked"] += 1
@@ -272,10 +289,31 @@ class ReportBuilder:
             ),
             unused_password_hashes=unused,
             notes_by_code=dict(sorted(Counter(n.code for n in self.notes).items())),
+            unmapped_connections=_unmapped_connections(self.notes),
+            logins_by_connection={
+                k[len(_LOGIN) :]: v for k, v in sorted(c.items()) if k.startswith(_LOGIN)
+            },
             users=tuple(self.users),
             notes=tuple(self.notes),
             unreadable_records=tuple(records),
         )
+
+
+_LOGIN = "login:"  # counts' key prefix: logins imported per connection (or provider) key
+_UNMAPPED = {"enterprise_login_not_imported": "enterprise", "social_login_not_imported": "social"}
+_OPTION = {"enterprise": "--enterprise", "social": "--provider"}
+
+
+def _unmapped_connections(notes: Iterable[Note]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {}
+    for note in notes:
+        kind = _UNMAPPED.get(note.code)
+        if kind is not None and note.connection is not None:
+            counts.setdefault(kind, Counter())[note.connection] += 1
+    return {
+        kind: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+        for kind, c in sorted(counts.items())
+    }
 
 
 def format_summary(report: MigrationReport) -> str:
@@ -322,5 +360,14 @@ def format_summary(report: MigrationReport) -> str:
         lines.append(
             "notes:               "
             + ", ".join(f"{k}: {v:,}" for k, v in report.notes_by_code.items())
+        )
+    for kind, connections in report.unmapped_connections.items():
+        lines.append(
+            f"{kind} logins not imported: {sum(connections.values()):,} users of "
+            f"{len(connections)} connection(s) with no Ory provider; to keep them, add:"
+        )
+        lines.extend(
+            f"  {_OPTION[kind]} {name}=ORY_PROVIDER    ({users:,} users)"
+            for name, users in connections.items()
         )
     return "\n".join(lines)

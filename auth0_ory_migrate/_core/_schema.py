@@ -54,6 +54,7 @@ __all__ = [
     "schema_url",
     "suggest_identity_schema",
     "trait_mapping_for",
+    "trait_mapping_for_schema",
 ]
 
 #: Ory Network's email-and-password preset schema id.
@@ -227,6 +228,32 @@ def trait_mapping_for(traits: Collection[TraitName] = _DEFAULT_TRAITS) -> dict[s
         if trait in traits:
             mapping.update(_TRAIT_SOURCES[trait])
     return mapping
+
+
+def trait_mapping_for_schema(schema: Mapping[str, Any]) -> dict[str, str]:
+    """The declarative trait mapping that fills a schema's identifier traits.
+
+    Each of the top-level string traits ``email``, ``username`` and ``phone`` the
+    schema has is filled from its Auth0 field (``email``, ``username``,
+    ``phone_number``), as :func:`trait_mapping_for` does; other traits are left to the
+    caller. A schema with none of the three gives ``{"email": "email"}``, the default.
+
+    For example the schema :func:`suggest_identity_schema` builds for an export with
+    email, SMS and username users gives ``{"email": "email", "username": "username",
+    "phone": "phone_number"}``.
+
+    .. versionadded:: 0.1.0
+    """
+    props = schema.get("properties")
+    traits = props.get("traits") if isinstance(props, Mapping) else None
+    children = traits.get("properties") if isinstance(traits, Mapping) else None
+    mapping: dict[str, str] = {}
+    if isinstance(children, Mapping):
+        for trait in _IDENTIFIERS:
+            node = children.get(trait)
+            if isinstance(node, Mapping) and node.get("type") in ("string", None):
+                mapping.update(_TRAIT_SOURCES[trait])
+    return mapping or dict(_TRAIT_SOURCES["email"])
 
 
 def preset_schema(schema_id: str) -> dict[str, Any] | None:

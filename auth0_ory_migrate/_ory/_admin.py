@@ -37,6 +37,7 @@ from .._core._ory import (
     next_page_token,
 )
 from .._core._redact import Redactor, batch_secrets
+from .._core._unlink import LinkedIdentity
 from ..exceptions import ConfigurationError, OryError
 from ..typing import BatchAnswer
 
@@ -224,6 +225,9 @@ class OryAdmin:
     trip). Answers are read with ``ApiClient.response_deserialize``, so the SDK's own
     exceptions and models apply, on the engine's thread (:meth:`send_batch` returns the
     answer unread). Lookups, listing and deletion use the generated ``IdentityApi`` methods.
+
+    It is also a :class:`~auth0_ory_migrate.typing.CredentialAdmin`, for
+    :func:`~auth0_ory_migrate.unlink_credential`.
 
     Args:
         api_client: The SDK client to use.
@@ -498,6 +502,57 @@ class OryAdmin:
             try:
                 self._api.delete_identity_with_http_info(
                     identity_id, _request_timeout=self._timeout
+                )
+            except NotFoundException:
+                return False
+        return True
+
+    # -- credentials --------------------------------------------------------------------------
+
+    def credential_identifiers(
+        self, external_id: str, credential_type: str
+    ) -> LinkedIdentity | None:
+        """The identity with this ``external_id`` and its *credential_type* identifiers.
+
+        ``GET /admin/identities/by/external/{external_id}`` without ``include_credential``:
+        Ory lists each credential's identifiers (``provider:subject`` for ``oidc``) and
+        leaves its config out, so no token of an OIDC link is fetched.
+
+        Raises:
+            OryError: The lookup failed.
+
+        .. versionadded:: 0.1.0
+        """
+        with _as_ory_error(self._redactor()):
+            try:
+                answer = self._api.get_identity_by_external_id_with_http_info(
+                    external_id, _request_timeout=self._timeout
+                )
+            except NotFoundException:
+                return None
+        identity = answer.data
+        credential = (identity.credentials or {}).get(credential_type)
+        identifiers = tuple(credential.identifiers or ()) if credential is not None else ()
+        return LinkedIdentity(str(identity.id), identifiers)
+
+    def delete_credential(self, identity_id: str, credential_type: str, identifier: str) -> bool:
+        """Remove one link: ``DELETE /admin/identities/{id}/credentials/{type}?identifier=``.
+
+        Returns:
+            ``False`` when Ory answers 404 (no such identity, credential or identifier).
+
+        Raises:
+            OryError: Any other failure (400: e.g. the identity's last first factor).
+
+        .. versionadded:: 0.1.0
+        """
+        with _as_ory_error(self._redactor()):
+            try:
+                self._api.delete_identity_credentials_with_http_info(
+                    identity_id,
+                    credential_type,
+                    identifier=identifier,
+                    _request_timeout=self._timeout,
                 )
             except NotFoundException:
                 return False

@@ -20,6 +20,7 @@ from attrs import frozen
 from .._core._importing import FoundIdentity
 from .._core._ory import PreparedBatch, RemoteIdentity, batch_request
 from .._core._redact import Redactor, batch_secrets
+from .._core._unlink import LinkedIdentity
 from ..exceptions import OryError
 from ..typing import BatchAnswer
 from ._ory_admin import (
@@ -31,6 +32,7 @@ from ._ory_admin import (
     RecordedRequest,
     StoreViews,
     _batch_creates,
+    _credential_identifiers,
     _decode_body,
     _decode_page_token,
     _echo_items,
@@ -57,6 +59,9 @@ class _Answer:
 class InMemoryOryAdmin(StoreViews):
     """Ory's identity admin API in memory: an :class:`~auth0_ory_migrate.typing.IdentityAdmin`.
 
+    And a :class:`~auth0_ory_migrate.typing.CredentialAdmin`, for
+    :func:`~auth0_ory_migrate.unlink_credential`.
+
     Hand it to :func:`~auth0_ory_migrate.import_identities`,
     :func:`~auth0_ory_migrate.check_identities`, :func:`~auth0_ory_migrate.verify_identities`
     or :func:`~auth0_ory_migrate.undo_import` in place of an
@@ -79,6 +84,8 @@ class InMemoryOryAdmin(StoreViews):
             :class:`~auth0_ory_migrate.testing.OryAdminServer` (None: any is accepted).
         echo_request: Error texts quote the request, as with
             :attr:`OryFaults.echo_request <auth0_ory_migrate.testing.OryFaults>`.
+        passwordless_code: The project allows login with a one-time code, as for
+            :class:`~auth0_ory_migrate.testing.OryAdminServer`.
 
     Attributes:
         requests: Every call that Ory would have answered, as the HTTP request it stands
@@ -101,9 +108,13 @@ class InMemoryOryAdmin(StoreViews):
         default_schema_id: str = "preset://email",
         echo_request: bool = False,
         organizations: Iterable[str] | None = None,
+        passwordless_code: bool = False,
     ) -> None:
         self._store = IdentityStore(
-            schemas=schemas, default_schema_id=default_schema_id, organizations=organizations
+            schemas=schemas,
+            default_schema_id=default_schema_id,
+            organizations=organizations,
+            passwordless_code=passwordless_code,
         )
         self.echo_request = echo_request
         self._lock = threading.Lock()
@@ -241,6 +252,43 @@ class InMemoryOryAdmin(StoreViews):
         deleted = self._store.delete(identity_id)
         self._record("DELETE", f"{_PATH}/{identity_id}", 204 if deleted else 404)
         return deleted
+
+    # -- CredentialAdmin ----------------------------------------------------------------------
+
+    def credential_identifiers(
+        self, external_id: str, credential_type: str
+    ) -> LinkedIdentity | None:
+        """The identity with this ``external_id`` and its *credential_type* identifiers.
+
+        As ``GET /admin/identities/by/external/{external_id}`` lists them (no config).
+
+        .. versionadded:: 0.1.0
+        """
+        identity = self._store.identity_by_external_id(external_id)
+        self._record("GET", f"{_PATH}/by/external/{external_id}", 404 if identity is None else 200)
+        if identity is None:
+            return None
+        return LinkedIdentity(identity.id, _credential_identifiers(identity, credential_type))
+
+    def delete_credential(self, identity_id: str, credential_type: str, identifier: str) -> bool:
+        """Remove one credential link as Ory does; ``False`` for its 404.
+
+        Raises:
+            OryError: 400: e.g. the identity's last first factor.
+
+        .. versionadded:: 0.1.0
+        """
+        path = f"{_PATH}/{identity_id}/credentials/{credential_type}"
+        query = urlencode({"identifier": identifier})
+        try:
+            self._store.delete_credential(identity_id, credential_type, identifier)
+        except OryAdminError as e:
+            self._record("DELETE", path, e.code, query=query)
+            if e.code == 404:
+                return False
+            raise OryError(e.code, e.reason) from None
+        self._record("DELETE", path, 204, query=query)
+        return True
 
     def reset(self) -> None:
         """Forget every identity and recorded request.

@@ -8,7 +8,9 @@ tested against it with the real ``ory-client`` SDK:
   results), ``GET /admin/identities`` (``page_size``/``page_token`` with a ``Link`` header, filters
   ``credentials_identifier``, ``ids``, ``organization_id``, ``include_credential``),
   ``GET /admin/identities/{id}``, ``GET /admin/identities/by/external/{external_id}``,
-  ``DELETE /admin/identities/{id}`` (204), ``GET /schemas/{id}`` and ``GET /health/alive|ready``.
+  ``DELETE /admin/identities/{id}`` (204), ``DELETE /admin/identities/{id}/credentials/{type}``
+  (204; ``?identifier=provider:subject`` removes one OIDC/SAML link, as Kratos's handler does),
+  ``GET /schemas/{id}`` and ``GET /health/alive|ready``.
 * Ory's error body everywhere: ``{"error": {"code", "status", "message", "reason"?, "id"?}}``.
 * Strict JSON decoding: an unknown key anywhere in a body, a value of the wrong JSON type, malformed
   JSON, an invalid ``state`` or an unrecognised ``hashed_password`` format reject the whole request
@@ -1059,6 +1061,53 @@ def _provider_identifiers(credentials: Mapping[str, Any] | None, kind: str) -> l
     return [f"{p['provider']}:{p['subject']}" for p in providers if p]
 
 
+def _provider_id(provider: Any) -> str | None:
+    """``provider:subject`` of one OIDC/SAML provider entry (``None``: not an entry)."""
+    if not isinstance(provider, Mapping):
+        return None
+    return f"{provider.get('provider')}:{provider.get('subject')}"
+
+
+_NEED_IDENTIFIER: Final = "You must provide an identifier to delete this credential."
+
+
+def _credential_kinds(identity: StoredIdentity) -> set[str]:
+    """The credential types Ory lists for *identity* (its ``credentials`` keys)."""
+    return set(OryAdminServer._credentials_json(identity, frozenset()))
+
+
+def _credential_identifiers(identity: StoredIdentity, kind: str) -> tuple[str, ...]:
+    """The identifiers Ory lists for *identity*'s *kind* credential (none: no such credential)."""
+    listed = OryAdminServer._credentials_json(identity, frozenset()).get(kind) or {}
+    return tuple(listed.get("identifiers") or ())
+
+
+def _first_factors(identity: StoredIdentity, *, passwordless_code: bool) -> int:
+    """How many first factors Kratos counts for *identity* (``CountActiveFirstFactorCredentials``).
+
+    As Kratos's strategies count them: a password with identifiers and a hash (or the
+    migration hook, taken as enabled), each OIDC link outside an organization, each passkey,
+    each passwordless WebAuthn key, and one for everyone when code login is enabled. SAML
+    links and TOTP or lookup codes count nothing (Kratos has no SAML counter).
+    """
+    count = 1 if passwordless_code else 0
+    credentials = identity.credentials
+    if identity.password_identifiers and "password" in credentials:
+        count += bool(identity.hashed_password or identity.uses_password_migration_hook)
+    for provider in _credential_config(credentials, "oidc").get("providers") or ():
+        if (
+            isinstance(provider, Mapping)
+            and provider.get("provider")
+            and provider.get("subject")
+            and not provider.get("organization")
+        ):
+            count += 1
+    count += len(_credential_config(credentials, "passkey").get("credentials") or ())
+    for key in _credential_config(credentials, "webauthn").get("credentials") or ():
+        count += isinstance(key, Mapping) and key.get("is_passwordless") is True
+    return count
+
+
 _UUID_RNG = random.Random(secrets.randbits(128))  # noqa: S311 (ids, not secrets)
 
 
@@ -1324,6 +1373,9 @@ class IdentityStore:
         organizations: The ids of the project's Ory organizations: an identity's
             ``organization_id`` (and an OIDC/SAML provider's ``organization``) must be one of
             them (400 otherwise). None = any is accepted.
+        passwordless_code: The project allows login with a one-time code
+            (``selfservice.methods.code.passwordless_enabled``): Kratos then counts a first
+            factor for every identity, so that its last password or social link can go.
     """
 
     def __init__(
@@ -1332,7 +1384,9 @@ class IdentityStore:
         schemas: Mapping[str, Mapping[str, Any]] | None = None,
         default_schema_id: str = "preset://email",
         organizations: Iterable[str] | None = None,
+        passwordless_code: bool = False,
     ) -> None:
+        self.passwordless_code = passwordless_code
         self.organizations: frozenset[str] | None = (
             None if organizations is None else frozenset(str(o).lower() for o in organizations)
         )
@@ -1474,6 +1528,77 @@ class IdentityStore:
         """Delete an identity; False when there is none with this id."""
         with self._lock:
             return self._delete_locked(identity_id)
+
+    def delete_credential(self, identity_id: str, kind: str, identifier: str | None) -> None:
+        """Remove a credential, or one provider link of it, as Kratos's handler does.
+
+        ``DELETE /admin/identities/{id}/credentials/{type}?identifier=``: ``lookup_secret``
+        and ``totp`` go whole, ``webauthn`` keeps its passwordless keys, ``password`` is
+        emptied, ``oidc``/``saml`` lose the provider whose ``provider:subject`` is
+        *identifier*; the last three only while the identity keeps another first factor.
+
+        Raises:
+            OryAdminError: 404: no such identity, credential type on it, or identifier;
+                400: no identifier for ``oidc``/``saml``, the identity's last first factor,
+                or a type that cannot be deleted (``passkey``, ``code``...).
+        """
+        if kind == "deviceauthn":  # (Kratos revokes a device key; the twin stores none)
+            if not identifier:
+                raise OryAdminError(400, _NEED_IDENTIFIER)
+            raise OryAdminError(404, f"no identity with id {identity_id!r}")
+        with self._lock:
+            record = self._record(identity_id)
+            if record is None:
+                raise OryAdminError(404, f"no identity with id {identity_id!r}")
+            body = record.create_body()
+            stored = record.stored(body)
+            if kind not in _credential_kinds(stored):
+                raise OryAdminError(
+                    404, f"You tried to remove a {kind} but this user have no {kind} set up."
+                )
+            credentials = dict(stored.credentials)
+            keys = record.keys
+            generated = record.generated_password_hash
+            if kind in ("lookup_secret", "totp"):
+                del credentials[kind]
+            elif kind == "webauthn":
+                kept = [
+                    c
+                    for c in _credential_config(credentials, kind).get("credentials") or ()
+                    if isinstance(c, Mapping) and c.get("is_passwordless") is True
+                ]
+                if kept:
+                    config = {**_credential_config(credentials, kind), "credentials": kept}
+                    credentials[kind] = {**credentials[kind], "config": config}
+                else:
+                    del credentials[kind]
+            elif kind in ("password", "oidc", "saml"):
+                if _first_factors(stored, passwordless_code=self.passwordless_code) < 2:
+                    raise OryAdminError(400, "You cannot remove the last first factor credential.")
+                if kind == "password":
+                    credentials[kind] = {"config": {}}
+                    generated = None
+                else:
+                    if not identifier:
+                        raise OryAdminError(400, _NEED_IDENTIFIER)
+                    providers = _credential_config(credentials, kind).get("providers") or []
+                    kept = [p for p in providers if _provider_id(p) != identifier]
+                    if len(kept) == len(providers):
+                        raise OryAdminError(
+                            404,
+                            f"The identifier `{identifier}` was not found among OIDC credentials.",
+                        )
+                    credentials[kind] = {**credentials[kind], "config": {"providers": kept}}
+                    keys = tuple(k for k in keys if k != f"{kind}:{identifier}")
+                    if self._owners.get(f"{kind}:{identifier}") == identity_id:
+                        del self._owners[f"{kind}:{identifier}"]
+            else:
+                raise OryAdminError(400, f"Credentials type {kind} cannot be deleted.")
+            body["credentials"] = credentials
+            changed = record._replace(
+                body=json.dumps(body), batch_index=-1, keys=keys, generated_password_hash=generated
+            )
+            self._store[identity_id] = tuple(changed)
 
     def import_batch(
         self, patches: list[Any], creates: list[Mapping[str, Any]], text: str
@@ -1744,6 +1869,11 @@ class OryAdminServer(StoreViews):
         organizations: The ids of the project's Ory organizations; an identity with another
             ``organization_id`` (or an OIDC/SAML provider with another ``organization``) is
             refused with 400. None (default) accepts any, as without organizations configured.
+        passwordless_code: The project allows login with a one-time code: every identity
+            then has a first factor besides its password and links, so that
+            ``DELETE /admin/identities/{id}/credentials/oidc`` may remove its last link
+            (without it, Ory answers 400 "You cannot remove the last first factor
+            credential."). The password-migration hook counts as enabled.
 
     Attributes:
         faults: The faults to inject (:class:`OryFaults`); change them at any time.
@@ -1776,10 +1906,14 @@ class OryAdminServer(StoreViews):
         default_schema_id: str = "preset://email",
         absolute_links: bool = False,
         organizations: Iterable[str] | None = None,
+        passwordless_code: bool = False,
     ) -> None:
         self._api_key = api_key
         self._store = IdentityStore(
-            schemas=schemas, default_schema_id=default_schema_id, organizations=organizations
+            schemas=schemas,
+            default_schema_id=default_schema_id,
+            organizations=organizations,
+            passwordless_code=passwordless_code,
         )
         self.max_inflight_imports = max_inflight_imports
         self.faults: OryFaults = faults if faults is not None else OryFaults()
@@ -2096,6 +2230,13 @@ class OryAdminServer(StoreViews):
                     raise OryAdminError(404, f"no identity with id {identity_id!r}")
                 return HttpResponse.empty(204)
             raise OryAdminError(405, f"{method} is not allowed on {path}")
+        parts = path.split("/")
+        if len(parts) == 6 and parts[4] == "credentials" and method == "DELETE":
+            # Kratos reads the id as a UUID (anything else finds no one) and the first
+            # ``identifier`` value of the query; other query parameters are ignored.
+            identity_id, kind = unquote(parts[3]), unquote(parts[5])
+            self._store.delete_credential(identity_id, kind, request.query_one("identifier"))
+            return HttpResponse.empty(204)
         raise OryAdminError(404, f"no route for {method} {path}")
 
     def _get_schema(self, raw_id: str) -> HttpResponse:

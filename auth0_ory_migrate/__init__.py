@@ -39,7 +39,9 @@ from ._core._export import (
     ExportJob,
     ExportProgress,
     ExportResult,
+    ExportScope,
     PollPolicy,
+    export_scope_path,
 )
 from ._core._formats import UsersFormat, check_users_format, users_export_format
 from ._core._hash_join import MIN_HASH_JOIN_SHARE, check_password_hash_join
@@ -92,6 +94,17 @@ from ._core._schema import (
     ory_patch_identity_config_command,
     suggest_identity_schema,
     trait_mapping_for_schema,
+)
+from ._core._sync import (
+    SYNC_SECTIONS,
+    ImportedRecord,
+    SyncOp,
+    SyncPlan,
+    body_fingerprint,
+    identity_sections,
+    plan_sync,
+    section_digests,
+    update_request,
 )
 from ._core._unlink import LinkedIdentity
 from ._core._upstream import (
@@ -149,6 +162,7 @@ if TYPE_CHECKING:
         undo_import,
         verify_identities,
     )
+    from ._runtime._sync import SyncResult, sync_identities
     from ._runtime._unlink import UnlinkResult, unlink_credential
 
 # The adapters import the Auth0 and Ory SDKs (slow, heavy): they load on first use, so that
@@ -165,6 +179,7 @@ _LAZY = {
         "undo_import",
         "verify_identities",
     ),
+    "_runtime._sync": ("SyncResult", "sync_identities"),
     "_runtime._unlink": ("UnlinkResult", "unlink_credential"),
     "_auth0._hook": ("Auth0PasswordChecker", "HookServer", "make_hook_app", "make_hook_server"),
     "_ory._admin": ("OryAdmin",),
@@ -198,6 +213,7 @@ __all__ = [
     "EXPORT_TIMEOUT",
     "MIN_HASH_JOIN_SHARE",
     "OUTCOME_COLUMNS",
+    "SYNC_SECTIONS",
     "Auth0ApiError",
     "Auth0ExportError",
     "Auth0Exporter",
@@ -216,6 +232,7 @@ __all__ = [
     "ExportJobFailedError",
     "ExportProgress",
     "ExportResult",
+    "ExportScope",
     "ExportTimeoutError",
     "FoundIdentity",
     "HashConversion",
@@ -226,6 +243,7 @@ __all__ = [
     "ImportOutcome",
     "ImportProgress",
     "ImportResult",
+    "ImportedRecord",
     "IndexedHash",
     "InputFileError",
     "InvalidRecordError",
@@ -258,6 +276,9 @@ __all__ = [
     "SchemaError",
     "SchemaSuggestion",
     "Skipped",
+    "SyncOp",
+    "SyncPlan",
+    "SyncResult",
     "TraitMapping",
     "TraitsProblem",
     "TraitsValidator",
@@ -275,6 +296,7 @@ __all__ = [
     "apply_identity_schema",
     "auth0_upstream_mapper",
     "auth0_upstream_provider",
+    "body_fingerprint",
     "build_identity_schema",
     "check_identities",
     "check_outputs",
@@ -283,8 +305,10 @@ __all__ = [
     "check_users_read",
     "convert_custom_password_hash",
     "dump_identity",
+    "export_scope_path",
     "file_digest",
     "format_summary",
+    "identity_sections",
     "import_identities",
     "index_mfa_secrets",
     "index_password_hashes",
@@ -300,17 +324,21 @@ __all__ = [
     "parse_user",
     "plan_from_files",
     "plan_migration",
+    "plan_sync",
     "private_file",
     "read_identities",
     "read_mfa_secrets",
     "read_password_hashes",
     "read_users",
     "scan_users",
+    "section_digests",
     "suggest_identity_schema",
+    "sync_identities",
     "totp_url",
     "trait_mapping_for_schema",
     "undo_import",
     "unlink_credential",
+    "update_request",
     "user_outcome",
     "users_export_format",
     "verify_identities",

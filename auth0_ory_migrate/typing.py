@@ -40,6 +40,7 @@ __all__ = [
     "Body",
     "CredentialAdmin",
     "IdentityAdmin",
+    "IdentityUpdater",
     "ImportState",
     "OutcomeKind",
     "PasswordChecker",
@@ -197,6 +198,52 @@ class CredentialAdmin(Protocol):
 
         Raises:
             OryError: Any other failure (400: e.g. the identity's last way to sign in).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+
+@runtime_checkable
+class IdentityUpdater(IdentityAdmin, CredentialAdmin, Protocol):
+    """What :func:`~auth0_ory_migrate.sync_identities` needs of Ory, an ``IdentityAdmin`` and more.
+
+    Reading and writing one identity at a time (Ory Network's lower "admin low" rate-limit
+    bucket) besides the import's methods, and removing a link the user unlinked in Auth0
+    (:class:`CredentialAdmin`). A Protocol of its own, so that an admin of your own that
+    only imports need not have these methods; :class:`~auth0_ory_migrate.OryAdmin` and
+    :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` have them. Each method raises
+    :class:`~auth0_ory_migrate.OryError` when the request fails, as :class:`IdentityAdmin`'s
+    do, and never with a secret in its text.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def get_identity(
+        self,
+        identity_id: str,
+        include_credentials: Sequence[str] = ("password", "oidc", "saml", "totp"),
+    ) -> Mapping[str, Any] | None:
+        """The identity as Ory stores it, with the configs of *include_credentials*.
+
+        ``GET /admin/identities/{id}?include_credential=…``; ``None`` when Ory has no
+        identity with that id (404).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def update_identity(self, identity_id: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Replace the identity with *body* (``PUT /admin/identities/{id}``); Ory's answer.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def patch_identity(
+        self, identity_id: str, ops: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """Apply the JSON Patch *ops* (``PATCH /admin/identities/{id}``); Ory's answer.
 
         .. versionadded:: 0.1.0
         """

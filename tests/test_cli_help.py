@@ -69,7 +69,7 @@ def test_commands_are_listed_in_migration_order() -> None:
         if line.startswith("  ") and not line.startswith("   ")
     ]
     assert listed == [
-        "export", "schema", "convert", "hook", "import", "migrate", "verify", "undo"
+        "export", "schema", "convert", "hook", "import", "migrate", "verify", "sync", "undo"
     ]  # fmt: skip
 
 

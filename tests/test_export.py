@@ -28,7 +28,9 @@ from auth0_ory_migrate import (
     Auth0Exporter,
     ExportJob,
     ExportProgress,
+    ExportScope,
     PollPolicy,
+    export_scope_path,
 )
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate._cli.export import _ProgressDisplay
@@ -53,6 +55,7 @@ from auth0_ory_migrate.exceptions import (
     ExportDownloadError,
     ExportJobFailedError,
     ExportTimeoutError,
+    InputFileError,
 )
 from auth0_ory_migrate.testing import Auth0ManagementServer, auth0_users, write_export
 from tests.test_auth0_server import DB, sample_users
@@ -868,6 +871,47 @@ def test_cli_all_connections_with_client_credentials(
     assert result.exit_code == 0, result.output
     assert len(read_export(out)) == len(sample_users())
     assert "connection_id" not in created_bodies(cli_server)[0]
+
+
+def test_cli_writes_the_export_scope_next_to_the_file(
+    cli_server: Auth0ManagementServer, tmp_path: Path
+) -> None:
+    """Export writes <file>.scope.json: complete for --all-connections, not for one or --limit."""
+    base = ["export", "--domain", cli_server.url, "--token", cli_server.token or ""]
+    whole, one, trial = tmp_path / "all.gz", tmp_path / "one.gz", tmp_path / "trial.gz"
+    assert (
+        run([*base, "--all-connections", "-o", str(whole), "--poll-interval", "0"]).exit_code == 0
+    )
+    assert run([*base, "--connection", DB, "-o", str(one), "--poll-interval", "0"]).exit_code == 0
+    limited = [*base, "--all-connections", "--limit", "2", "-o", str(trial), "--poll-interval", "0"]
+    assert run(limited).exit_code == 0
+    scopes = {
+        p.name: ExportScope.from_json(export_scope_path(p).read_text()) for p in (whole, one, trial)
+    }
+    assert scopes["all.gz"].complete
+    assert scopes["all.gz"].users == len(sample_users())
+    assert not scopes["one.gz"].complete
+    assert scopes["one.gz"].connection_id == cli_server.connection_id(DB)
+    assert not scopes["trial.gz"].complete
+    assert scopes["trial.gz"].limit == 2
+    taken_over = ExportScope("con_x", None, "job_1", 3, known=False)
+    assert not taken_over.complete
+    assert ExportScope.from_json(taken_over.to_json()) == taken_over
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        '{"connection_id": null}',
+        '{"connection_id": 1, "limit": null, "job_id": "j", "users": 1}',
+    ],
+)
+def test_a_file_that_is_not_a_scope_is_an_input_file_error(text: str) -> None:
+    """A scope file that is not one `export` wrote: InputFileError naming the source."""
+    with pytest.raises(InputFileError, match=r"scope\.json"):
+        ExportScope.from_json(text, source="u.gz.scope.json")
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ _COMMAND_MODULES = {
     "import": "ory",
     "migrate": "ory",
     "verify": "ory",
+    "sync": "sync",
     "undo": "ory",
 }
 
@@ -53,6 +54,7 @@ _SHORT_HELP = {
     "import": "Import an identities file into Ory, exactly once per user.",
     "migrate": "Convert Auth0 exports and import them into Ory in one stream (no identities file).",
     "verify": "Check that every identity of the file is in Ory.",
+    "sync": "Carry Auth0's changes since the import into Ory (new, changed, removed users).",
     "undo": "Delete the identities the imports of a state directory created.",
 }
 

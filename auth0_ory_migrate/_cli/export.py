@@ -11,7 +11,14 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
-from .. import EXPORT_TIMEOUT, ExportProgress, PollPolicy
+from .. import (
+    EXPORT_TIMEOUT,
+    ExportProgress,
+    ExportScope,
+    PollPolicy,
+    export_scope_path,
+    private_file,
+)
 from ._app import cli, fail_on_library_errors
 
 
@@ -257,6 +264,16 @@ def export(
             )
         finally:
             display.close()
+    # What `sync` needs to tell a deleted user from one outside a partial export.
+    scope = ExportScope(
+        connection_id=result.connection_id,
+        limit=limit,
+        job_id=result.job_id,
+        users=result.users,
+        known=job_id is None,
+    )
+    with private_file(export_scope_path(result.path)) as f:
+        f.write(scope.to_json().encode() + b"\n")
     if not quiet:
         which = f"connection {result.connection_id}" if result.connection_id else "all connections"
         click.echo(

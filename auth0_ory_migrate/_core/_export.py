@@ -11,6 +11,7 @@ auth0-python; nothing here talks to the network.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from attrs import define, field, frozen
 
-from ..exceptions import ExportJobFailedError, ExportTimeoutError
+from ..exceptions import ExportJobFailedError, ExportTimeoutError, InputFileError
 from ._auth0 import is_loopback_host
 from ._read import GZIP_MAGIC
 from ._retry import RetryPolicy
@@ -36,10 +37,12 @@ __all__ = [
     "ExportJob",
     "ExportProgress",
     "ExportResult",
+    "ExportScope",
     "PollPolicy",
     "ProgressCallback",
     "body_message",
     "check_download_url",
+    "export_scope_path",
     "job_failure",
     "next_check",
     "next_poll_delay",
@@ -212,6 +215,83 @@ class ExportResult:
     connection_id: str | None
     users: int
     size: int
+
+
+@frozen
+class ExportScope:
+    """Which users an export holds: whether an absent user may be taken for a deleted one.
+
+    ``export`` writes it next to the users file (:func:`export_scope_path`). Only a
+    *complete* export (every connection, no limit, a job this tool started) can show that a
+    user is gone; a connection's export or a trial (``--limit``) cannot.
+
+    Attributes:
+        connection_id: The exported connection (None: every connection).
+        limit: The job's user limit (None: none).
+        job_id: The export job.
+        users: The user records in the file.
+        known: False when the job was taken over (``export --job-id``): its connection and
+            limit are then not known to this tool.
+
+    .. versionadded:: 0.1.0
+    """
+
+    connection_id: str | None
+    limit: int | None
+    job_id: str
+    users: int
+    known: bool = True
+
+    @property
+    def complete(self) -> bool:
+        """Whether the export holds every user of the tenant (every connection, no limit)."""
+        return self.known and self.connection_id is None and self.limit is None
+
+    def to_json(self) -> str:
+        """The scope as the JSON text of its file."""
+        return json.dumps(
+            {
+                "connection_id": self.connection_id,
+                "limit": self.limit,
+                "job_id": self.job_id,
+                "users": self.users,
+                "known": self.known,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "export scope") -> ExportScope:
+        """Read a scope file's text.
+
+        Raises:
+            InputFileError: Not a scope written by ``export``.
+        """
+        try:
+            data = json.loads(text)
+            connection_id, limit = data["connection_id"], data["limit"]
+            job_id, users, known = data["job_id"], data["users"], data.get("known", True)
+        except (ValueError, TypeError, KeyError) as e:
+            why = f"not an export scope written by `auth0-ory-migrate export` ({e})"
+            raise InputFileError(source, why) from None
+        if not (
+            (connection_id is None or isinstance(connection_id, str))
+            and (limit is None or (isinstance(limit, int) and not isinstance(limit, bool)))
+            and isinstance(job_id, str)
+            and isinstance(users, int)
+            and isinstance(known, bool)
+        ):
+            why = "not an export scope written by `auth0-ory-migrate export`"
+            raise InputFileError(source, why)
+        return cls(connection_id, limit, job_id, users, known)
+
+
+def export_scope_path(users_path: Path) -> Path:
+    """Where ``export`` puts the scope of the users file *users_path*: ``<name>.scope.json``.
+
+    .. versionadded:: 0.1.0
+    """
+    return users_path.with_name(f"{users_path.name}.scope.json")
 
 
 #: Called with an :class:`ExportProgress` at every status check and during the download.

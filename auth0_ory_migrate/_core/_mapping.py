@@ -486,18 +486,15 @@ def _password(
     return "none", None
 
 
-@frozen
-class _Logins:
-    """The federated logins of an identity's Auth0 users, as Ory credentials."""
+#: The federated logins of an identity's Auth0 users, as Ory credentials: OIDC providers,
+#: SAML providers, the organization, how many of the users' own social and enterprise
+#: logins (not the Auth0 upstream), and the option keys that mapped them. A plain tuple:
+#: this is made for every user.
+_Logins: TypeAlias = tuple[
+    list[dict[str, Any]], list[dict[str, Any]], str | None, int, tuple[str, ...]
+]
 
-    oidc: list[dict[str, Any]]
-    saml: list[dict[str, Any]]
-    organization_id: str | None
-    kept: int  # the users' own social and enterprise logins (not the Auth0 upstream)
-    connections: tuple[str, ...]  # the option keys that mapped them
-
-
-_NO_LOGINS = _Logins([], [], None, 0, ())
+_NO_LOGINS: _Logins = ([], [], None, 0, ())
 
 
 def _federated_logins(
@@ -591,7 +588,7 @@ def _federated_logins(
                 f"belongs to one: imported into {organizations[0]}",
             )
         )
-    return _Logins(
+    return (
         list(oidc.values()),
         list(saml.values()),
         organizations[0] if organizations else None,
@@ -721,7 +718,12 @@ def map_user(
             }
         ]
         body["recovery_addresses"] = [{"value": address, "via": "email"}]
-    phone = _get_path(traits, options.sms_address_trait) if options.sms_address_trait else None
+    sms_trait = options.sms_address_trait
+    phone = (
+        (traits.get(sms_trait) if "." not in sms_trait else _get_path(traits, sms_trait))
+        if sms_trait
+        else None
+    )
     if isinstance(phone, str):
         verified = (  # JSON or CSV; only Auth0's own phone number has a verified flag
             user.raw.get("phone_verified") in (True, "true")
@@ -763,20 +765,22 @@ def map_user(
             for m in merge
             if m.database_ids
         )
-    logins = _federated_logins((user, *merge) if merge else (user,), options, notes)
-    if logins.oidc:
-        credentials["oidc"] = {"config": {"providers": logins.oidc}}
-    if logins.saml:
-        credentials["saml"] = {"config": {"providers": logins.saml}}
-    if logins.organization_id is not None:
-        body["organization_id"] = logins.organization_id
+    oidc, saml, organization_id, kept, connections = _federated_logins(
+        (user, *merge) if merge else (user,), options, notes
+    )
+    if oidc:
+        credentials["oidc"] = {"config": {"providers": oidc}}
+    if saml:
+        credentials["saml"] = {"config": {"providers": saml}}
+    if organization_id is not None:
+        body["organization_id"] = organization_id
         if config is not None:
             notes.append(
                 Note(
                     user.user_id,
                     "organization_member_with_password",
                     "imported into Ory organization "
-                    f"{logins.organization_id} with its password as well: Ory may ask "
+                    f"{organization_id} with its password as well: Ory may ask "
                     "members of an organization to sign in through its SSO",
                 )
             )
@@ -802,7 +806,7 @@ def map_user(
         body=body,
         merged_user_ids=tuple(m.user_id for m in merge) if merge else (),
         password=source,
-        social_logins=logins.kept,
-        connections=logins.connections,
+        social_logins=kept,
+        connections=connections,
         notes=tuple(notes),
     )

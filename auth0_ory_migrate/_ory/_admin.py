@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pydantic
@@ -26,6 +26,7 @@ from ory_client.exceptions import ApiException, NotFoundException
 from ory_client.models.create_identity_body import CreateIdentityBody
 from ory_client.rest import RESTResponse
 
+from .._core import _json
 from .._core._hashes import ory_hash_problem
 from .._core._importing import FoundIdentity, has_plaintext_password
 from .._core._ory import (
@@ -36,7 +37,7 @@ from .._core._ory import (
     iter_pages,
     next_page_token,
 )
-from .._core._redact import Redactor, batch_secrets
+from .._core._redact import REDACTED, Redactor, batch_secrets, credential_secrets
 from .._core._unlink import LinkedIdentity
 from ..exceptions import ConfigurationError, OryError
 from ..typing import BatchAnswer
@@ -47,6 +48,12 @@ __all__ = ["OryAdmin", "body_problem"]
 _BATCH_TYPES: dict[str, str | None] = {
     "200": "BatchPatchIdentitiesResponse",
     "400": "ErrorGeneric",
+    "409": "ErrorGeneric",
+}
+_ONE_TYPES: dict[str, str | None] = {
+    "200": "Identity",
+    "400": "ErrorGeneric",
+    "404": "ErrorGeneric",
     "409": "ErrorGeneric",
 }
 _CONNECT_TIMEOUT = 30.0
@@ -154,6 +161,18 @@ def _as_ory_error(redactor: Redactor) -> Iterator[None]:
         raise _from_transport(e) from None
 
 
+class _Confidential(dict[str, Any]):
+    """An identity as Ory answered it, whose ``repr`` leaves its credentials out."""
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.items() if k != "credentials"}
+        if "credentials" in self:
+            shown["credentials"] = REDACTED
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -227,7 +246,11 @@ class OryAdmin:
     answer unread). Lookups, listing and deletion use the generated ``IdentityApi`` methods.
 
     It is also a :class:`~auth0_ory_migrate.typing.CredentialAdmin`, for
-    :func:`~auth0_ory_migrate.unlink_credential`.
+    :func:`~auth0_ory_migrate.unlink_credential`, and an
+    :class:`~auth0_ory_migrate.typing.IdentityUpdater` (:meth:`get_identity`,
+    :meth:`update_identity`, :meth:`patch_identity`), for
+    :func:`~auth0_ory_migrate.sync_identities`: their bodies go as they are (no ``null``
+    added for an unset field, which ``PUT`` would read as "clear it").
 
     Args:
         api_client: The SDK client to use.
@@ -506,6 +529,122 @@ class OryAdmin:
             except NotFoundException:
                 return False
         return True
+
+    # -- single identities (sync) -------------------------------------------------------------
+
+    def _send_one(
+        self,
+        method: str,
+        identity_id: str,
+        *,
+        body: object = None,
+        query: Sequence[tuple[str, str]] = (),
+        secrets: Iterable[str] = (),
+    ) -> Mapping[str, Any]:
+        """One request on ``/admin/identities/{id}``; its JSON answer, read as it came.
+
+        The body goes as it is (``ApiClient.param_serialize`` leaves a dict alone: no
+        ``null`` added for an unset field, which PUT would read as "clear it"), through the
+        client's configuration and auth, as the generated methods send theirs. A non-2xx
+        answer goes through ``ApiClient.response_deserialize``, so the SDK's exceptions
+        apply, and becomes an :class:`OryError` with *secrets* (and the API key) cut out.
+        """
+        redactor = Redactor.of(self._keys(), secrets)
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        with _as_ory_error(redactor):
+            params = self.api_client.param_serialize(
+                method=method,
+                resource_path="/admin/identities/{id}",
+                path_params={"id": identity_id},
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                auth_settings=["oryAccessToken"],
+            )
+            response = self.api_client.call_api(*params, _request_timeout=self._timeout)
+            response.read()  # type: ignore[no-untyped-call]
+            if not 200 <= response.status <= 299:
+                self.api_client.response_deserialize(response, _ONE_TYPES)
+                reason = error_reason(response.data, str(response.reason), redactor)[1]
+                raise OryError(response.status, reason)
+        try:
+            data = cast("bytes | None", response.data)
+            answer: object = _json.loads(data) if data else {}
+        except ValueError:
+            raise OryError(response.status, "Ory's answer is not JSON") from None
+        if not isinstance(answer, Mapping):
+            raise OryError(response.status, "Ory's answer is not an identity (a JSON object)")
+        return _Confidential(answer)
+
+    def get_identity(
+        self,
+        identity_id: str,
+        include_credentials: Sequence[str] = ("password", "oidc", "saml", "totp"),
+    ) -> Mapping[str, Any] | None:
+        """``GET /admin/identities/{id}?include_credential=…``: the identity as Ory stores it.
+
+        With the configs of the *include_credentials* types (a password's
+        ``hashed_password``, the TOTP URL, OIDC providers and their tokens): the answer is
+        a mapping whose ``repr`` leaves the credentials out, and no error of this method
+        repeats one.
+
+        Returns:
+            The identity as Ory answered it (JSON), or ``None`` when Ory has no identity
+            with that id (404).
+
+        Raises:
+            OryError: The request failed.
+
+        .. versionadded:: 0.1.0
+        """
+        try:
+            return self._send_one(
+                "GET",
+                identity_id,
+                query=[("include_credential", kind) for kind in include_credentials],
+            )
+        except OryError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def update_identity(self, identity_id: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``PUT /admin/identities/{id}`` with *body* (an ``UpdateIdentityBody``), sent as it is.
+
+        PUT replaces what it is not sent (``external_id``, ``metadata_public``,
+        ``metadata_admin``, the traits); credentials sent replace only their own type.
+
+        Returns:
+            The identity Ory answered (without credential configs).
+
+        Raises:
+            OryError: The request failed: 404 (no such identity), 409 (an identifier of
+                the new traits belongs to another identity, with Ory's reason), 400, 429...
+                Its text never holds a secret of *body*.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._send_one("PUT", identity_id, body=dict(body), secrets=credential_secrets(body))
+
+    def patch_identity(
+        self, identity_id: str, ops: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """``PATCH /admin/identities/{id}`` with the JSON Patch *ops* (RFC 6902).
+
+        Ory refuses (400) a patch of ``/id``, ``/stateChangedAt`` or ``/credentials``;
+        ``/state`` and ``/verifiable_addresses/{i}/verified`` are accepted.
+
+        Returns:
+            The identity Ory answered (without credential configs).
+
+        Raises:
+            OryError: The request failed (404: no such identity).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._send_one("PATCH", identity_id, body=[dict(op) for op in ops])
 
     # -- credentials --------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from .._core._schema import (
 )
 from ..exceptions import ConfigurationError, LedgerError, OryError, SchemaError
 from ..typing import BatchAnswer, Body, IdentityAdmin, ImportState, UndoState
+from ._ledger import Ledger
 from ._retrying import call_with_retries
 
 
@@ -310,7 +311,7 @@ class _ImportRun:
                     lookup.bodies, since=lookup.since, missing_reason=lookup.missing_reason
                 )
             )
-        self._record(outcomes)
+        self._record(outcomes, unit.bodies)
 
     def _look_up(
         self, bodies: Sequence[Body], *, since: float | None, missing_reason: str | None = None
@@ -364,8 +365,18 @@ class _ImportRun:
                 return f"{what} {identifier} is already used by identity {owner}"
         return None
 
-    def _record(self, outcomes: list[ImportOutcome]) -> None:
-        self.state.record(outcomes)
+    def _record(self, outcomes: list[ImportOutcome], bodies: Sequence[Body]) -> None:
+        if isinstance(self.state, Ledger):
+            # What was sent, digested with the outcome: ``sync`` knows what Ory was given.
+            created = {o.external_id for o in outcomes if o.status == "created"}
+            sent = {
+                external_id: body
+                for body in bodies
+                if (external_id := str(body.get("external_id"))) in created
+            }
+            self.state.record(outcomes, bodies=sent)
+        else:
+            self.state.record(outcomes)
         for outcome in outcomes:
             if outcome.status == "created":
                 self.created += 1

@@ -19,6 +19,28 @@ Layout of the state directory (default ``.auth0-ory-migrate/``, mode 0700):
       sent the user (the earliest attempt since the user's last deletion).
 
     A line cut short by a crash is dropped when the ledger is opened again.
+    - ``{"sync": external_id, "op", "status": "sending" | "done" | "failed",
+      "identity_id", ...}``: a ``sync`` operation (:func:`~auth0_ory_migrate.sync_identities`),
+      written (fsynced) before it is sent and again once Ory answered. ``sending`` carries
+      the ``digests`` the identity will have; ``done`` makes them the user's record (and
+      ``at`` its ``written_at``); ``failed`` carries Ory's reason. A ``sending`` line with
+      no answer after it is an operation in doubt: the next sync looks at Ory before
+      sending it again.
+
+    An outcome of a user in Ory that this import wrote (``created``) carries ``digests``:
+    the keyed digests of the sections of the identity body sent
+    (:func:`~auth0_ory_migrate.section_digests`), never the body or a secret, so that
+    ``sync`` knows what Ory was given. They are one string: ``|``-separated in
+    :data:`~auth0_ory_migrate.SYNC_SECTIONS` order, an empty section's digest (the same
+    for everyone) left out; with them, ``fingerprint``: the body's
+    :func:`~auth0_ory_migrate.body_fingerprint` (a ``done`` sync line too, when the record's
+    digests are the body's), ``sync``'s fast path. ``exists``, ``adopted`` and ``uncertain`` carry none
+    (Ory's identity was not, or may not have been, made from this body: ``sync`` compares
+    the export with Ory itself for them).
+``sync.key``
+    32 random bytes (mode 0600, made once, on first use, never through a symbolic link):
+    the key of those digests, so that the ledger's digests say nothing of a password hash
+    without it.
 ``identity-ids.csv``
     ``auth0_user_id,ory_identity_id`` for every user in Ory, rewritten from the ledger at
     the end of each run, for the caller's own databases.
@@ -41,22 +63,32 @@ import fcntl
 import hashlib
 import io
 import os
+import secrets
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from attrs import define, field
 
 from .._core import _json
 from .._core._importing import IN_ORY, ImportOutcome, UndoTarget
-from ..exceptions import LedgerError, OutputFileError
+from .._core._sync import (
+    SYNC_SECTIONS,
+    ImportedRecord,
+    SyncSection,
+    body_fingerprint,
+    identity_sections,
+    line_fingerprint,
+    section_digests,
+)
+from ..exceptions import ConfigurationError, LedgerError, OutputFileError
 from ._files import private_file
 
 
-__all__ = ["DEFAULT_STATE_DIR", "Ledger", "file_digest"]
+__all__ = ["DEFAULT_STATE_DIR", "ImportedRecords", "Ledger", "file_digest"]
 
 #: The state directory used when none is given.
 DEFAULT_STATE_DIR = ".auth0-ory-migrate"
@@ -65,6 +97,8 @@ STATE_FILE = "state.json"
 LEDGER_FILE = "ledger.ndjson"
 MAPPING_FILE = "identity-ids.csv"
 LOCK_FILE = "lock"
+KEY_FILE = "sync.key"
+_KEY_BYTES = 32
 _FORMAT = 1
 _CHUNK = 1 << 20
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -133,6 +167,226 @@ def _open_state_file(path: Path, flags: int, *, create: bool = False) -> int:
     return fd
 
 
+_LINKS = ("oidc", "saml")
+_SECTION_INDEX = {section: i for i, section in enumerate(SYNC_SECTIONS)}
+
+
+class PackedDigests(Mapping[SyncSection, str]):
+    """A record's section digests as the ledger keeps them: one string, read on access.
+
+    ``|``-separated, in :data:`~auth0_ory_migrate.SYNC_SECTIONS` order, with the digest of an
+    empty section (the same for every user) left out: a third of a dict's size, in the
+    ledger file and in memory (a million records for ``plan_sync``).
+    """
+
+    __slots__ = ("_null", "_packed")
+
+    def __init__(self, packed: str, null: str) -> None:
+        self._packed = packed
+        self._null = null
+
+    def __getitem__(self, section: SyncSection) -> str:
+        index = _SECTION_INDEX[section]
+        parts = self._packed.split("|")
+        value = parts[index] if index < len(parts) else ""
+        return value if value or section in _LINKS else self._null
+
+    def __iter__(self) -> Iterator[SyncSection]:
+        return iter(SYNC_SECTIONS)
+
+    def __len__(self) -> int:
+        return len(SYNC_SECTIONS)
+
+    def __repr__(self) -> str:
+        return f"PackedDigests({self._packed!r})"
+
+
+#: The digests' format: bump it whenever ``identity_sections`` or ``section_digests`` change
+#: what they compute (a test pins the digests of a fixed body). Digests of another format
+#: read back as none: ``sync`` then compares those users with Ory itself instead of taking
+#: every one of them for changed.
+DIGESTS_FORMAT = "d1:"
+
+
+def _pack_digests(digests: Mapping[Any, str], null: str) -> str:
+    parts = []
+    for section in SYNC_SECTIONS:
+        value = str(digests.get(section, ""))
+        parts.append("" if value == null and section not in _LINKS else value)
+    return DIGESTS_FORMAT + "|".join(parts)
+
+
+def _read_digests(value: object, null: str) -> Mapping[SyncSection, str] | None:
+    if isinstance(value, str):
+        if not value.startswith(DIGESTS_FORMAT):
+            return None  # another version's digests: compare with Ory instead
+        return PackedDigests(value[len(DIGESTS_FORMAT) :], null)
+    if isinstance(value, Mapping):  # (written as an object: read as well)
+        return {cast("SyncSection", str(k)): str(v) for k, v in value.items()}
+    return None
+
+
+_NO_FINGERPRINT = b""
+
+
+class ImportedRecords(Mapping[str, ImportedRecord]):
+    """:meth:`Ledger.imported_records`: each user's record, read from the ledger on demand.
+
+    Holds an index only (per user: where the line of the record is in the ledger, and the
+    16 bytes of its ``fingerprint``), a few times smaller than the records: a sync of a
+    million users reads again only the few that changed. The ledger is append-only, so the
+    places stay good while the ledger is written to.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: Path, null: str, key: bytes) -> None:
+        self._path = path
+        self._null = null
+        self._key = key
+        #: external id -> the line's offset (8 bytes, big-endian) + the fingerprint, if any
+        self._index: dict[str, bytes] = {}
+        #: records made of two lines (a sync line naming no identity): kept whole (rare)
+        self._whole: dict[str, ImportedRecord] = {}
+        self._read_index()
+
+    def _read_index(self) -> None:
+        try:
+            fd = _open_state_file(self._path, os.O_RDONLY)
+        except OSError as e:
+            raise _oserror(self._path, e) from e
+        index, whole = self._index, self._whole
+        loads, in_ory = _json.loads, IN_ORY
+        at = 0
+        with os.fdopen(fd, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                where = at
+                at += len(line)
+                entry = loads(line)
+                if not isinstance(entry, dict):
+                    continue
+                sync = entry.get("sync")
+                if isinstance(sync, str):
+                    if entry.get("status") != "done" or (sync not in index and sync not in whole):
+                        continue
+                    if entry.get("op") == "remove":
+                        index.pop(sync, None)
+                        whole.pop(sync, None)
+                        continue
+                    named = entry.get("identity_id")
+                    if not (isinstance(named, str) and named):
+                        before = self[sync]
+                        index.pop(sync, None)
+                        whole[sync] = self._record(sync, entry, before.identity_id)
+                        continue
+                    whole.pop(sync, None)
+                    index[sync] = self._value(where, entry)
+                    continue
+                external_id = entry.get("external_id")
+                if not isinstance(external_id, str):
+                    continue
+                status = entry.get("status")
+                if status in in_ory:
+                    whole.pop(external_id, None)
+                    index[external_id] = self._value(where, entry)
+                elif status in ("failed", "deleted"):
+                    index.pop(external_id, None)
+                    whole.pop(external_id, None)
+
+    @staticmethod
+    def _value(where: int, entry: Mapping[str, Any]) -> bytes:
+        fingerprint = entry.get("fingerprint")
+        digests = entry.get("digests")
+        place = where.to_bytes(8, "big")
+        if (
+            isinstance(fingerprint, str)
+            and len(fingerprint) == 32
+            and isinstance(digests, str)
+            and digests.startswith(DIGESTS_FORMAT)
+            and isinstance(entry.get("identity_id"), str)
+            and (entry.get("sync") is not None or entry.get("status") == "created")
+        ):
+            with contextlib.suppress(ValueError):
+                return place + bytes.fromhex(fingerprint)
+        return place
+
+    def _record(
+        self, external_id: str, entry: Mapping[str, Any], identity_id: str | None = None
+    ) -> ImportedRecord:
+        found = entry.get("identity_id")
+        fingerprint = entry.get("fingerprint")
+        if entry.get("sync") is not None:
+            if isinstance(found, str) and found:
+                identity_id = found
+            digests = _read_digests(entry.get("digests"), self._null)
+            at = _seconds(entry.get("at"))
+            return ImportedRecord(
+                external_id,
+                identity_id,
+                digests,
+                at,
+                fingerprint if isinstance(fingerprint, str) and digests is not None else None,
+            )
+        identity_id = found if isinstance(found, str) else None
+        if entry.get("status") == "created":
+            digests = _read_digests(entry.get("digests"), self._null)
+            at = _seconds(entry.get("at"))
+        else:
+            digests, at, fingerprint = None, None, None
+        return ImportedRecord(
+            external_id,
+            identity_id,
+            digests,
+            at,
+            fingerprint if isinstance(fingerprint, str) and digests is not None else None,
+        )
+
+    def __getitem__(self, external_id: str) -> ImportedRecord:
+        whole = self._whole.get(external_id)
+        if whole is not None:
+            return whole
+        value = self._index[external_id]
+        where = int.from_bytes(value[:8], "big")
+        try:
+            fd = _open_state_file(self._path, os.O_RDONLY)
+        except OSError as e:
+            raise _oserror(self._path, e) from e
+        with os.fdopen(fd, "rb") as f:
+            f.seek(where)
+            line = f.readline()
+        entry = _json.loads(line)
+        return self._record(external_id, entry)
+
+    def __contains__(self, external_id: object) -> bool:
+        return external_id in self._index or external_id in self._whole
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._index
+        yield from self._whole
+
+    def __len__(self) -> int:
+        return len(self._index) + len(self._whole)
+
+    def is_unchanged(self, external_id: str, line: bytes) -> bool:
+        """Whether *line* (an identities-file line) is the very body last written for the user.
+
+        Its :func:`~auth0_ory_migrate.body_fingerprint` is the record's (one recorded with
+        the record's digests): no section can differ. False when not known.
+
+        .. versionadded:: 0.1.0
+        """
+        value = self._index.get(external_id)
+        if value is None or len(value) <= 8:
+            return False
+        return value[8:] == line_fingerprint(line, self._key)
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def file_digest(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file's content, hex, read in bounded memory.
 
@@ -169,6 +423,10 @@ class Ledger:
     _failed: dict[str, str] = field(factory=dict, repr=False)
     _attempts: dict[str, float] = field(factory=dict, repr=False)
     _end: int = field(default=0, repr=False)
+    _key: bytes | None = field(default=None, repr=False)
+    _null: str | None = field(default=None, repr=False)
+    #: Sync operations sent and not answered yet, by external id: their ``sending`` line.
+    _sync_pending: dict[str, dict[str, Any]] = field(factory=dict, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -337,6 +595,10 @@ class Ledger:
                 raise _oserror(self.ledger_path, e) from e
 
     def _apply(self, entry: dict[str, Any]) -> None:
+        sync = entry.get("sync")
+        if isinstance(sync, str):
+            self._apply_sync(sync, entry)
+            return
         # Attempts are only read back from the file: those of the current run are the
         # engine's to track.
         attempt = entry.get("attempt")
@@ -360,6 +622,16 @@ class Ledger:
             self._done.discard(external_id)
             self._failed.pop(external_id, None)
             self._attempts.pop(external_id, None)
+
+    def _apply_sync(self, external_id: str, entry: dict[str, Any]) -> None:
+        status = entry.get("status")
+        if status == "sending":
+            self._sync_pending[external_id] = entry
+            return
+        self._sync_pending.pop(external_id, None)
+        if status == "done" and entry.get("action") == "delete":
+            self._done.discard(external_id)
+            self._failed.pop(external_id, None)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -502,6 +774,114 @@ class Ledger:
                 latest[external_id] = None
         return [t for t in latest.values() if t is not None]
 
+    def imported_records(self) -> ImportedRecords:
+        """What Ory was given for every user in it, by external id (for ``plan_sync``).
+
+        Read back from the ledger: each user recorded as in Ory (``created``, ``exists``,
+        ``adopted``, ``uncertain``) with its identity id, the digests of what this tool
+        last wrote (the import's body, then each completed ``sync`` update) and when Ory
+        answered that write. ``digests`` is ``None`` when Ory's identity was not made
+        from a body of ours (``exists``, ``adopted``, ``uncertain``) or was imported
+        before digests were recorded: ``sync`` then compares with Ory itself. Users
+        deleted (``undo``, ``sync`` with ``delete``), deactivated by ``sync`` or whose
+        last outcome is ``failed`` are left out.
+
+        The mapping keeps an index (each user's id, where the record's line is, and its
+        ``fingerprint``): a record is read from the ledger file when asked for.
+
+        Raises:
+            LedgerError: The ledger cannot be read.
+
+        .. versionadded:: 0.1.0
+        """
+        return ImportedRecords(self.ledger_path, self._null_digest(), self.sync_key())
+
+    def sync_pending(self, external_id: str) -> Mapping[SyncSection, str] | None:
+        """The digests an earlier ``sync`` was writing for this user when it stopped.
+
+        An operation recorded as ``sending`` with no answer after it (the run was killed,
+        or the answer was lost): Ory may or may not have done it. ``None`` when no
+        operation of the user is in doubt.
+
+        .. versionadded:: 0.1.0
+        """
+        entry = self._sync_pending.get(external_id)
+        if entry is None:
+            return None
+        return _read_digests(entry.get("digests"), self._null_digest()) or {}
+
+    def pending_sync(self) -> list[Mapping[str, Any]]:
+        """Every ``sync`` operation in doubt: its ``sending`` line, with no answer after it.
+
+        Each with ``sync`` (the external id), ``op``, ``identity_id``, ``fields`` and
+        ``digests`` (what the record becomes once it is done).
+
+        .. versionadded:: 0.1.0
+        """
+        null = self._null_digest()
+        return [
+            {**entry, "digests": _read_digests(entry.get("digests"), null)}
+            for entry in self._sync_pending.values()
+        ]
+
+    def sync_key(self) -> bytes:
+        """The state directory's key for the digests of what was imported (``sync.key``).
+
+        Made on first use: 32 random bytes, mode 0600, written whole (never through a
+        symbolic link); read back afterwards, and never replaced: every digest of the
+        ledger was made with it.
+
+        Raises:
+            LedgerError: The key file cannot be made or read, is a symbolic link, belongs
+                to another user or is damaged.
+
+        .. versionadded:: 0.1.0
+        """
+        if self._key is not None:
+            return self._key
+        path = self.state_dir / KEY_FILE
+        if not path.exists() and not path.is_symlink():
+            try:
+                with private_file(path) as f:
+                    f.write(secrets.token_bytes(_KEY_BYTES))
+            except OutputFileError as e:
+                raise LedgerError(f"cannot write the state file {e.path!r}: {e.reason}") from e
+            except ConfigurationError as e:
+                raise _oserror(path, OSError(errno.ELOOP, str(e))) from e
+            except OSError as e:
+                raise _oserror(path, e) from e
+        try:
+            fd = _open_state_file(path, os.O_RDONLY)
+        except OSError as e:
+            raise _oserror(path, e) from e
+        with os.fdopen(fd, "rb") as f:
+            if stat.S_IMODE(os.fstat(f.fileno()).st_mode) & 0o077:
+                raise LedgerError(
+                    f"the key file {str(path)!r} can be read by others: not used "
+                    "(chmod 600 it, or use another --state-dir)"
+                )
+            key = f.read(_KEY_BYTES + 1)
+        if len(key) != _KEY_BYTES:
+            raise LedgerError(
+                f"the key file {str(path)!r} is damaged ({len(key)} bytes, not {_KEY_BYTES}); "
+                "the digests of this state directory cannot be checked without it"
+            )
+        self._key = key
+        return key
+
+    def _null_digest(self) -> str:
+        """The digest of an empty section under this directory's key (left out when packed)."""
+        if self._null is None:
+            self._null = section_digests({}, self.sync_key())["traits"]
+        return self._null
+
+    def digests_of(self, body: Mapping[str, Any]) -> dict[SyncSection, str]:
+        """The keyed digests of *body*'s sections (:func:`~auth0_ory_migrate.section_digests`).
+
+        .. versionadded:: 0.1.0
+        """
+        return dict(section_digests(identity_sections(body), self.sync_key()))
+
     # -- recording --------------------------------------------------------------------------
 
     def note_attempt(self, external_ids: Iterable[str], *, at: float | None = None) -> None:
@@ -524,8 +904,19 @@ class Ledger:
         when = time.time() if at is None else at
         self._write(_json.dumps({"attempt": ids, "at": when}) + b"\n", sync=False)
 
-    def record(self, outcomes: Iterable[ImportOutcome]) -> None:
+    def record(
+        self,
+        outcomes: Iterable[ImportOutcome],
+        *,
+        bodies: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         """Append outcomes and fsync, so that they survive any crash from now on.
+
+        Args:
+            outcomes: What became of the users.
+            bodies: The bodies sent, by external id: a ``created`` outcome whose body is
+                in it is recorded with the body's digests (:meth:`digests_of`), for
+                ``sync``.
 
         Raises:
             LedgerError: The ledger cannot be written (full or read-only file system);
@@ -533,7 +924,46 @@ class Ledger:
 
         .. versionadded:: 0.1.0
         """
-        self._append(outcome.to_dict() for outcome in outcomes)
+        entries = []
+        for outcome in outcomes:
+            entry = outcome.to_dict()
+            body = bodies.get(outcome.external_id) if bodies else None
+            if body is not None and outcome.status == "created":
+                entry["digests"] = _pack_digests(self.digests_of(body), self._null_digest())
+                entry["fingerprint"] = body_fingerprint(body, self.sync_key())
+            entries.append(entry)
+        self._append(entries)
+
+    def record_sync(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Append ``sync`` operation lines (``{"sync": external_id, "op", "status"}``), fsynced.
+
+        ``sending`` before an operation is sent, ``done`` (with the user's new
+        ``digests``) or ``failed`` (with ``reason``) once Ory answered; a ``done``
+        ``remove`` with ``"action": "delete"`` also records the user as deleted. Never a
+        body or a secret: only digests.
+
+        Raises:
+            LedgerError: The ledger cannot be written: nothing of these lines is left in it,
+                and the operations must not be sent.
+
+        .. versionadded:: 0.1.0
+        """
+        lines: list[dict[str, Any]] = []
+        for entry in entries:
+            line = dict(entry)
+            if isinstance(line.get("digests"), Mapping):
+                line["digests"] = _pack_digests(line["digests"], self._null_digest())
+            lines.append(line)
+            if line.get("status") == "done" and line.get("action") == "delete":
+                lines.append(
+                    {
+                        "external_id": line["sync"],
+                        "status": "deleted",
+                        "identity_id": line.get("identity_id"),
+                        "reason": None,
+                    }
+                )
+        self._append(lines)
 
     def record_deletions(self, deleted: Iterable[tuple[str, str | None]]) -> None:
         """Record identities ``undo`` deleted (``(external_id, identity_id)`` pairs), fsynced.

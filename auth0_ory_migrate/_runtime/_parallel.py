@@ -27,13 +27,14 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
-from typing import IO, Any, Literal, TypeAlias
+from typing import IO, Any, Literal, TypeAlias, cast
 
 from .._core._identities import dump_identity
-from .._core._mapping import MappingOptions, PlannedIdentity
+from .._core._json import dumps
+from .._core._mapping import MappingOptions, PlannedIdentity, Skipped
 from .._core._mfa import index_mfa_secrets, read_mfa_secrets
 from .._core._outcomes import OutcomeLines
 from .._core._password_hashes import HashUses, index_password_hashes, read_password_hashes
@@ -56,13 +57,21 @@ from .._core._side_files import (
     check_password_hashes_read,
     refuse_another_export,
 )
+from .._core._sync import ImportedRecord, SeenUsers, line_fingerprint
 from .._core._users import Auth0User, UsersFile, parse_user
 from ..exceptions import Auth0OryMigrateError, InvalidRecordError
 from ._files import open_input, private_file, widen_pipe
 from ._pgp import PgpDecryption
 
 
-__all__ = ["can_fork", "default_jobs", "plan_from_files", "scan_in_background", "write_identities"]
+__all__ = [
+    "can_fork",
+    "default_jobs",
+    "plan_from_files",
+    "scan_in_background",
+    "sync_plan_items",
+    "write_identities",
+]
 
 #: More workers than this gain nothing: the parent, which reads, writes and plans
 #: the users that share an email, keeps about this many busy.
@@ -429,9 +438,17 @@ _Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
 
 
 def _start_workers(
-    context: MappingContext, scan: UserScan, jobs: int, *, outcomes: bool = False
+    context: MappingContext,
+    scan: UserScan,
+    jobs: int,
+    *,
+    outcomes: bool = False,
+    mapper: Callable[[tuple[int, bytes], MappingContext, UserScan], Any] | None = None,
 ) -> _Workers:
-    """Fork *jobs* workers; with *outcomes*, they make the rows of the outcomes file too."""
+    """Fork *jobs* workers; with *outcomes*, they make the rows of the outcomes file too.
+
+    With *mapper*, each block is what it returns instead (:func:`sync_plan_items`).
+    """
     forking = multiprocessing.get_context("fork")
     workers: _Workers = []
     try:
@@ -441,7 +458,9 @@ def _start_workers(
             # a pipe whose every writer is gone is how a worker learns the parent died.
             not_its_own = [parent_end, *(link for _, link in workers)]
             process = forking.Process(
-                target=_work, args=(child_end, context, scan, not_its_own, outcomes), daemon=True
+                target=_work,
+                args=(child_end, context, scan, not_its_own, outcomes, mapper),
+                daemon=True,
             )
             process.start()
             child_end.close()
@@ -516,12 +535,15 @@ def _work(
     scan: UserScan,
     not_its_own: list[_Link],
     outcomes: bool = False,
+    mapper: Callable[[tuple[int, bytes], MappingContext, UserScan], Any] | None = None,
 ) -> None:
     """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
     for link in not_its_own:
         link.close()
-    map_block: Callable[[tuple[int, bytes], MappingContext, UserScan], _Result] = (
-        functools.partial(_map_block_with_outcomes, outcomes=OutcomeLines())
+    map_block: Callable[[tuple[int, bytes], MappingContext, UserScan], Any] = (
+        mapper
+        if mapper is not None
+        else functools.partial(_map_block_with_outcomes, outcomes=OutcomeLines())
         if outcomes
         else _map_block
     )
@@ -612,3 +634,194 @@ def _picklable(e: Exception) -> Exception:
     except Exception:
         return Auth0OryMigrateError("".join(traceback.format_exception_only(e)).strip())
     return e
+
+
+# -- sync: the new export's items, the unchanged users left in the workers ----------------------
+
+#: Whether an identities-file line is the very body last written for the user (see
+#: :meth:`ImportedRecords.is_unchanged <auth0_ory_migrate._runtime._ledger.ImportedRecords>`).
+_Unchanged: TypeAlias = Callable[[str, bytes], bool]
+#: What a worker sends back for a block, for a sync: the report of what it mapped, the
+#: records for the parent, the hash entries used, the items to plan (each with how many of
+#: the records for the parent come before it), and the users that need no op.
+_SyncResult: TypeAlias = tuple[
+    ReportBuilder, list[_InOrder], HashUses, list[tuple[int, PlanItem]], SeenUsers
+]
+
+
+def _unchanged_test(previous: Mapping[str, ImportedRecord], key: bytes) -> _Unchanged:
+    """The test of :func:`sync_plan_items`: the records' own, or one made of their fingerprints."""
+    own = getattr(previous, "is_unchanged", None)
+    if callable(own):
+        return own  # type: ignore[no-any-return]
+
+    def unchanged(external_id: str, line: bytes) -> bool:
+        record = previous.get(external_id)
+        if (
+            record is None
+            or record.fingerprint is None
+            or record.digests is None
+            or record.identity_id is None
+        ):
+            return False
+        return record.fingerprint == line_fingerprint(line, key).hex()
+
+    return unchanged
+
+
+def sync_plan_items(
+    plan: MigrationPlan,
+    previous: Mapping[str, ImportedRecord],
+    *,
+    key: bytes,
+    jobs: int | None = None,
+) -> Iterator[PlanItem | SeenUsers]:
+    """Iterate *plan* for :func:`~auth0_ory_migrate.plan_sync`, the unchanged users left out.
+
+    What iterating *plan* gives, in file order, except that each planned user whose body
+    is the very body last written (its :func:`~auth0_ory_migrate.body_fingerprint` is the
+    record's in *previous*) and each skipped user come as :class:`~auth0_ory_migrate.SeenUsers`
+    batches: ``plan_sync`` of these items is ``plan_sync`` of *plan*. With ``jobs > 1``, the
+    users are mapped and compared by forked workers as :func:`write_identities` maps them
+    (the same conditions); the plan's report is the same either way.
+
+    Args:
+        plan: The new export's plan (:func:`plan_from_files`).
+        previous: What was imported (:meth:`Ledger.imported_records
+            <auth0_ory_migrate.Ledger.imported_records>`), by external id.
+        key: The digest key of the records (:meth:`Ledger.sync_key
+            <auth0_ory_migrate.Ledger.sync_key>`).
+        jobs: Worker processes; ``None``: the CPUs this process may use, at most 8.
+
+    Raises:
+        Auth0OryMigrateError: A worker process died (e.g. killed for memory).
+
+    .. versionadded:: 0.1.0
+    """
+    if jobs is None:
+        jobs = default_jobs()
+    unchanged = _unchanged_test(previous, key)
+    run = start_run(plan)
+    users = run.users
+    if jobs > 1 and isinstance(users, UsersFile) and can_fork():
+        run.start()
+        with users.opener() as f:
+            blocks = ndjson_blocks(f, "users", allow_csv=True)
+            if blocks is not None:
+                gc.freeze()  # (as _write_in_parallel: the workers share these pages)
+                try:
+                    yield from _feed_sync_workers(run, blocks, jobs, unchanged, users.strict)
+                finally:
+                    gc.unfreeze()
+                return
+    yield from _seen_in_this_process(run, unchanged)
+
+
+def _seen_in_this_process(run: PlanRun, unchanged: _Unchanged) -> Iterator[PlanItem | SeenUsers]:
+    """:func:`sync_plan_items` without workers."""
+    for item in run:
+        if type(item) is PlannedIdentity:
+            if unchanged(item.external_id, dumps(item.body)):
+                yield SeenUsers((item.external_id, *item.merged_user_ids), 1)
+                continue
+        elif type(item) is Skipped:
+            yield SeenUsers((item.user_id,))
+            continue
+        yield item
+
+
+def _feed_sync_workers(
+    run: PlanRun,
+    blocks: Iterator[tuple[int, bytes]],
+    jobs: int,
+    unchanged: _Unchanged,
+    strict: bool,
+) -> Iterator[PlanItem | SeenUsers]:
+    """:func:`_feed_workers` for a sync: the items to plan instead of the identities file."""
+    mapper = functools.partial(_sync_block, unchanged=unchanged)
+    workers = _start_workers(run.context, run.scan, jobs, mapper=mapper)
+    depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
+    try:
+        in_flight: deque[_Link] = deque()
+        for n, block in enumerate(blocks):
+            conn = workers[n % jobs][1]
+            if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
+                while in_flight:
+                    yield from _sync_result(_receive(in_flight.popleft()), run, strict=strict)
+            if len(in_flight) == jobs * depth:
+                result = _receive(in_flight.popleft())
+                conn.send(block)
+                yield from _sync_result(result, run, strict=strict)
+            else:
+                conn.send(block)
+            in_flight.append(conn)
+        while in_flight:
+            yield from _sync_result(_receive(in_flight.popleft()), run, strict=strict)
+        yield from run.finish()
+    finally:
+        _stop_workers(workers)
+
+
+def _sync_result(result: Any, run: PlanRun, *, strict: bool) -> Iterator[PlanItem | SeenUsers]:
+    """A worker's block for a sync: its items and the parent's records, in file order."""
+    counted, in_order, matched, items, seen = cast("_SyncResult", result)
+    if strict and counted.unreadable_records:
+        raise counted.unreadable_records[0].to_error()
+    run.merge_counts(counted, matched)
+    yield seen
+    mark: ReportMark = (0, 0, 0)
+    at = 0
+    for k, (number, line, _, until_mark, _) in enumerate(in_order):
+        while at < len(items) and items[at][0] <= k:
+            yield items[at][1]
+            at += 1
+        run.merge_entries(counted, mark, until_mark)
+        mark = until_mark
+        raw = decode_ndjson_line(number, line, "users")
+        user = raw if isinstance(raw, UnreadableRecord) else parse_user(raw[1], raw[0])
+        yield from run.feed(user)
+    for _, item in items[at:]:
+        yield item
+    run.merge_entries(counted, mark, None)
+
+
+def _sync_block(
+    block: tuple[int, bytes], context: MappingContext, scan: UserScan, unchanged: _Unchanged
+) -> _SyncResult:
+    """:func:`_map_block` for a sync: what to plan, the unchanged and skipped users apart."""
+    start, data = block
+    in_order: list[_InOrder] = []
+    matched = HashUses()
+    items: list[tuple[int, PlanItem]] = []
+    seen: list[str | None] = []
+    same = 0
+    counted = ReportBuilder()
+    add, map_one = counted.add, context.map_one
+    for number, line in ndjson_lines(data.split(b"\n"), start):
+        raw = decode_ndjson_line(number, line, "users")
+        if type(raw) is UnreadableRecord:
+            add(raw)
+            items.append((len(in_order), raw))
+            continue
+        user = parse_user(raw[1], number)  # type: ignore[index]
+        item: PlanItem
+        if type(user) is not Auth0User:
+            add(user)  # type: ignore[arg-type]
+            item = user  # type: ignore[assignment]
+        elif needs_order(scan, user):
+            in_order.append((number, line, 0, counted.mark(), 0))
+            continue
+        else:
+            item = map_one(user, matched)
+            add(item)
+        if type(item) is PlannedIdentity:
+            if unchanged(item.external_id, dumps(item.body)):
+                seen.append(item.external_id)
+                seen.extend(item.merged_user_ids)
+                same += 1
+                continue
+        elif type(item) is Skipped:
+            seen.append(item.user_id)
+            continue
+        items.append((len(in_order), item))
+    return counted, in_order, matched, items, SeenUsers(tuple(seen), same)

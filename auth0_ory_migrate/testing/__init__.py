@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         ExportFiles,
         FakeAuth0User,
         HashIdForm,
+        LaterTenant,
         PgpKeyPair,
         UserKind,
         auth0_users,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         password_users,
         pgp_encrypt_file,
         pgp_key_pair,
+        tenant_a_week_later,
         write_export,
     )
     from ._http import HttpRequest, HttpResponse
@@ -110,6 +112,7 @@ _PARTS = {
         "FakeAuth0User",
         "TEST_PGP_PASSPHRASE",
         "HashIdForm",
+        "LaterTenant",
         "PgpKeyPair",
         "UserKind",
         "auth0_users",
@@ -118,6 +121,7 @@ _PARTS = {
         "password_users",
         "pgp_encrypt_file",
         "pgp_key_pair",
+        "tenant_a_week_later",
         "write_export",
     ),
     "_http": ("HttpRequest", "HttpResponse"),
@@ -191,6 +195,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "InMemoryOryAdmin",
+    "LaterTenant",
     "MigrationProblem",
     "OryAdminError",
     "OryAdminServer",
@@ -215,6 +220,7 @@ __all__ = [
     "password_users",
     "pgp_encrypt_file",
     "pgp_key_pair",
+    "tenant_a_week_later",
     "unknown_keys",
     "write_export",
 ]

@@ -9,6 +9,7 @@ Auth0 delivers, so the library reads them like any user's export.
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import gzip
 import io
@@ -16,10 +17,11 @@ import json
 import random
 import string
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import attrs
 import bcrypt
 from attrs import field, frozen
 
@@ -33,6 +35,7 @@ __all__ = [
     "ExportFiles",
     "FakeAuth0User",
     "HashIdForm",
+    "LaterTenant",
     "PgpKeyPair",
     "UserKind",
     "auth0_users",
@@ -41,6 +44,7 @@ __all__ = [
     "password_users",
     "pgp_encrypt_file",
     "pgp_key_pair",
+    "tenant_a_week_later",
     "write_export",
 ]
 
@@ -449,6 +453,316 @@ def password_users(users: Iterable[FakeAuth0User]) -> list[PasswordUser]:
             )
         )
     return result
+
+
+ChangeKind = Literal[
+    "new",
+    "email_changed",
+    "email_verified",
+    "blocked",
+    "unblocked",
+    "social_linked",
+    "password_reset_new_hash",
+    "password_reset_no_hash",
+    "deleted",
+]
+_CHANGE_KINDS: tuple[ChangeKind, ...] = (
+    "new",
+    "email_changed",
+    "email_verified",
+    "blocked",
+    "unblocked",
+    "social_linked",
+    "password_reset_new_hash",
+    "password_reset_no_hash",
+    "deleted",
+)
+
+# The order in which the kinds choose their users: the scarce ones first, so that a common
+# one does not take their only candidates.
+_SCARCE_FIRST: tuple[ChangeKind, ...] = (
+    "unblocked",
+    "email_verified",
+    "password_reset_new_hash",
+    "password_reset_no_hash",
+    "social_linked",
+    "email_changed",
+    "blocked",
+    "deleted",
+)
+
+
+def _ids_repr(ids: tuple[str, ...]) -> str:
+    return f"<{len(ids)} users>"
+
+
+@frozen
+class LaterTenant:
+    """The same Auth0 tenant a week later (:func:`tenant_a_week_later`), and what changed.
+
+    Each change is a tuple of Auth0 user ids, in export order; a user has at most one kind of
+    change. Write the later export with ``write_export(directory, later.users)``: its hash
+    file carries the new hashes.
+
+    Attributes:
+        users: The tenant's users a week later, in export order (the earlier users but the
+            deleted ones, then the new ones).
+        new: Users who signed up since (fresh ids and addresses).
+        email_changed: Users whose email changed (same user id, the new address unverified,
+            their hash record's email too).
+        email_verified: Users who verified their email.
+        blocked: Users an administrator blocked.
+        unblocked: Blocked users who were unblocked.
+        social_linked: Database users who linked a social login (a GitHub identity).
+        password_reset_new_hash: Users who reset their password; the later hash file has
+            the new hash (a newer ``password_set_date``, equal to ``last_password_reset``).
+        password_reset_no_hash: Users who reset their password; the hash file still has
+            the old hash, older than ``last_password_reset`` (a stale hash).
+        deleted: Users deleted from Auth0 (absent from :attr:`users`).
+        unchanged: The other users (the earlier users whose record did not change).
+
+    .. versionadded:: 0.1.0
+    """
+
+    users: tuple[FakeAuth0User, ...] = field(repr=_ids_repr)
+    new: tuple[str, ...] = field(repr=_ids_repr)
+    email_changed: tuple[str, ...] = field(repr=_ids_repr)
+    email_verified: tuple[str, ...] = field(repr=_ids_repr)
+    blocked: tuple[str, ...] = field(repr=_ids_repr)
+    unblocked: tuple[str, ...] = field(repr=_ids_repr)
+    social_linked: tuple[str, ...] = field(repr=_ids_repr)
+    password_reset_new_hash: tuple[str, ...] = field(repr=_ids_repr)
+    password_reset_no_hash: tuple[str, ...] = field(repr=_ids_repr)
+    deleted: tuple[str, ...] = field(repr=_ids_repr)
+    unchanged: tuple[str, ...] = field(repr=_ids_repr)
+
+    @property
+    def changes(self) -> dict[str, tuple[str, ...]]:
+        """Every kind of change (not ``unchanged``) and its user ids.
+
+        .. versionadded:: 0.1.0
+        """
+        return {kind: getattr(self, kind) for kind in _CHANGE_KINDS}
+
+    def counts(self) -> dict[str, int]:
+        """How many users of each kind of change, and ``unchanged``.
+
+        .. versionadded:: 0.1.0
+        """
+        counts = {kind: len(ids) for kind, ids in self.changes.items()}
+        counts["unchanged"] = len(self.unchanged)
+        return counts
+
+
+_LATER_DAY = "2025-06-0"  # a week of June 2025: later than every generated date
+
+
+def _later_stamp(rng: random.Random) -> str:
+    return (
+        f"{_LATER_DAY}{rng.randint(1, 7)}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
+        f":{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}Z"
+    )
+
+
+def _eligible(user: FakeAuth0User, kind: ChangeKind) -> bool:
+    record = user.record
+    database = user.kind in ("database", "linked", "username_only")
+    if kind == "email_changed":
+        return database and user.email is not None
+    if kind == "email_verified":
+        return user.email is not None and record.get("email_verified") is False
+    if kind == "blocked":
+        return record.get("blocked") is not True
+    if kind == "unblocked":
+        return record.get("blocked") is True
+    if kind == "social_linked":
+        return user.kind == "database" and user.email is not None
+    if kind in ("password_reset_new_hash", "password_reset_no_hash"):
+        hrec = user.hash_record
+        return (
+            database
+            and hrec is not None
+            and "last_password_reset" not in record  # its hash is not stale already
+        )
+    return kind == "deleted"
+
+
+def _changed(  # noqa: PLR0917 (one function per change, all its inputs)
+    user: FakeAuth0User,
+    kind: ChangeKind,
+    rng: random.Random,
+    serial: int,
+    real_hashes: bool,
+    bcrypt_cost: int,
+) -> FakeAuth0User:
+    """*user* after a change of *kind* (records copied, never changed in place)."""
+    record = copy.deepcopy(user.record)
+    hrec = copy.deepcopy(user.hash_record)
+    password, user_kind = user.password, user.kind
+    stamp = _later_stamp(rng)
+    record["updated_at"] = stamp
+    if kind == "email_changed":
+        local, _, domain = (user.email or "").partition("@")
+        email = f"{local}.moved{serial}@{domain or 'example.com'}".lower()
+        record["email"] = email
+        record["email_verified"] = False
+        if hrec is not None and "email" in hrec:
+            hrec["email"] = email
+    elif kind == "email_verified":
+        record["email_verified"] = True
+    elif kind == "blocked":
+        record["blocked"] = True
+    elif kind == "unblocked":
+        record["blocked"] = False
+    elif kind == "social_linked":
+        local = (user.email or "user").partition("@")[0]
+        record["identities"] = [
+            *record.get("identities", []),
+            {
+                "provider": "github",
+                "user_id": rng.randint(10**8, 10**9),
+                "connection": "github",
+                "isSocial": True,
+                "profileData": {"email": user.email, "nickname": local},
+            },
+        ]
+        user_kind = "linked"
+    elif kind in ("password_reset_new_hash", "password_reset_no_hash"):
+        password = f"pw-later-{serial}-{rng.getrandbits(32):08x}"
+        record["last_password_reset"] = stamp
+        if kind == "password_reset_new_hash" and hrec is not None:
+            hrec["passwordHash"] = (
+                bcrypt.hashpw(password.encode(), bcrypt.gensalt(bcrypt_cost)).decode()
+                if real_hashes
+                else fake_bcrypt(rng)
+            )
+            hrec["password_set_date"] = {"$date": stamp}
+    return attrs.evolve(user, kind=user_kind, record=record, password=password, hash_record=hrec)
+
+
+def tenant_a_week_later(
+    users: Sequence[FakeAuth0User],
+    *,
+    seed: int = 1,
+    new: int | None = None,
+    email_changed: int | None = None,
+    email_verified: int | None = None,
+    blocked: int | None = None,
+    unblocked: int | None = None,
+    social_linked: int | None = None,
+    password_reset_new_hash: int | None = None,
+    password_reset_no_hash: int | None = None,
+    deleted: int | None = None,
+    real_hashes: bool = True,
+    bcrypt_cost: int = 4,
+) -> LaterTenant:
+    """The same tenant a week later: what ``sync`` has to carry into Ory before cutover.
+
+    Users sign up, change or verify their email, are blocked or unblocked, link a social
+    login, reset their password (with a new hash in the later hash export, or without) or
+    are deleted. Each count says how many users get that change (``None``: the default, about
+    1 % of the users in all: ``max(1, len(users) // 900)`` of each kind); a user changes in one
+    way at most, and a kind gets fewer than asked when fewer users can have it (only a
+    blocked user can be unblocked, only a database user with a hash resets a password...).
+    What changes is what Auth0 would write: a changed email keeps the user id and starts
+    unverified, new users get fresh ids and addresses and later ``created_at`` dates, every
+    changed user a later ``updated_at``, a password reset a later ``last_password_reset``
+    (and, with a new hash, a hash record with that ``password_set_date``).
+
+    Args:
+        users: The tenant as exported earlier (e.g. :func:`auth0_users`).
+        seed: Random seed (the same changes for the same users and seed).
+        new: How many users signed up.
+        email_changed: How many changed their email.
+        email_verified: How many verified an unverified email.
+        blocked: How many were blocked.
+        unblocked: How many blocked users were unblocked.
+        social_linked: How many database users linked a social login.
+        password_reset_new_hash: How many reset their password, with a new hash exported.
+        password_reset_no_hash: How many reset their password, without a new hash.
+        deleted: How many were deleted.
+        real_hashes: Real bcrypt hashes of the new passwords (new users' too), or fakes.
+        bcrypt_cost: Cost of the real bcrypt hashes.
+
+    Returns:
+        The later tenant and, by kind, the ids of the users that changed.
+
+    .. versionadded:: 0.1.0
+    """
+    rng = random.Random(f"later-{seed}")  # noqa: S311 (test data, not secrets)
+    default = max(1, len(users) // 900)
+    wanted: Mapping[ChangeKind, int | None] = {
+        "new": new,
+        "email_changed": email_changed,
+        "email_verified": email_verified,
+        "blocked": blocked,
+        "unblocked": unblocked,
+        "social_linked": social_linked,
+        "password_reset_new_hash": password_reset_new_hash,
+        "password_reset_no_hash": password_reset_no_hash,
+        "deleted": deleted,
+    }
+    order = list(range(len(users)))
+    rng.shuffle(order)
+    taken: dict[int, ChangeKind] = {}
+    for kind in _SCARCE_FIRST:
+        count = wanted[kind]
+        count = default if count is None else count
+        for index in order:
+            if count <= 0:
+                break
+            if index not in taken and _eligible(users[index], kind):
+                taken[index] = kind
+                count -= 1
+    by_kind: dict[ChangeKind, list[str]] = {kind: [] for kind in _CHANGE_KINDS}
+    later_users: list[FakeAuth0User] = []
+    unchanged: list[str] = []
+    for index, user in enumerate(users):
+        change = taken.get(index)
+        if change is None:
+            later_users.append(user)
+            unchanged.append(user.user_id)
+            continue
+        by_kind[change].append(user.user_id)
+        if change != "deleted":
+            later_users.append(_changed(user, change, rng, index, real_hashes, bcrypt_cost))
+    count = default if new is None else new
+    if count > 0:
+        old_ids = {u.user_id for u in users}
+        old_emails = {u.email.lower() for u in users if u.email}
+        fresh = auth0_users(
+            count,
+            seed=rng.randrange(1 << 30),
+            bcrypt_cost=bcrypt_cost,
+            real_hashes=real_hashes,
+            kinds=("database", "database", "social"),
+            duplicate_emails=False,
+        )
+        for number, user in enumerate(fresh):
+            record = copy.deepcopy(user.record)
+            hrec = copy.deepcopy(user.hash_record)
+            if user.email is not None:
+                local, _, domain = user.email.partition("@")
+                email = f"{local}.new{seed}x{number}@{domain}"
+                if email.lower() in old_emails:
+                    email = f"new.{seed}.{number}.{rng.getrandbits(32):08x}@example.net"
+                record["email"] = email
+                if hrec is not None and "email" in hrec:
+                    hrec["email"] = email
+            signed_up = _later_stamp(rng)
+            record["created_at"] = record["updated_at"] = record["last_login"] = signed_up
+            record["logins_count"] = 1
+            record.pop("last_password_reset", None)
+            record.pop("blocked", None)
+            if user.user_id in old_ids:  # (96 random bits: never seen, but be sure)
+                continue
+            later_users.append(attrs.evolve(user, record=record, hash_record=hrec))
+            by_kind["new"].append(user.user_id)
+    return LaterTenant(
+        users=tuple(later_users),
+        unchanged=tuple(unchanged),
+        **{kind: tuple(ids) for kind, ids in by_kind.items()},
+    )
 
 
 @frozen

@@ -10,6 +10,7 @@ Ory accepts, refuses and answers. No thread, no socket, no server to start.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -26,18 +27,24 @@ from ..typing import BatchAnswer
 from ._ory_admin import (
     _PATCH_FITS,
     _PATCH_IDENTITIES,
+    _UPDATE_IDENTITY,
     MAX_PAGE_SIZE,
     IdentityStore,
     OryAdminError,
     RecordedRequest,
     StoreViews,
     _batch_creates,
+    _check_shape,
     _credential_identifiers,
+    _declassify,
     _decode_body,
+    _decode_json_patch,
     _decode_page_token,
     _echo_items,
     _echoed,
     _encode_page_token,
+    _not_found,
+    identity_json,
 )
 
 
@@ -60,7 +67,9 @@ class InMemoryOryAdmin(StoreViews):
     """Ory's identity admin API in memory: an :class:`~auth0_ory_migrate.typing.IdentityAdmin`.
 
     And a :class:`~auth0_ory_migrate.typing.CredentialAdmin`, for
-    :func:`~auth0_ory_migrate.unlink_credential`.
+    :func:`~auth0_ory_migrate.unlink_credential`, and it reads and updates single identities
+    as Ory does (:meth:`get_identity`, :meth:`update_identity` for ``PUT``,
+    :meth:`patch_identity` for a JSON Patch), for ``sync``.
 
     Hand it to :func:`~auth0_ory_migrate.import_identities`,
     :func:`~auth0_ory_migrate.check_identities`, :func:`~auth0_ory_migrate.verify_identities`
@@ -252,6 +261,95 @@ class InMemoryOryAdmin(StoreViews):
         deleted = self._store.delete(identity_id)
         self._record("DELETE", f"{_PATH}/{identity_id}", 204 if deleted else 404)
         return deleted
+
+    # -- IdentityUpdater ----------------------------------------------------------------------
+
+    def get_identity(
+        self,
+        identity_id: str,
+        include_credentials: Sequence[str] = ("password", "oidc", "saml", "totp"),
+    ) -> Mapping[str, Any] | None:
+        """``GET /admin/identities/{id}?include_credential=...``'s answer, or ``None`` (404).
+
+        The credentials of *include_credentials* carry their ``config`` (password hashes, TOTP
+        URLs: keep the answer out of logs); the others are listed without it.
+
+        Raises:
+            OryError: 400: a credential type Ory does not know.
+
+        .. versionadded:: 0.1.0
+        """
+        path = f"{_PATH}/{identity_id}"
+        query = urlencode([("include_credential", kind) for kind in include_credentials])
+        try:
+            include = _declassify(include_credentials)
+            answer = self._store.json_of(identity_id, include)
+        except OryAdminError as e:
+            self._record("GET", path, e.code, query=query)
+            if e.code == 404:
+                return None
+            raise OryError(e.code, e.reason) from None
+        self._record("GET", path, 200, query=query)
+        return answer
+
+    def update_identity(self, identity_id: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``PUT /admin/identities/{id}`` with *body* (an UpdateIdentityBody); Ory's answer.
+
+        As Kratos: what is not sent of ``external_id``, ``metadata_public`` and
+        ``metadata_admin`` is cleared, credentials sent are imported on top of the stored
+        ones, addresses are derived again from the traits (see
+        :meth:`OryAdminServer <auth0_ory_migrate.testing.OryAdminServer>`).
+
+        Raises:
+            OryError: 404 (no such identity), 400, 409 (an identifier another identity owns).
+
+        .. versionadded:: 0.1.0
+        """
+        path = f"{_PATH}/{identity_id}"
+        try:
+            payload = json.loads(json.dumps(body))
+            if not isinstance(payload, dict):
+                raise OryAdminError(400, "Unable to decode JSON payload: not an object")
+            _check_shape(payload, _UPDATE_IDENTITY, "UpdateIdentityBody", strict=False)
+            stored = self._store.update(identity_id, payload)
+        except OryAdminError as e:
+            self._record("PUT", path, e.code, items=1)
+            raise OryError(e.code, e.reason or e.message) from None
+        except (TypeError, ValueError) as e:
+            self._record("PUT", path, 400, items=1)
+            raise OryError(400, f"Unable to decode JSON payload: {type(e).__name__}") from None
+        self._record("PUT", path, 200, items=1)
+        return identity_json(stored, ())
+
+    def patch_identity(
+        self, identity_id: str, ops: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
+        """``PATCH /admin/identities/{id}`` with the JSON Patch *ops*; Ory's answer.
+
+        Only ``add``, ``remove`` and ``replace``; Kratos's refused paths (``/id``,
+        ``/stateChangedAt``, ``/credentials``, ``/credentials/oidc/**``,
+        ``/credentials/saml/**``) are 400, and the patched identity is validated.
+
+        Raises:
+            OryError: 404, 400, 409.
+
+        .. versionadded:: 0.1.0
+        """
+        path = f"{_PATH}/{identity_id}"
+        try:
+            if self._store.identity(identity_id) is None:
+                raise _not_found()
+            payload = _decode_json_patch(json.dumps(list(ops)).encode())
+            stored = self._store.patch(identity_id, payload)
+        except OryAdminError as e:
+            self._record("PATCH", path, e.code, items=1)
+            reason = e.message if e.reason == "failed to apply JSON patch" else e.reason
+            raise OryError(e.code, reason or e.message) from None
+        except (TypeError, ValueError) as e:
+            self._record("PATCH", path, 400, items=1)
+            raise OryError(400, f"failed to unmarshal JSON patch: {type(e).__name__}") from None
+        self._record("PATCH", path, 200, items=1)
+        return identity_json(stored, ())
 
     # -- CredentialAdmin ----------------------------------------------------------------------
 

@@ -7,7 +7,12 @@ tested against it with the real ``ory-client`` SDK:
 * ``POST /admin/identities`` (201), ``PATCH /admin/identities`` (batch import, 200 with per-item
   results), ``GET /admin/identities`` (``page_size``/``page_token`` with a ``Link`` header, filters
   ``credentials_identifier``, ``ids``, ``organization_id``, ``include_credential``),
-  ``GET /admin/identities/{id}``, ``GET /admin/identities/by/external/{external_id}``,
+  ``GET /admin/identities/{id}`` (``include_credential``: the config of those types only),
+  ``PUT /admin/identities/{id}`` (replaces traits, metadata and ``external_id``, clearing what
+  is not sent; credentials sent are imported on top of the stored ones; addresses derived
+  again from the traits, a known one keeping its verification state),
+  ``PATCH /admin/identities/{id}`` (JSON Patch: ``add``/``remove``/``replace``, Kratos's
+  refused paths), ``GET /admin/identities/by/external/{external_id}``,
   ``DELETE /admin/identities/{id}`` (204), ``DELETE /admin/identities/{id}/credentials/{type}``
   (204; ``?identifier=provider:subject`` removes one OIDC/SAML link, as Kratos's handler does),
   ``GET /schemas/{id}`` and ``GET /health/alive|ready``.
@@ -22,8 +27,9 @@ tested against it with the real ``ory-client`` SDK:
   verifiable and recovery addresses and ``external_id``, also between items of one batch.
 * Batch limits: at most 1,000 identities, at most 200 when any carries a plaintext password.
 * Switchable faults (:class:`OryFaults`): latency (the least time every request takes, the
-  server's own work included), 429 with ``x-ratelimit-*`` headers, 5xx, 504, "commit, then drop
-  the connection", and Ory Network's limit of one import request in flight.
+  server's own work included), 429 with ``x-ratelimit-*`` headers (every Nth request, or per
+  rate-limit bucket as Ory Network counts them), 5xx, 504, "commit, then drop the
+  connection", and Ory Network's limit of one import request in flight.
 
 The store and its rules (:class:`IdentityStore`) are shared with
 :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin`, the same API without HTTP.
@@ -167,6 +173,19 @@ _CREDENTIAL_TYPES: Final = frozenset(
 )
 
 
+def _bucket(method: str, path: str) -> str | None:
+    """The rate-limit bucket Kratos's handler declares for a request (None: none of its)."""
+    if path == "/admin/identities":
+        return "kratos-admin-medium" if method == "GET" else "kratos-admin-low"
+    if path.startswith("/admin/identities/by/external/"):
+        return "kratos-admin-medium"
+    if path.startswith("/admin/identities/"):
+        if method == "GET" and path.count("/") == 3:
+            return "kratos-admin-high"
+        return "kratos-admin-low"
+    return None
+
+
 class OryAdminError(Auth0OryMigrateError, ValueError):
     """A request the server rejects, with the Ory error it answers.
 
@@ -233,6 +252,22 @@ class OryFaults:
             the request): a refused request's reason ends with its body and its
             ``Authorization`` header as received, a batch item's error with its ``create``
             body. A client must cut its secrets out of such answers.
+        rate_limits: Ory Network's per-project rate-limit buckets: requests allowed per
+            :attr:`rate_limit_window`, by bucket name; a bucket not named is unlimited. Each
+            request counts in its endpoint's bucket as Kratos's handlers declare it
+            (``x-ory-ratelimit-bucket``): ``kratos-admin-low`` for every identity write
+            (``POST``/``PATCH /admin/identities``, the batch import included, and
+            ``PUT``/``PATCH``/``DELETE /admin/identities/{id}``, ``DELETE
+            .../credentials/{type}``), ``kratos-admin-medium`` for ``GET /admin/identities``
+            and ``GET /admin/identities/by/external/{id}``, ``kratos-admin-high`` for
+            ``GET /admin/identities/{id}``. A request over its bucket's limit answers 429
+            with ``x-ratelimit-limit`` (the limit), ``x-ratelimit-remaining: 0`` and
+            ``x-ratelimit-reset`` (Unix seconds when the window ends; ``Retry-After`` too
+            with :attr:`retry_after`); the others carry the same headers with what remains.
+            Ory Network's Production plan allows about 175 identity writes a minute
+            (``{"kratos-admin-low": 175}``; more on higher plans).
+        rate_limit_window: Seconds a bucket's window lasts, from the first request counted
+            in it (Ory's limits are per minute: 60).
 
     .. versionadded:: 0.1.0
     """
@@ -249,6 +284,8 @@ class OryFaults:
     import_gate: threading.Event | None = None
     batch_all_failed_error: bool = False
     echo_request: bool = False
+    rate_limits: dict[str, int] = attrs.Factory(dict)
+    rate_limit_window: float = 60.0
 
 
 @frozen
@@ -301,6 +338,10 @@ class StoredIdentity:
     """Normalised identifiers of the password credential (derived from the traits)."""
     generated_password_hash: str | None = field(default=None, repr=False)
     """The server's own hash of an imported plaintext ``password`` (Ory hashes those)."""
+    updated_at: datetime | None = None
+    """When a ``PUT``/``PATCH`` last changed it (None: never, it is ``created_at``)."""
+    state_changed_at: datetime | None = None
+    """When a ``PUT``/``PATCH`` last changed its ``state`` (None: never, it is ``created_at``)."""
 
     @property
     def hashed_password(self) -> str | None:
@@ -743,6 +784,34 @@ _CREATE_IDENTITY: Final[_Spec] = {
 _PATCH_IDENTITIES: Final[_Spec] = {
     "identities": [{"create": _CREATE_IDENTITY, "patch_id": "uuid"}],
 }
+# Kratos's UpdateIdentityBody (PUT), decoded by a plain json.Decoder: unknown keys are skipped.
+_UPDATE_IDENTITY: Final[_Spec] = {
+    "schema_id": "string",
+    "traits": "any",
+    "credentials": _CREDENTIALS,
+    "metadata_public": "any",
+    "metadata_admin": "any",
+    "state": "string",
+    "external_id": "string",
+    "region": "string",
+}
+# An identity as a JSON Patch leaves it, read back into Kratos's Identity (unknown keys skipped).
+_PATCHED_IDENTITY: Final[_Spec] = {
+    "id": "uuid",
+    "schema_id": "string",
+    "traits": "any",
+    "state": "string",
+    "external_id": "string",
+    "metadata_public": "any",
+    "metadata_admin": "any",
+    "organization_id": "uuid",
+    "verifiable_addresses": [_VERIFIABLE_ADDRESS],
+    "recovery_addresses": [_RECOVERY_ADDRESS],
+    "credentials": {
+        kind: {"type": "string", "identifiers": ["string"], "config": "any"}
+        for kind in ("password", "oidc", "saml", "totp", "lookup_secret", "webauthn", "passkey")
+    },
+}
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$")
 _REGIONS: Final = frozenset(
     {"eu-central", "asia-northeast", "us-east", "us-west", "eu", "asia", "us", "global"}
@@ -776,8 +845,11 @@ _SCALARS: Final[Mapping[str, Callable[[Any], bool]]] = {
 }
 
 
-def _check_shape(value: Any, spec: _Spec, path: str) -> None:
-    """Reject unknown keys and wrong JSON types like Go's strict decoder (null is always fine)."""
+def _check_shape(value: Any, spec: _Spec, path: str, *, strict: bool = True) -> None:
+    """Reject wrong JSON types like Go's decoder (null is always fine), and unknown keys if strict.
+
+    ``strict=False`` is Go's plain ``json.Decoder``, which skips unknown keys.
+    """
     if value is None or spec == "any":
         return
     if isinstance(spec, dict):
@@ -786,16 +858,18 @@ def _check_shape(value: Any, spec: _Spec, path: str) -> None:
         for key, item in value.items():
             sub = spec.get(key)
             if sub is None:
+                if not strict:
+                    continue
                 raise OryAdminError(400, f'json: unknown field "{key}" in {path}')
             if item is None or sub == "any" or (sub == "string" and isinstance(item, str)):
                 continue
-            _check_shape(item, sub, f"{path}.{key}")
+            _check_shape(item, sub, f"{path}.{key}", strict=strict)
         return
     if isinstance(spec, list):
         if not isinstance(value, list):
             raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {path}")
         for i, item in enumerate(value):
-            _check_shape(item, spec[0], f"{path}[{i}]")
+            _check_shape(item, spec[0], f"{path}[{i}]", strict=strict)
         return
     if not _SCALARS[spec](value):
         raise OryAdminError(400, f"json: cannot unmarshal {_json_type(value)} into {path} ({spec})")
@@ -951,6 +1025,126 @@ def _read_batch(text: str) -> tuple[dict[str, Any], list[str | None]]:
     if _skip_ws(text, i) != len(text):
         raise _LeaveToLoads
     return value, creates
+
+
+class _PatchError(Exception):
+    """A JSON Patch Kratos refuses (the text is what its patch library says)."""
+
+
+_ALLOWED_OPS: Final = ("add", "remove", "replace")
+_DENIED_PATHS: Final = frozenset(
+    {"/id", "/statechangedat", "/credentials", "/credentials/oidc", "/credentials/saml"}
+)
+
+
+def _denied(path: str) -> bool:
+    """Kratos's ``patchIdentity`` deny-list (globs, compared in lower case).
+
+    ``/id``, ``/stateChangedAt``, ``/credentials``, ``/credentials/oidc``,
+    ``/credentials/oidc/**``, ``/credentials/saml`` and ``/credentials/saml/**``.
+    """
+    lowered = path.lower()
+    return lowered in _DENIED_PATHS or lowered.startswith(
+        ("/credentials/oidc/", "/credentials/saml/")
+    )
+
+
+def _element_access(path: str) -> bool:
+    last = path.rsplit("/", 1)[-1]
+    return bool(path) and (last == "-" or last.lstrip("-").isdigit())
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise _PatchError(f"JSON pointer must start with /: {path!r}")
+    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+
+
+def _index(token: str, size: int, *, end_ok: bool) -> int:
+    if token == "-" and end_ok:
+        return size
+    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
+        raise _PatchError(f"invalid array index: {token}")
+    index = int(token)
+    if index > size or (index == size and not end_ok):
+        raise _PatchError(f"index out of bounds: {index}")
+    return index
+
+
+def _apply_json_patch(document: Any, ops: list[Any]) -> Any:
+    """Apply a JSON Patch as Kratos's ``jsonx.ApplyJSONPatch`` does.
+
+    Only ``add``, ``remove`` and ``replace``; a denied path refuses the whole patch; a
+    ``replace`` of an object member becomes an ``add`` (Kratos is tolerant there), and an
+    ``add`` creates missing parents (``EnsurePathExistsOnAdd``). Nothing is applied unless
+    every operation is.
+
+    Raises:
+        _PatchError: The patch is refused.
+    """
+    prepared: list[tuple[str, list[str], Any, bool]] = []
+    for op in ops:
+        if not isinstance(op, dict):
+            raise _PatchError("error parsing patch operations: not an object")
+        kind = op.get("op")
+        if kind not in _ALLOWED_OPS:
+            raise _PatchError(
+                f"unsupported operation: {kind if isinstance(kind, str) else 'unknown'}"
+            )
+        path = op.get("path")
+        if not isinstance(path, str):
+            raise _PatchError("error parsing patch operations: missing path")
+        if _denied(path):
+            raise _PatchError(f"patch includes denied path: {path}")
+        if kind == "replace" and not _element_access(path):
+            kind = "add"
+        prepared.append((kind, _pointer(path), op.get("value"), "value" in op))
+    result = json.loads(json.dumps(document))
+    for kind, tokens, value, has_value in prepared:
+        path = "/" + "/".join(tokens)
+        if kind != "remove" and not has_value:
+            raise _PatchError(f"{kind} operation has no value: {path}")
+        if not tokens:
+            if kind == "remove":
+                raise _PatchError("remove operation does not apply: the whole document")
+            result = json.loads(json.dumps(value))
+            continue
+        parent = result
+        for depth, token in enumerate(tokens[:-1]):
+            if isinstance(parent, dict):
+                if token not in parent or parent[token] is None:
+                    if kind != "add":
+                        raise _PatchError(
+                            f"{kind} operation does not apply: doc is missing path: {path}"
+                        )
+                    following = tokens[depth + 1]
+                    parent[token] = [] if following == "-" or following.isdigit() else {}
+                parent = parent[token]
+            elif isinstance(parent, list):
+                parent = parent[_index(token, len(parent), end_ok=False)]
+            else:
+                raise _PatchError(f"{kind} operation does not apply: doc is missing path: {path}")
+        last = tokens[-1]
+        copied = json.loads(json.dumps(value))
+        if isinstance(parent, dict):
+            if kind in {"remove", "replace"} and last not in parent:
+                raise _PatchError(f"Unable to {kind} nonexistent key: {last}: missing value")
+            if kind == "remove":
+                del parent[last]
+            else:
+                parent[last] = copied
+        elif isinstance(parent, list):
+            if kind == "add":
+                parent.insert(_index(last, len(parent), end_ok=True), copied)
+            elif kind == "remove":
+                parent.pop(_index(last, len(parent), end_ok=False))
+            else:
+                parent[_index(last, len(parent), end_ok=False)] = copied
+        else:
+            raise _PatchError(f"{kind} operation does not apply: doc is missing path: {path}")
+    return result
 
 
 _CREATE_FITS: Final = _compile_shape(_CREATE_IDENTITY)
@@ -1299,6 +1493,10 @@ class _Record(NamedTuple):
     """JSON text: the identity's CreateIdentityBody, or a whole PatchIdentitiesBody."""
     batch_index: int = -1
     """Which item of the PatchIdentitiesBody in :attr:`body` it was (-1: not a batch)."""
+    updated_at: datetime | None = None
+    """When an update (PUT/PATCH) last changed it (None: never)."""
+    state_changed_at: datetime | None = None
+    """When an update last changed its state (None: never)."""
 
     def create_body(self) -> dict[str, Any]:
         """The CreateIdentityBody the identity was created from, decoded."""
@@ -1337,6 +1535,8 @@ class _Record(NamedTuple):
             organization_id=self.organization_id,
             password_identifiers=self.password_identifiers,
             generated_password_hash=self.generated_password_hash,
+            updated_at=self.updated_at,
+            state_changed_at=self.state_changed_at,
         )
 
 
@@ -1355,6 +1555,105 @@ def _clash_reason(key: str) -> str:
     if kind in ("verifiable", "recovery"):
         value = value.partition(":")[2]
     return f"an identity with the same {_CLASH_KINDS[kind]} {value!r} exists already"
+
+
+def _not_found() -> OryAdminError:
+    """Ory's 404 for an identity id it does not know (``sqlcon.ErrNoRows``; no reason)."""
+    return OryAdminError(404, "", "Unable to locate the resource")
+
+
+def _unique_keys(
+    derived: _Derived, credentials: Mapping[str, Any], external_id: str | None
+) -> tuple[str, ...]:
+    """The uniqueness keys (``kind:value``) an identity owns."""
+    keys = [f"password:{identifier}" for identifier in derived.password]
+    for kind in ("oidc", "saml"):
+        if kind in credentials:
+            keys.extend([f"{kind}:{i}" for i in _provider_identifiers(credentials, kind)])
+    keys.extend([f"verifiable:{via}:{value}" for via, value in derived.verifiable])
+    keys.extend([f"recovery:{via}:{value}" for via, value in derived.recovery])
+    if external_id is not None:
+        keys.append(f"external_id:{external_id}")
+    return tuple(dict.fromkeys(keys))
+
+
+def _import_credentials(
+    credentials: dict[str, Any], generated: str | None, sent: Mapping[str, Any]
+) -> str | None:
+    """Import *sent* on top of *credentials* (in place) as Kratos's ``importCredentials``.
+
+    Returns the server's hash of a plaintext password (or None). Password and TOTP are
+    replaced (the migration hook drops any hash), OIDC/SAML providers and lookup codes are
+    appended (an existing provider sent again is stored twice, as Kratos does), WebAuthn and
+    passkey keys are merged by id.
+    """
+    password = sent.get("password")
+    if password is not None:
+        config = (password or {}).get("config") or {}
+        if config.get("use_password_migration_hook") is True:
+            credentials["password"] = {"config": {"use_password_migration_hook": True}}
+            generated = None
+        elif config.get("password"):
+            generated = _pbkdf2(config["password"])
+            credentials["password"] = {"config": {"hashed_password": generated}}
+        else:
+            hashed = config.get("hashed_password") or ""
+            if not is_supported_password_hash(hashed):
+                raise OryAdminError(
+                    400, "The imported password does not match any known hash format."
+                )
+            credentials["password"] = {"config": {"hashed_password": hashed}}
+            generated = None
+    for kind in ("oidc", "saml"):
+        if sent.get(kind) is None:
+            continue
+        providers = list(_credential_config(credentials, kind).get("providers") or [])
+        for provider in _credential_config(sent, kind).get("providers") or ():
+            entry: dict[str, Any] = {
+                "subject": (provider or {}).get("subject") or "",
+                "provider": (provider or {}).get("provider") or "",
+            }
+            if kind == "oidc" and (provider or {}).get("use_auto_link") is True:
+                entry["use_auto_link"] = True
+            if (provider or {}).get("organization"):
+                entry["organization"] = provider["organization"]
+            providers.append(entry)
+        credentials[kind] = {"config": {"providers": providers}}
+    if sent.get("totp") is not None:
+        url = _credential_config(sent, "totp").get("totp_url") or ""
+        credentials["totp"] = {"config": {"totp_url": url}}
+    if sent.get("lookup_secret") is not None:
+        codes = list(_credential_config(credentials, "lookup_secret").get("codes") or [])
+        codes.extend(_credential_config(sent, "lookup_secret").get("codes") or [])
+        credentials["lookup_secret"] = {"config": {"codes": codes}}
+    for kind in ("webauthn", "passkey"):
+        if sent.get(kind) is None:
+            continue
+        old = _credential_config(credentials, kind)
+        new = _credential_config(sent, kind)
+        merged = list(old.get("credentials") or [])
+        for key in new.get("credentials") or ():
+            ids = [isinstance(k, Mapping) and k.get("id") for k in merged]
+            key_id = isinstance(key, Mapping) and key.get("id")
+            if key_id and key_id in ids:
+                merged[ids.index(key_id)] = key
+            else:
+                merged.append(key)
+        handle = new.get("user_handle") or old.get("user_handle")
+        if kind == "passkey" and not handle:
+            raise OryAdminError(
+                400,
+                "Passkey credential import requires a non-empty user_handle. "
+                "It must match the WebAuthn user handle stored on the authenticator.",
+            )
+        if kind == "passkey" and not merged:
+            raise OryAdminError(
+                400,
+                "Passkey credential import requires at least one entry in "
+                "credentials.passkey.config.credentials.",
+            )
+        credentials[kind] = {"config": {"credentials": merged, "user_handle": handle}}
+    return generated
 
 
 class IdentityStore:
@@ -1741,6 +2040,280 @@ class IdentityStore:
             batch_index,
         )
 
+    # -- updates (PUT / PATCH /admin/identities/{id}) -------------------------------------------
+
+    def json_of(self, identity_id: str, include: Iterable[str] | None) -> dict[str, Any]:
+        """``GET /admin/identities/{id}``'s body (404 as Ory answers it when there is none)."""
+        identity = self.identity(identity_id)
+        if identity is None:
+            raise _not_found()
+        return identity_json(identity, include)
+
+    def update(self, identity_id: str, body: Mapping[str, Any]) -> StoredIdentity:
+        """Replace an identity as Kratos's ``PUT /admin/identities/{id}`` does.
+
+        ``body`` is a decoded UpdateIdentityBody. ``traits``, ``metadata_public``,
+        ``metadata_admin`` and ``external_id`` are replaced, cleared when left out; an empty
+        ``schema_id``, ``state`` or ``region`` keeps the current one; ``credentials``, when
+        sent, are imported on top of the stored ones (password and TOTP replaced, OIDC/SAML
+        links and lookup codes added, WebAuthn/passkey keys merged by id). Verifiable and
+        recovery addresses are derived again from the traits: an address already there keeps
+        its id and verification state, a new one starts unverified.
+
+        Raises:
+            OryAdminError: 404 (no such identity), 400 (a rule broken), 409 (an identifier,
+                address or ``external_id`` another identity owns).
+        """
+        _check_shape(body, _UPDATE_IDENTITY, "UpdateIdentityBody", strict=False)
+        now = _now()
+        with self._lock:
+            record = self._record(identity_id)
+            if record is None:
+                raise _not_found()
+            current = record.create_body()
+            state, state_changed = record.state, record.state_changed_at
+            wanted = body.get("state") or ""
+            if wanted and wanted != state:
+                if wanted not in ("active", "inactive"):
+                    raise OryAdminError(400, f"identity state is not valid: {wanted!r}")
+                state, state_changed = wanted, now
+            region = body.get("region")
+            if region not in (None, "") and region not in _REGIONS:
+                raise OryAdminError(400, f"region is not valid: {region!r}")
+            credentials = {
+                k: v for k, v in (current.get("credentials") or {}).items() if v is not None
+            }
+            generated = record.generated_password_hash
+            if body.get("credentials") is not None:
+                generated = _import_credentials(credentials, generated, body["credentials"])
+            new_body = {
+                "schema_id": body.get("schema_id") or record.schema_id,
+                "traits": body.get("traits"),
+                "state": state,
+                "external_id": body.get("external_id") or None,
+                "metadata_public": body.get("metadata_public"),
+                "metadata_admin": body.get("metadata_admin"),
+                "organization_id": record.organization_id,
+                "credentials": credentials,
+            }
+            stored = record.stored(current)
+            return self._replace_locked(
+                record,
+                new_body,
+                generated,
+                state_changed,
+                list(stored.verifiable_addresses),
+                list(stored.recovery_addresses),
+                now,
+            )
+
+    def patch(self, identity_id: str, ops: list[Any]) -> StoredIdentity:
+        """Change an identity with a JSON Patch as Kratos's ``PATCH /admin/identities/{id}`` does.
+
+        The patch applies to the identity as ``GET ?include_credential=`` shows it (credentials
+        with their config, ``metadata_admin``); see :func:`_apply_json_patch` for the operations
+        and the refused paths. The result is read back as Kratos reads it (unknown members
+        skipped, wrong types refused), each credential's ``type`` must stay its key, the state
+        must be valid, and the identity is validated and stored as by :meth:`update`; patched
+        verifiable addresses keep their state when the traits still derive them.
+
+        Raises:
+            OryAdminError: 404, 400 (``failed to apply JSON patch`` or a rule broken), 409.
+        """
+        now = _now()
+        with self._lock:
+            record = self._record(identity_id)
+            if record is None:
+                raise _not_found()
+            current = record.create_body()
+            stored = record.stored(current)
+            document = identity_json(stored, _CREDENTIAL_TYPES)
+            try:
+                patched = _apply_json_patch(document, ops)
+                if not isinstance(patched, dict):
+                    raise _PatchError(f"json: cannot unmarshal {_json_type(patched)} into Identity")
+                _check_shape(patched, _PATCHED_IDENTITY, "Identity", strict=False)
+            except _PatchError as e:
+                raise OryAdminError(400, "failed to apply JSON patch", str(e)) from None
+            except OryAdminError as e:
+                raise OryAdminError(400, "failed to apply JSON patch", e.reason) from None
+            patched_credentials = patched.get("credentials") or {}
+            for kind, entry in patched_credentials.items():
+                got = (entry or {}).get("type")
+                if got != kind:
+                    raise OryAdminError(
+                        400, f'credentials.{kind}.type must equal "{kind}", got "{got or ""}"'
+                    )
+            state, state_changed = record.state, record.state_changed_at
+            if patched.get("state") != state:
+                wanted = patched.get("state")
+                if wanted not in ("active", "inactive"):
+                    raise OryAdminError(
+                        400,
+                        f"The supplied state ('{wanted or ''}') was not valid. "
+                        "Valid states are ('active', 'inactive').",
+                    )
+                state, state_changed = wanted, now
+            kept = {k: v for k, v in (current.get("credentials") or {}).items() if v is not None}
+            listed = document.get("credentials") or {}
+            credentials: dict[str, Any] = {}
+            generated = record.generated_password_hash
+            for kind, entry in patched_credentials.items():
+                if kind in ("oidc", "saml"):  # never patched (denied paths)
+                    if kind in kept:
+                        credentials[kind] = kept[kind]
+                elif kind in kept or entry != listed.get(kind):
+                    credentials[kind] = {"config": (entry or {}).get("config") or {}}
+            if credentials.get("password") != kept.get("password"):
+                password = _credential_config(credentials, "password")
+                if password.get("hashed_password") != generated:
+                    generated = None
+            new_body = {
+                "schema_id": patched.get("schema_id") or record.schema_id,
+                "traits": patched.get("traits"),
+                "state": state,
+                "external_id": patched.get("external_id") or None,
+                "metadata_public": patched.get("metadata_public"),
+                "metadata_admin": patched.get("metadata_admin"),
+                "organization_id": patched.get("organization_id") or None,
+                "credentials": credentials,
+            }
+            return self._replace_locked(
+                record,
+                new_body,
+                generated,
+                state_changed,
+                [a for a in patched.get("verifiable_addresses") or () if isinstance(a, dict)],
+                [a for a in patched.get("recovery_addresses") or () if isinstance(a, dict)],
+                now,
+            )
+
+    def _replace_locked(  # noqa: PLR0917 (one caller per request kind, all positional)
+        self,
+        record: _Record,
+        body: dict[str, Any],
+        generated: str | None,
+        state_changed_at: datetime | None,
+        verifiable: list[Mapping[str, Any]],
+        recovery: list[Mapping[str, Any]],
+        now: datetime,
+    ) -> StoredIdentity:
+        """Validate and store an identity's new body as Kratos's ``Manager.Update`` does.
+
+        *verifiable* and *recovery* are the addresses it had (or as patched): an address the
+        new traits derive keeps the state of the one with the same ``via`` and normalised
+        value, as Kratos's schema extensions merge them. Caller holds the lock.
+        """
+        schema_id = body["schema_id"]
+        traits = body["traits"]
+        self._check_identity(schema_id, traits, body)
+        credentials = body["credentials"]
+        derived = _derive(self._rules[schema_id], traits)
+        stamp = _timestamp(now)
+
+        def same(address: Mapping[str, Any], via: str, value: str) -> bool:
+            found = address.get("value")
+            return (
+                address.get("via") == via
+                and isinstance(found, str)
+                and (normalize_identifier(found) == value)
+            )
+
+        addresses = []
+        for via, value in derived.verifiable:
+            old = next((a for a in verifiable if same(a, via, value)), None)
+            if old is None:
+                addresses.append((_new_uuid(), value, False, via, "pending", None, stamp, stamp))
+            else:
+                addresses.append(
+                    (
+                        old.get("id") or _new_uuid(),
+                        value,
+                        old.get("verified") is True,
+                        via,
+                        old.get("status") or "pending",
+                        old.get("verified_at"),
+                        old.get("created_at") or stamp,
+                        old.get("updated_at") or stamp,
+                    )
+                )
+        recovered = []
+        for via, value in derived.recovery:
+            old = next((a for a in recovery if same(a, via, value)), None)
+            if old is None:
+                recovered.append((_new_uuid(), value, via, stamp, stamp))
+            else:
+                recovered.append(
+                    (
+                        old.get("id") or _new_uuid(),
+                        value,
+                        via,
+                        old.get("created_at") or stamp,
+                        old.get("updated_at") or stamp,
+                    )
+                )
+        external_id = body["external_id"]
+        keys = _unique_keys(derived, credentials, external_id)
+        identity_id = record.id
+        owners = self._owners
+        for key in keys:
+            owner = owners.get(key)
+            if owner is not None and owner != identity_id:
+                raise OryAdminError(409, "")
+        changed = record._replace(
+            schema_id=schema_id,
+            state=body["state"],
+            external_id=external_id,
+            organization_id=body["organization_id"],
+            password_identifiers=derived.password,
+            generated_password_hash=generated,
+            verifiable_addresses=tuple(addresses),
+            recovery_addresses=tuple(recovered),
+            keys=keys,
+            body=json.dumps(body),
+            batch_index=-1,
+            updated_at=now,
+            state_changed_at=state_changed_at,
+        )
+        for key in record.keys:
+            if owners.get(key) == identity_id:
+                del owners[key]
+        for key in keys:
+            owners[key] = identity_id
+        self._store[identity_id] = tuple(changed)
+        return changed.stored(body)
+
+    def _check_identity(self, schema_id: str, traits: Any, body: Mapping[str, Any]) -> None:
+        """The per-identity rules of ``_prepare`` (schema, metadata, organizations, links)."""
+        traits_schema = self._traits_schemas.get(schema_id)
+        if traits_schema is None:
+            raise OryAdminError(400, f"identity schema {schema_id!r} does not exist")
+        if not self._traits_fit[schema_id](traits) and (
+            problems := validate_json_schema(traits_schema, traits, "#/traits")
+        ):
+            raise OryAdminError(
+                400, "traits do not match the identity schema: " + "; ".join(problems)
+            )
+        if not isinstance(traits, dict):
+            raise OryAdminError(400, "traits must be a JSON object")
+        for name in ("metadata_public", "metadata_admin"):
+            value = body.get(name)
+            if value is not None and not isinstance(value, dict):
+                raise OryAdminError(400, f"{name} must be a JSON object, got {_json_type(value)}")
+        organizations = self.organizations
+        if organizations is not None and body.get("organization_id"):
+            _check_organization(organizations, body["organization_id"])
+        credentials = body.get("credentials") or {}
+        for kind in ("oidc", "saml"):
+            for provider in _credential_config(credentials, kind).get("providers") or ():
+                if not provider or not provider.get("provider") or not provider.get("subject"):
+                    raise OryAdminError(400, f"{kind} credentials need a provider and a subject")
+                if organizations is not None and provider.get("organization"):
+                    _check_organization(organizations, provider["organization"])
+        totp_url = _credential_config(credentials, "totp").get("totp_url")
+        if totp_url is not None and not str(totp_url).startswith("otpauth://"):
+            raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
+
     def _commit_locked(self, record: _Record) -> None:
         """Check uniqueness and store (caller holds the lock)."""
         owners = self._owners
@@ -1804,6 +2377,105 @@ class IdentityStore:
             if self._owners.get(key) == identity_id:
                 del self._owners[key]
         return True
+
+
+def _schema_path(schema_id: str) -> str:
+    encoded = base64.urlsafe_b64encode(schema_id.encode()).decode().rstrip("=")
+    return f"/schemas/{encoded}"
+
+
+def identity_json(
+    identity: StoredIdentity, include: Iterable[str] | None, schema_url: str | None = None
+) -> dict[str, Any]:
+    """The identity as Ory's admin API shows it.
+
+    Args:
+        identity: The stored identity.
+        include: ``None``: no ``credentials`` (as a create's answer); else the credential types
+            whose ``config`` is shown (``include_credential``); the others are listed without it.
+        schema_url: Its ``schema_url`` (default: the path ``/schemas/<id>``).
+    """
+    created = _timestamp(identity.created_at)
+    payload: dict[str, Any] = {
+        "id": identity.id,
+        "schema_id": identity.schema_id,
+        "schema_url": schema_url or _schema_path(identity.schema_id),
+        "state": identity.state,
+        "state_changed_at": _timestamp(identity.state_changed_at or identity.created_at),
+        "traits": identity.traits,
+        "verifiable_addresses": [dict(a) for a in identity.verifiable_addresses],
+        "recovery_addresses": [dict(a) for a in identity.recovery_addresses],
+        "metadata_public": identity.metadata_public,
+        "metadata_admin": identity.metadata_admin,
+        "created_at": created,
+        "updated_at": _timestamp(identity.updated_at or identity.created_at),
+        "organization_id": identity.organization_id,
+    }
+    if identity.external_id is not None:
+        payload["external_id"] = identity.external_id
+    if include is not None:
+        payload["credentials"] = credentials_json(identity, frozenset(include))
+    return payload
+
+
+def _declassified_providers(kind: str, providers: Any) -> list[dict[str, Any]]:
+    """OIDC/SAML providers as Kratos's ``WithDeclassifiedCredentials`` shows them.
+
+    Subject, provider, ``organization`` when set and (OIDC) ``use_auto_link`` when true.
+    Kratos also writes OIDC links' initial tokens, decrypted: empty strings for an imported
+    link, which has none; the twin leaves them out.
+    """
+    shown: list[dict[str, Any]] = []
+    for provider in providers or ():
+        if not isinstance(provider, Mapping):
+            continue
+        entry: dict[str, Any] = {}
+        entry["subject"] = str(provider.get("subject") or "")
+        entry["provider"] = str(provider.get("provider") or "")
+        if provider.get("organization"):
+            entry["organization"] = provider["organization"]
+        if kind == "oidc" and provider.get("use_auto_link") is True:
+            entry["use_auto_link"] = True
+        shown.append(entry)
+    return shown
+
+
+def credentials_json(identity: StoredIdentity, include: frozenset[str]) -> dict[str, Any]:
+    """The identity's ``credentials`` as Ory lists them (``config`` only for *include*)."""
+    created = _timestamp(identity.created_at)
+    updated = _timestamp(identity.updated_at or identity.created_at)
+    imported = identity.credentials
+    result: dict[str, Any] = {}
+
+    def add(kind: str, identifiers: list[str], config: Mapping[str, Any]) -> None:
+        entry: dict[str, Any] = {
+            "type": kind,
+            "identifiers": identifiers,
+            "version": 0,
+            "created_at": created,
+            "updated_at": updated,
+        }
+        if kind in include:
+            entry["config"] = dict(config)
+        result[kind] = entry
+
+    password_config = _credential_config(imported, "password")
+    if identity.password_identifiers or imported.get("password"):
+        config: dict[str, Any] = {}
+        if identity.hashed_password is not None:
+            config["hashed_password"] = identity.hashed_password
+        if password_config.get("use_password_migration_hook") is not None:
+            config["use_password_migration_hook"] = password_config["use_password_migration_hook"]
+        add("password", list(identity.password_identifiers), config)
+    for kind in ("oidc", "saml"):
+        if imported.get(kind):
+            providers = _credential_config(imported, kind).get("providers") or []
+            shown = {"providers": _declassified_providers(kind, providers)}
+            add(kind, _provider_identifiers(imported, kind), shown)
+    for kind in ("totp", "lookup_secret", "webauthn", "passkey"):
+        if imported.get(kind):
+            add(kind, [identity.id], _credential_config(imported, kind))
+    return result
 
 
 class StoreViews:
@@ -1922,6 +2594,7 @@ class OryAdminServer(StoreViews):
         self._http = BackgroundHTTPServer(self._app)
         self._inflight = 0
         self._admin_requests = 0
+        self._windows: dict[str, tuple[float, int]] = {}  # bucket -> (window start, count)
         self.requests: list[RecordedRequest] = []
         self.max_concurrent_seen = 0
 
@@ -1984,6 +2657,7 @@ class OryAdminServer(StoreViews):
         self._store.clear()
         with self._lock:
             self._admin_requests = 0
+            self._windows.clear()
             self.requests.clear()
             self.max_concurrent_seen = 0
             defaults = OryFaults()
@@ -2004,70 +2678,16 @@ class OryAdminServer(StoreViews):
     # -- JSON views -----------------------------------------------------------------------
 
     def _schema_url(self, schema_id: str) -> str:
-        encoded = base64.urlsafe_b64encode(schema_id.encode()).decode().rstrip("=")
-        return f"{self.url}/schemas/{encoded}"
+        return f"{self.url}{_schema_path(schema_id)}"
 
     def _identity_json(
         self, identity: StoredIdentity, include: Iterable[str] | None
     ) -> dict[str, Any]:
-        created = _timestamp(identity.created_at)
-        payload: dict[str, Any] = {
-            "id": identity.id,
-            "schema_id": identity.schema_id,
-            "schema_url": self._schema_url(identity.schema_id),
-            "state": identity.state,
-            "state_changed_at": created,
-            "traits": identity.traits,
-            "verifiable_addresses": [dict(a) for a in identity.verifiable_addresses],
-            "recovery_addresses": [dict(a) for a in identity.recovery_addresses],
-            "metadata_public": identity.metadata_public,
-            "metadata_admin": identity.metadata_admin,
-            "created_at": created,
-            "updated_at": created,
-            "organization_id": identity.organization_id,
-        }
-        if identity.external_id is not None:
-            payload["external_id"] = identity.external_id
-        if include is not None:
-            payload["credentials"] = self._credentials_json(identity, frozenset(include))
-        return payload
+        return identity_json(identity, include, self._schema_url(identity.schema_id))
 
     @staticmethod
     def _credentials_json(identity: StoredIdentity, include: frozenset[str]) -> dict[str, Any]:
-        created = _timestamp(identity.created_at)
-        imported = identity.credentials
-        result: dict[str, Any] = {}
-
-        def add(kind: str, identifiers: list[str], config: Mapping[str, Any]) -> None:
-            entry: dict[str, Any] = {
-                "type": kind,
-                "identifiers": identifiers,
-                "version": 0,
-                "created_at": created,
-                "updated_at": created,
-            }
-            if kind in include:
-                entry["config"] = dict(config)
-            result[kind] = entry
-
-        password_config = _credential_config(imported, "password")
-        if identity.password_identifiers or imported.get("password"):
-            config: dict[str, Any] = {}
-            if identity.hashed_password is not None:
-                config["hashed_password"] = identity.hashed_password
-            if password_config.get("use_password_migration_hook") is not None:
-                config["use_password_migration_hook"] = password_config[
-                    "use_password_migration_hook"
-                ]
-            add("password", list(identity.password_identifiers), config)
-        for kind in ("oidc", "saml"):
-            if imported.get(kind):
-                providers = _credential_config(imported, kind).get("providers") or []
-                add(kind, _provider_identifiers(imported, kind), {"providers": providers})
-        for kind in ("totp", "lookup_secret", "webauthn", "passkey"):
-            if imported.get(kind):
-                add(kind, [identity.id], _credential_config(imported, kind))
-        return result
+        return credentials_json(identity, include)
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -2132,6 +2752,35 @@ class OryAdminServer(StoreViews):
             headers["Retry-After"] = str(math.ceil(max(0.0, self.faults.rate_limit_reset_after)))
         return self._error(OryAdminError(429, reason), headers)
 
+    def _count_in_bucket(
+        self, method: str, path: str
+    ) -> tuple[dict[str, str], HttpResponse | None]:
+        """Count a request in its rate-limit bucket: its headers, and the 429 if over the limit."""
+        bucket = _bucket(method, path)
+        limit = self.faults.rate_limits.get(bucket) if bucket is not None else None
+        if bucket is None or limit is None:
+            return {}, None
+        now = time.time()
+        window = max(0.0, self.faults.rate_limit_window)
+        with self._lock:
+            start, count = self._windows.get(bucket, (now, 0))
+            if now - start >= window:
+                start, count = now, 0
+            count += 1
+            self._windows[bucket] = (start, count)
+        ends = start + window
+        headers = {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": str(max(limit - count, 0)),
+            "x-ratelimit-reset": str(math.ceil(ends)),
+        }
+        if count <= limit:
+            return headers, None
+        if self.faults.retry_after:
+            headers["Retry-After"] = str(max(1, math.ceil(ends - now)))
+        reason = f"rate limit of the {bucket} bucket exceeded"
+        return headers, self._error(OryAdminError(429, reason), headers)
+
     def _respond(
         self, request: HttpRequest, path: str, creating: bool, over_limit: bool, ctx: _Ctx
     ) -> HttpResponse:
@@ -2156,6 +2805,10 @@ class OryAdminServer(StoreViews):
                 fail_status = _FAIL_STATUSES[self._admin_requests % len(_FAIL_STATUSES)]
         if limited:
             return self._too_many("rate limit exceeded")
+        bucket_headers, over_bucket = self._count_in_bucket(request.method, path)
+        if over_bucket is not None:
+            return over_bucket
+        extra_headers.update(bucket_headers)
         if fail_status:
             return self._error(OryAdminError(fail_status, "injected failure"))
         if self._api_key is not None:
@@ -2222,9 +2875,23 @@ class OryAdminServer(StoreViews):
             if method == "GET":
                 identity = self.identity(identity_id)
                 if identity is None:
-                    raise OryAdminError(404, f"no identity with id {identity_id!r}")
-                include = _include_credential(request) or []
+                    raise _not_found()
+                include = _declassify(request.query.get("include_credential") or [])
                 return HttpResponse.json(200, self._identity_json(identity, include))
+            if method == "PUT":
+                ctx.items = 1
+                update = _decode_update(request)
+                return HttpResponse.json(
+                    200, self._identity_json(self._store.update(identity_id, update), ())
+                )
+            if method == "PATCH":
+                ctx.items = 1
+                if self.identity(identity_id) is None:
+                    raise _not_found()
+                ops = _decode_json_patch(request.body)
+                return HttpResponse.json(
+                    200, self._identity_json(self._store.patch(identity_id, ops), ())
+                )
             if method == "DELETE":
                 if not self._store.delete(identity_id):
                     raise OryAdminError(404, f"no identity with id {identity_id!r}")
@@ -2326,6 +2993,91 @@ class OryAdminServer(StoreViews):
         return f"{self.url}{link}" if self.absolute_links else link
 
 
+#: The credential types Kratos's ``ParseCredentialsType`` knows (``include_credential``).
+_DECLASSIFIABLE: Final = (
+    "password", "oidc", "saml", "totp", "lookup_secret", "webauthn", "code",
+    "link_recovery", "code_recovery", "deviceauthn", "passkey",
+)  # fmt: skip
+
+
+def _declassify(values: Iterable[str]) -> list[str]:
+    """``include_credential`` as Kratos's ``getIdentity`` reads it (each value one type).
+
+    An unknown type is 400, naming (as Kratos's message does, by a slip) the types read before it.
+    """
+    kinds: list[str] = []
+    for value in values:
+        if value not in _DECLASSIFIABLE:
+            raise OryAdminError(
+                400, f"Invalid value `[{' '.join(kinds)}]` for parameter `include_credential`."
+            )
+        kinds.append(value)
+    return kinds
+
+
+def _decode_update(request: HttpRequest) -> dict[str, Any]:
+    """A ``PUT`` body as Kratos's ``decoderx.Decode`` reads it (JSON only, not strict).
+
+    Unknown keys are skipped (a plain ``json.Decoder``); an empty body, another content type,
+    malformed JSON or a value of the wrong type is 400.
+    """
+    if not request.body:
+        raise OryAdminError(
+            400,
+            'Unable to decode HTTP Request Body because its HTTP Header "Content-Length" is zero.',
+        )
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise OryAdminError(
+            400,
+            f'HTTP PUT Request used unknown HTTP Header "Content-Type: {content_type}", '
+            "only [application/json] are supported.",
+        )
+    try:
+        value = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
+        if not isinstance(value, dict):
+            raise OryAdminError(
+                400, f"json: cannot unmarshal {_json_type(value)} into UpdateIdentityBody"
+            )
+        _check_shape(value, _UPDATE_IDENTITY, "UpdateIdentityBody", strict=False)
+    except ValueError as e:
+        raise OryAdminError(400, f"Unable to decode JSON payload: {e}") from None
+    except OryAdminError as e:
+        raise OryAdminError(400, f"Unable to decode JSON payload: {e.reason}") from None
+    return value
+
+
+def _decode_json_patch(body: bytes) -> list[Any]:
+    """A ``PATCH /admin/identities/{id}`` body: a JSON array of operations.
+
+    ``/region`` ones are checked and taken out as Kratos's ``applyRegionPatchOps`` does (the
+    twin keeps no region).
+    """
+    try:
+        ops = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
+            got = _json_type(
+                ops
+                if not isinstance(ops, list)
+                else next(o for o in ops if not isinstance(o, dict))
+            )
+            raise ValueError(
+                f"json: cannot unmarshal {got} into Go value of type []identity.patchOp"
+            )
+    except ValueError as e:
+        raise OryAdminError(400, "failed to unmarshal JSON patch", str(e)) from None
+    rest = []
+    for op in ops:
+        if op.get("path") != "/region":
+            rest.append(op)
+            continue
+        if op.get("op") not in ("add", "replace"):
+            raise OryAdminError(400, f'operation "{op.get("op")}" is not supported on /region')
+        if op.get("value") not in _REGIONS:
+            raise OryAdminError(400, "The region is not valid.")
+    return rest
+
+
 def _include_credential(request: HttpRequest) -> list[str] | None:
     """The ``include_credential`` values (repeated or comma-separated); 400 for unknown types."""
     values = request.query.get("include_credential")
@@ -2386,7 +3138,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate-limit-every", type=int, default=0)
     parser.add_argument("--fail-next", type=int, default=0)
+    parser.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="BUCKET=N",
+        help="requests a minute allowed in a bucket, e.g. kratos-admin-low=175 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    rate_limits: dict[str, int] = {}
+    for item in args.rate_limit:
+        bucket, _, count = item.partition("=")
+        rate_limits[bucket.strip()] = int(count)
     limit = args.max_inflight_imports
     server = OryAdminServer(
         api_key=args.api_key,
@@ -2395,6 +3158,7 @@ def main(argv: list[str] | None = None) -> int:
             latency=args.latency,
             rate_limit_every=args.rate_limit_every,
             fail_next=args.fail_next,
+            rate_limits=rate_limits,
         ),
     )
     stop = threading.Event()

@@ -1,0 +1,233 @@
+"""``auth0-ory-migrate sync``: carry the Auth0 changes since the import into Ory, exactly once."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import (
+    ExportScope,
+    ImportedRecord,
+    Ledger,
+    MigrationReport,
+    SyncPlan,
+    export_scope_path,
+    format_summary,
+    plan_sync,
+    private_file,
+)
+from ..exceptions import ConfigurationError, InputFileError
+from ..typing import IdentityUpdater
+from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
+from .convert import (
+    allow_no_users_option,
+    check_output_files,
+    check_some_users,
+    input_options,
+    open_plan,
+    report_option,
+    warn_unused_mappings,
+    write_report,
+)
+from .ory import _Display, _open_ory, _ory_options, _state_dir_option
+
+
+class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
+    """Ory's identities by external id, each read (with its credentials) when first asked for.
+
+    :func:`plan_sync` asks only for the users it must compare with Ory: one read each.
+    """
+
+    def __init__(self, ory: IdentityUpdater, records: Mapping[str, ImportedRecord]) -> None:
+        self._ory = ory
+        self._records = records
+        self._seen: dict[str, Mapping[str, Any] | None] = {}
+
+    def __getitem__(self, external_id: str) -> Mapping[str, Any]:
+        if external_id not in self._seen:
+            record = self._records.get(external_id)
+            found = None
+            if record is not None and record.identity_id is not None:
+                found = self._ory.get_identity(record.identity_id)
+            self._seen[external_id] = found
+        identity = self._seen[external_id]
+        if identity is None:
+            raise KeyError(external_id)
+        return identity
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+def _complete_export(users_path: Path, export_complete: bool) -> tuple[bool, str | None]:
+    """Whether the new export holds every user (so that absent users were deleted), and why not."""
+    if export_complete:
+        return True, None
+    path = export_scope_path(users_path)
+    if not path.exists():
+        return False, (
+            f"no scope file ({path.name}) next to the export: it was not made by "
+            "`auth0-ory-migrate export`, so it may hold part of the tenant only"
+        )
+    try:
+        scope = ExportScope.from_json(path.read_text(encoding="utf-8"), source=str(path))
+    except OSError as e:
+        raise InputFileError(str(path), f"cannot be read ({e.strerror})") from None
+    if scope.complete:
+        return True, None
+    if not scope.known:
+        return False, "the export job was taken over (--job-id): its scope is not known"
+    if scope.limit is not None:
+        return False, f"the export was limited to {scope.limit:,} users (--limit)"
+    return False, f"the export holds one connection only ({scope.connection_id})"
+
+
+def _echo_plan(plan: SyncPlan, why_partial: str | None) -> None:
+    counts = plan.counts()
+    by_field = counts["update_by_field"]
+    fields = ", ".join(f"{k}: {v:,}" for k, v in by_field.items()) if by_field else "none"
+    lines = [
+        f"create:              {counts['create']:>9,}",
+        f"update:              {counts['update']:>9,}  (by field: {fields})",
+        f"password → hook:     {counts['password_to_hook']:>9,}",
+        f"password → new hash: {counts['password_new_hash']:>9,}",
+        f"conflicts:           {counts['conflicts']:>9,}  (changed in Ory too)",
+        f"removed in Auth0:    {counts['removed']:>9,}  (action: {counts['removal_action']})",
+        f"unchanged:           {counts['unchanged']:>9,}",
+        f"compared with Ory:   {counts['compared_with_ory']:>9,}",
+    ]
+    if counts["unchecked"]:
+        lines.append(
+            f"unchecked:           {counts['unchecked']:>9,}  (imported before digests were "
+            "kept, and not in Ory)"
+        )
+    click.echo("\n".join(lines))
+    if plan.removals_refused is not None:
+        why = f" ({why_partial})" if why_partial is not None else ""
+        click.echo(f"warning: no removal planned: {plan.removals_refused}{why}", err=True)
+
+
+@cli.command()
+@input_options
+@_ory_options
+@_state_dir_option
+@report_option
+@allow_no_users_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (counts) and write it per user to --plan-out; change nothing in Ory "
+    "(it is read: users imported before digests were kept, and users to compare with Ory).",
+)
+@click.option(
+    "--plan-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="sync-plan.ndjson",
+    show_default=True,
+    help="Where the per-user plan goes (one JSON line per user to change: no secret).",
+)
+@click.option(
+    "--removed",
+    type=click.Choice(["keep", "deactivate", "delete"]),
+    default="keep",
+    show_default=True,
+    help="What to do with imported users absent from a complete new export (deleted in Auth0).",
+)
+@click.option(
+    "--export-complete",
+    is_flag=True,
+    help="Take the new export for a complete one (every user of the tenant) although it has "
+    "no scope file from `auth0-ory-migrate export`. Without it, such an export removes nobody.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Requests in flight. Ory Network's single-identity writes share a small bucket: "
+    "more only for a self-hosted Kratos.",
+)
+@fail_on_library_errors
+def sync(
+    *,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    state_dir: Path,
+    report_path: Path,
+    allow_no_users: bool,
+    dry_run: bool,
+    plan_out: Path,
+    removed: str,
+    export_complete: bool,
+    concurrency: int,
+    **inputs: Any,
+) -> None:
+    """Carry Auth0's changes since the import into Ory (new, changed, removed users).
+
+    Give the new export (and hash file) with the mapping options of the import, and the
+    import's state directory. Exit status 0 when every change went through, 1 when some
+    failed (run it again: it finishes the plan exactly once).
+    """
+    outputs: dict[str, Path | None] = {"--plan-out": plan_out, "--report": report_path}
+    check_output_files(inputs, **outputs)
+    if str(plan_out) == "-":
+        raise ConfigurationError("--plan-out -: give a file (stdout carries the summary)")
+    complete, why_partial = _complete_export(inputs["users_path"], export_complete)
+    with Ledger.open_existing(state_dir) as ledger:
+        records = ledger.imported_records()
+        if not records:
+            raise ConfigurationError(
+                f"the state directory {state_dir} records no imported user: sync carries "
+                "changes into an earlier import (run migrate or import with --state-dir first)"
+            )
+        ory = _open_ory(ory_url, api_key, concurrency)
+        with open_plan(**inputs) as users:
+            plan = plan_sync(
+                records,
+                users,
+                key=ledger.sync_key(),
+                remote=_RemoteIdentities(ory, records),
+                removed="keep" if removed == "keep" else removed,  # type: ignore[arg-type]
+                complete_export=complete,
+            )
+            report: MigrationReport = users.report
+        check_some_users(report, inputs["users_path"], allow_no_users)
+        warn_unused_mappings(report, inputs)
+        with private_file(plan_out) as f:
+            f.writelines(plan.iter_json())
+        write_report(report_path, report)
+        if not quiet:
+            click.echo(format_summary(report))
+        _echo_plan(plan, why_partial)
+        click.echo(f"wrote {plan_out} (the plan, per user) and {report_path}")
+        if dry_run:
+            click.echo("dry run: nothing was changed in Ory")
+            sys.exit(EXIT_OK)
+        from .. import sync_identities  # noqa: PLC0415 - the engine: not for --help
+
+        display = _Display(quiet, total=len(plan.ops), unit="changes", what="synced")
+        try:
+            result = sync_identities(
+                plan, ory, ledger=ledger, concurrency=concurrency, progress=display.update
+            )
+        finally:
+            display.close()
+    click.echo(
+        f"created {result.created:,}, updated {result.updated:,} "
+        f"(password {result.password_changed:,}, conflicts {result.conflicts:,}), "
+        f"removed {result.removed:,}, kept {result.kept:,}, unchanged {result.unchanged:,}, "
+        f"failed {len(result.failed):,}"
+    )
+    for failure in result.failed[:50]:
+        click.echo(f"  {failure.external_id}: {failure.reason}", err=True)
+    if len(result.failed) > 50:
+        click.echo(f"  ... and {len(result.failed) - 50:,} more", err=True)
+    sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)

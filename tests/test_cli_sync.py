@@ -1,0 +1,188 @@
+"""The ``sync`` command end to end: a tenant imported, the same tenant a week later, synced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stamina
+from click.testing import CliRunner, Result
+
+from auth0_ory_migrate import ExportScope, export_scope_path
+from auth0_ory_migrate._cli import main
+from auth0_ory_migrate.testing import (
+    LaterTenant,
+    OryAdminServer,
+    auth0_users,
+    tenant_a_week_later,
+    write_export,
+)
+
+
+KEY = "ory_pat_sync_secret_0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _fast() -> Iterator[None]:
+    """No backoff waits in-process."""
+    with stamina.set_testing(True, attempts=30):
+        yield
+
+
+@pytest.fixture
+def server() -> Iterator[OryAdminServer]:
+    with OryAdminServer(api_key=KEY) as s:
+        yield s
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={"ORY_API_KEY": KEY})
+
+
+def _files(directory: Path) -> list[str]:
+    return ["--users", str(directory / "auth0-users.ndjson.gz"), "--password-hashes",
+            str(directory / "auth0-password-hashes.json")]  # fmt: skip
+
+
+def _complete(directory: Path, users: int) -> None:
+    """The scope file `export --all-connections` writes next to the users file."""
+    scope = ExportScope(connection_id=None, limit=None, job_id="job_1", users=users)
+    export_scope_path(directory / "auth0-users.ndjson.gz").write_text(scope.to_json())
+
+
+@pytest.fixture
+def imported(server: OryAdminServer, tmp_path: Path) -> tuple[Path, LaterTenant]:
+    """150 users migrated into Ory with a state directory; the tenant a week later, exported."""
+    users = auth0_users(150, seed=21, real_hashes=False)
+    first, later_dir = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later_dir.mkdir()
+    write_export(first, users, mfa_secrets=False)
+    state = tmp_path / "state"
+    result = _run("migrate", *_files(first), "--ory-url", server.url, "--state-dir", str(state),
+                  "--report", str(tmp_path / "first-report.json"), "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    later = tenant_a_week_later(users, seed=5, real_hashes=False)
+    write_export(later_dir, later.users, mfa_secrets=False)
+    _complete(later_dir, len(later.users))
+    return tmp_path, later
+
+
+def _sync(tmp_path: Path, server: OryAdminServer, *extra: str) -> Result:
+    return _run("sync", *_files(tmp_path / "later"), "--ory-url", server.url,
+                "--state-dir", str(tmp_path / "state"), "--plan-out", str(tmp_path / "plan.ndjson"),
+                "--report", str(tmp_path / "report.json"), "--quiet", *extra)  # fmt: skip
+
+
+def _writes(server: OryAdminServer) -> list[Any]:
+    return [r for r in server.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def _by_external_id(server: OryAdminServer) -> dict[str, Any]:
+    return {i.external_id: i for i in server.identities() if i.external_id is not None}
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """A dry run prints the counts on stdout, the per-user plan in a file, no write to Ory."""
+    tmp_path, later = imported
+    before = len(_writes(server))
+    result = _sync(tmp_path, server, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert len(_writes(server)) == before
+    assert f"create:              {len(later.new):>9,}" in result.stdout
+    assert "dry run: nothing was changed in Ory" in result.stdout
+    plan = [json.loads(line) for line in (tmp_path / "plan.ndjson").read_text().splitlines()]
+    assert {p["external_id"] for p in plan if p["kind"] == "create"} == set(later.new)
+    assert "hashed_password" not in (tmp_path / "plan.ndjson").read_text()
+
+
+def test_sync_carries_every_change_once_and_a_second_sync_changes_nothing(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """New users created, blocked inactive, changed emails updated; a second sync sends nothing."""
+    tmp_path, later = imported
+    result = _sync(tmp_path, server)
+    assert result.exit_code == 0, result.output
+    ory = _by_external_id(server)
+    assert set(later.new) <= set(ory)
+    assert all(ory[u].state == "inactive" for u in later.blocked)
+    assert all(ory[u].state == "active" for u in later.unblocked)
+    emails = {u.user_id: u.record.get("email") for u in later.users}
+    assert all(ory[u].traits["email"] == emails[u] for u in later.email_changed)
+    assert all(u in ory for u in later.deleted)  # --removed keep (the default)
+    writes = len(_writes(server))
+    again = _sync(tmp_path, server)
+    assert again.exit_code == 0, again.output
+    assert "created 0, updated 0" in again.stdout
+    assert len(_writes(server)) == writes
+
+
+def test_removals_need_a_complete_export(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """--removed deactivate with an export that has no scope file removes nobody, and says why."""
+    tmp_path, later = imported
+    export_scope_path(tmp_path / "later" / "auth0-users.ndjson.gz").unlink()
+    result = _sync(tmp_path, server, "--removed", "deactivate")
+    assert result.exit_code == 0, result.output
+    assert "no removal planned" in result.stderr
+    assert "no scope file" in result.stderr
+    ory = _by_external_id(server)
+    assert all(ory[u].state == "active" for u in later.deleted if u not in later.blocked)
+
+
+def test_removals_with_a_complete_export_deactivate(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """A complete export and --removed deactivate: the users deleted in Auth0 become inactive."""
+    tmp_path, later = imported
+    result = _sync(tmp_path, server, "--removed", "deactivate")
+    assert result.exit_code == 0, result.output
+    ory = _by_external_id(server)
+    assert later.deleted
+    assert all(ory[u].state == "inactive" for u in later.deleted)
+
+
+def test_a_state_directory_without_an_import_is_exit_2(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """Sync with a state directory no import used: one error, exit 2, nothing sent or written."""
+    tmp_path, _ = imported
+    before = len(server.requests)
+    result = _run("sync", *_files(tmp_path / "later"), "--ory-url", server.url,
+                  "--state-dir", str(tmp_path / "nowhere"),
+                  "--plan-out", str(tmp_path / "p.ndjson"))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "no import state" in result.output
+    assert "Traceback" not in result.output
+    assert len(server.requests) == before
+    assert not (tmp_path / "p.ndjson").exists()
+
+
+def test_a_plan_file_over_an_input_is_exit_2(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """--plan-out naming the users file: refused before anything is read or sent."""
+    tmp_path, _ = imported
+    users = tmp_path / "later" / "auth0-users.ndjson.gz"
+    size = users.stat().st_size
+    result = _run("sync", *_files(tmp_path / "later"), "--ory-url", server.url,
+                  "--state-dir", str(tmp_path / "state"), "--plan-out", str(users))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert users.stat().st_size == size
+
+
+def test_an_unreachable_ory_is_exit_2(imported: tuple[Path, LaterTenant]) -> None:
+    """Ory down: one error naming it, exit 2, no plan file."""
+    tmp_path, _ = imported
+    result = _run("sync", *_files(tmp_path / "later"), "--ory-url", "http://127.0.0.1:9",
+                  "--state-dir", str(tmp_path / "state"),
+                  "--plan-out", str(tmp_path / "p.ndjson"), "--dry-run")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "p.ndjson").exists()

@@ -32,6 +32,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._core._authz import (
+    AUTHZ_CLAIMS_JSONNET,
+    AUTHZ_PUBLIC_KEY,
+    Auth0Organization,
+    Auth0Role,
+    AuthzData,
+    OrganizationMapping,
+    OrganizationPlan,
+    OrgConnection,
+    RelationTuple,
+    RelationTuples,
+    UnmappedMember,
+    UnmappedOrganization,
+    UserLogins,
+    authz_metadata,
+    permission_namespaces,
+    plan_organizations,
+    read_authz,
+    relation_tuples,
+    role_relation_names,
+    with_authz_metadata,
+)
 from ._core._custom_hashes import HashConversion, convert_custom_password_hash
 from ._core._export import (
     EXPORT_FIELDS,
@@ -98,6 +120,7 @@ from ._core._schema import (
 from ._core._sync import (
     SYNC_SECTIONS,
     ImportedRecord,
+    SeenUsers,
     SyncOp,
     SyncPlan,
     body_fingerprint,
@@ -124,8 +147,8 @@ from ._core._users import (
 )
 from ._core._whole_inputs import check_users_read
 from ._runtime._files import check_outputs, open_input, private_file
-from ._runtime._ledger import DEFAULT_STATE_DIR, Ledger, file_digest
-from ._runtime._parallel import plan_from_files, write_identities
+from ._runtime._ledger import DEFAULT_STATE_DIR, ImportedRecords, Ledger, file_digest
+from ._runtime._parallel import plan_from_files, sync_plan_items, write_identities
 from ._runtime._pgp import PgpDecryption
 from .exceptions import (
     Auth0ApiError,
@@ -204,6 +227,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AUTH0_UPSTREAM_MAPPER",
+    "AUTHZ_CLAIMS_JSONNET",
+    "AUTHZ_PUBLIC_KEY",
     "DEFAULT_CONSOLE_URL",
     "DEFAULT_PROVIDERS",
     "DEFAULT_SECRET_HEADER",
@@ -218,10 +243,13 @@ __all__ = [
     "Auth0ExportError",
     "Auth0Exporter",
     "Auth0Identity",
+    "Auth0Organization",
     "Auth0OryMigrateError",
     "Auth0Outcome",
     "Auth0PasswordChecker",
+    "Auth0Role",
     "Auth0User",
+    "AuthzData",
     "CheckResult",
     "ConfigurationError",
     "CustomHashError",
@@ -244,6 +272,7 @@ __all__ = [
     "ImportProgress",
     "ImportResult",
     "ImportedRecord",
+    "ImportedRecords",
     "IndexedHash",
     "InputFileError",
     "InvalidRecordError",
@@ -257,6 +286,9 @@ __all__ = [
     "MigrationReport",
     "NormalizedEmail",
     "Note",
+    "OrgConnection",
+    "OrganizationMapping",
+    "OrganizationPlan",
     "OryAdmin",
     "OryConsole",
     "OryConsoleError",
@@ -270,11 +302,14 @@ __all__ = [
     "PollPolicy",
     "PreparedBatch",
     "ProjectInfo",
+    "RelationTuple",
+    "RelationTuples",
     "RemoteIdentity",
     "RetryPolicy",
     "SchemaApplyResult",
     "SchemaError",
     "SchemaSuggestion",
+    "SeenUsers",
     "Skipped",
     "SyncOp",
     "SyncPlan",
@@ -286,8 +321,11 @@ __all__ = [
     "UndoTarget",
     "UnknownSchema",
     "UnlinkResult",
+    "UnmappedMember",
+    "UnmappedOrganization",
     "UnreadableRecord",
     "UnusedPasswordHash",
+    "UserLogins",
     "UserOutcome",
     "UserScan",
     "UsersFile",
@@ -296,6 +334,7 @@ __all__ = [
     "apply_identity_schema",
     "auth0_upstream_mapper",
     "auth0_upstream_provider",
+    "authz_metadata",
     "body_fingerprint",
     "build_identity_schema",
     "check_identities",
@@ -322,18 +361,24 @@ __all__ = [
     "ory_patch_identity_config_command",
     "ory_patch_oidc_provider_command",
     "parse_user",
+    "permission_namespaces",
     "plan_from_files",
     "plan_migration",
+    "plan_organizations",
     "plan_sync",
     "private_file",
+    "read_authz",
     "read_identities",
     "read_mfa_secrets",
     "read_password_hashes",
     "read_users",
+    "relation_tuples",
+    "role_relation_names",
     "scan_users",
     "section_digests",
     "suggest_identity_schema",
     "sync_identities",
+    "sync_plan_items",
     "totp_url",
     "trait_mapping_for_schema",
     "undo_import",
@@ -342,5 +387,6 @@ __all__ = [
     "user_outcome",
     "users_export_format",
     "verify_identities",
+    "with_authz_metadata",
     "write_identities",
 ]

@@ -8,10 +8,14 @@ draws ten times as many examples for a deliberate search.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 from hypothesis import HealthCheck, settings
+
+from auth0_ory_migrate.testing import OryAdminServer
 
 
 settings.register_profile(
@@ -56,3 +60,17 @@ def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test inside its own empty directory (for commands that write to the cwd)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def no_backoff() -> Iterator[None]:
+    """Retries without their waits: stamina's testing mode, 30 attempts."""
+    with stamina.set_testing(True, attempts=30):
+        yield
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[OryAdminServer]:
+    """An Ory admin test server that takes the test module's API key (its ``KEY``)."""
+    with OryAdminServer(api_key=request.module.KEY) as s:
+        yield s

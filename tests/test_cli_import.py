@@ -10,12 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import OryAdmin
@@ -28,17 +26,7 @@ BCRYPT = "$2b$10$0nfDrwOT.zJxjGWJfOhkxuaXk.OResX5NSyIrYnT5bstE7rgvTngq"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits in-process."""
-    with stamina.set_testing(True, attempts=30):
-        yield
-
-
-@pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def body(n: int, email: str | None = None) -> dict[str, Any]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import ExportScope, export_scope_path
@@ -25,17 +23,7 @@ from auth0_ory_migrate.testing import (
 KEY = "ory_pat_sync_secret_0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits in-process."""
-    with stamina.set_testing(True, attempts=30):
-        yield
-
-
-@pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def _run(*args: str) -> Result:

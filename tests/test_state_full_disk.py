@@ -7,12 +7,10 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import ImportOutcome, Ledger
@@ -24,17 +22,7 @@ from auth0_ory_migrate.testing import OryAdminServer
 KEY = "ory_pat_full_disk_secret_0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits."""
-    with stamina.set_testing(True, attempts=30):
-        yield
-
-
-@pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def body(n: int) -> dict[str, Any]:

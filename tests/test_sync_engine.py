@@ -57,12 +57,6 @@ def _fast() -> Iterator[None]:
 
 
 @pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
-
-
-@pytest.fixture
 def ory(server: OryAdminServer) -> Iterator[OryAdmin]:
     with OryAdmin.from_url(server.url, KEY) as admin:
         yield admin

@@ -79,3 +79,11 @@ def test_strategy_draws_every_enterprise_strategy_on_request(data: st.DataObject
     (identity,) = record["identities"]
     assert identity["provider"] in ENTERPRISE_STRATEGIES
     assert record["user_id"] == f"{identity['provider']}|{identity['user_id']}"
+
+
+def test_sms_users_have_unique_phone_numbers() -> None:
+    """An SMS connection's phone numbers are unique, as in Auth0 (no clash on import)."""
+    users = auth0_users(n=3000, seed=13, real_hashes=False, every_kind=True)
+    phones = [u.record["phone_number"] for u in users if u.kind == "sms"]
+    assert len(phones) > 300
+    assert len(set(phones)) == len(phones)

@@ -6,16 +6,16 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from auth0_ory_migrate import ImportOutcome, Ledger, OryAdmin, import_identities, undo_import
 from auth0_ory_migrate.testing import OryAdminServer
 
-from . import test_state_full_disk as _shared
 from .test_state_full_disk import KEY, body, cli
 
 
-# The same fixtures: no backoff waits, and the Ory test server with KEY.
-_fast = _shared._fast
-server = _shared.server
+# conftest's fixtures: no backoff waits, and the Ory test server with KEY.
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def test_a_forged_ledger_line_does_not_delete_an_unrelated_identity(

@@ -10,7 +10,6 @@ from typing import Any
 
 import ory_client
 import pytest
-import stamina
 from click.testing import CliRunner, Result
 from ory_client.exceptions import ApiException
 
@@ -33,17 +32,7 @@ KEY = "ory_pat_unlink_secret_0123456789"
 LAST = "You cannot remove the last first factor credential."
 
 
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits."""
-    with stamina.set_testing(True, attempts=30):
-        yield
-
-
-@pytest.fixture
-def server() -> Iterator[OryAdminServer]:
-    with OryAdminServer(api_key=KEY) as s:
-        yield s
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 @pytest.fixture(params=["http", "memory"])

@@ -373,6 +373,23 @@ class UndoTarget:
     first_attempt: float | None = None
 
 
+def not_this_imports(target: UndoTarget, found_identity_id: str) -> str | None:
+    """Why the identity under *target*'s external id is not this import's to change, if so.
+
+    Only the identity the ledger names may be changed (a forged or stale ledger line names
+    an unrelated one otherwise), and never one in Ory before this tool first sent the user
+    (``adopted``). ``undo`` and ``undo --credential`` both ask.
+    """
+    if found_identity_id != target.identity_id:
+        return (
+            f"it no longer carries external_id {target.external_id} (identity "
+            f"{found_identity_id} does): left alone"
+        )
+    if target.status == "adopted":
+        return "it was in Ory before this tool first sent the user (adopted): left alone"
+    return None
+
+
 def undo_refusal(
     target: UndoTarget,
     found: FoundIdentity | None,
@@ -395,13 +412,9 @@ def undo_refusal(
             f"no identity has external_id {target.external_id} any more: deleted already, "
             f"or its external_id was changed (identity {target.identity_id} is left alone)"
         )
-    if found.identity_id != target.identity_id:
-        return (
-            f"it no longer carries external_id {target.external_id} (identity "
-            f"{found.identity_id} does): left alone"
-        )
-    if target.status == "adopted":
-        return "it was in Ory before this tool first sent the user (adopted): left alone"
+    refusal = not_this_imports(target, found.identity_id)
+    if refusal is not None:
+        return refusal
     if (
         target.first_attempt is not None
         and found.created_at is not None

@@ -207,6 +207,7 @@ class MappingOptions:
     auth0_upstream: str | None = field(default=None)
     _validator: TraitsValidator | None = field(init=False, repr=False, eq=False)
     _trait_mapping: TraitMapping = field(init=False, repr=False, eq=False)
+    _sms_trait: str | None = field(init=False, repr=False, eq=False)
 
     @ignore_hashes.validator
     def _check_ignore_hashes(self, _attribute: object, ignore_hashes: bool) -> None:
@@ -227,6 +228,17 @@ class MappingOptions:
     def _compile_schema(self) -> TraitsValidator | None:
         schema = self.schema if self.schema is not None else preset_schema(self.schema_id)
         return TraitsValidator.from_schema(schema) if schema is not None else None
+
+    @_sms_trait.default
+    def _sms_trait_path(self) -> str | None:
+        """:attr:`sms_address_trait` when the trait mapping may fill it, else None."""
+        path = self.sms_address_trait
+        if not path:
+            return None
+        mapping = self._trait_mapping
+        if callable(mapping) or path in mapping or any(p.startswith(f"{path}.") for p in mapping):
+            return path
+        return None
 
     @_trait_mapping.default
     def _default_traits(self) -> TraitMapping:
@@ -500,10 +512,6 @@ _NO_LOGINS: _Logins = ([], [], None, 0, ())
 def _federated_logins(
     users: Sequence[Auth0User], options: MappingOptions, notes: list[Note]
 ) -> _Logins:
-    if len(users) == 1 and options.auth0_upstream is None:  # the common case: fast
-        entries = users[0].raw.get("identities")
-        if entries and len(entries) == 1 and entries[0].get("provider") == DATABASE_PROVIDER:
-            return _NO_LOGINS  # a database user with no linked account
     oidc: dict[tuple[str, str], dict[str, Any]] = {}
     saml: dict[tuple[str, str], dict[str, Any]] = {}
     organizations: list[str] = []
@@ -718,12 +726,8 @@ def map_user(
             }
         ]
         body["recovery_addresses"] = [{"value": address, "via": "email"}]
-    sms_trait = options.sms_address_trait
-    phone = (
-        (traits.get(sms_trait) if "." not in sms_trait else _get_path(traits, sms_trait))
-        if sms_trait
-        else None
-    )
+    sms_trait = options._sms_trait  # None when the traits cannot hold a phone (preset://email)
+    phone = None if sms_trait is None else _get_path(traits, sms_trait)
     if isinstance(phone, str):
         verified = (  # JSON or CSV; only Auth0's own phone number has a verified flag
             user.raw.get("phone_verified") in (True, "true")
@@ -765,9 +769,19 @@ def map_user(
             for m in merge
             if m.database_ids
         )
-    oidc, saml, organization_id, kept, connections = _federated_logins(
-        (user, *merge) if merge else (user,), options, notes
-    )
+    entries = user.raw.get("identities")
+    if (  # the common case, without a call: a database user with no linked account
+        not merge
+        and options.auth0_upstream is None
+        and entries
+        and len(entries) == 1
+        and entries[0].get("provider") == DATABASE_PROVIDER
+    ):
+        oidc, saml, organization_id, kept, connections = _NO_LOGINS
+    else:
+        oidc, saml, organization_id, kept, connections = _federated_logins(
+            (user, *merge) if merge else (user,), options, notes
+        )
     if oidc:
         credentials["oidc"] = {"config": {"providers": oidc}}
     if saml:

@@ -10,7 +10,16 @@ from ..exceptions import InvalidRecordError
 
 
 #: The inputs a record can come from.
-Source = Literal["users", "password_hashes", "mfa_secrets", "identities"]
+Source = Literal[
+    "users",
+    "password_hashes",
+    "mfa_secrets",
+    "identities",
+    "roles",
+    "role_members",
+    "organizations",
+    "organization_members",
+]
 
 
 @frozen

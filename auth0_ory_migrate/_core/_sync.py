@@ -10,7 +10,9 @@ the writes that bring Ory up to date, nothing else. The rules, each applied per 
 - **Create**: a planned user of the new export without a record (or whose record has no
   identity id) is created, as ``import`` creates it.
 - **Unchanged**: every section's digest equals the record's: no write at all. (Fast path:
-  the new body's :func:`body_fingerprint` equals the record's, the very body written.)
+  the new body's :func:`body_fingerprint` equals the record's, the very body written;
+  :func:`~auth0_ory_migrate.sync_plan_items` finds those in forked workers and hands them
+  over as :class:`SeenUsers`, counted as unchanged.)
 - **Update**: each section whose digest differs is a field of the update; the PUT body
   (:func:`update_request`) sends every field Ory's PUT would otherwise clear, so nothing that
   did not change is lost; a section Ory already holds as Auth0 has it is not written.
@@ -1005,8 +1007,7 @@ class _Planner:
                 unlink=decision.unlink,
                 conflicts=decision.conflicts,
                 digests=kept,
-                # (the record's digests are the body's: the next plan may take the fast path)
-                fingerprint=body_fingerprint(item.body, self.key) if kept == digests else None,
+                fingerprint=body_fingerprint(item.body, self.key),
             )
         )
 
@@ -1085,7 +1086,7 @@ def plan_sync(
     for item in current:
         if isinstance(item, PlannedIdentity):
             planner.planned(item)
-        elif type(item) is SeenUsers:
+        elif isinstance(item, SeenUsers):
             planner.seen.update(map(hash, item.user_ids))
             planner.unchanged += item.unchanged
         elif isinstance(item, Skipped):

@@ -15,7 +15,7 @@ from typing import Final, Literal
 from attrs import frozen
 
 from ..exceptions import ConfigurationError
-from ._importing import UndoTarget
+from ._importing import UndoTarget, not_this_imports
 
 
 __all__ = [
@@ -89,11 +89,4 @@ def unlink_refusal(target: UndoTarget, found: LinkedIdentity) -> str | None:
     otherwise), and never one that was in Ory before this tool first sent the user
     (``adopted``): its links are not this import's.
     """
-    if found.identity_id != target.identity_id:
-        return (
-            f"it no longer carries external_id {target.external_id} (identity "
-            f"{found.identity_id} does): left alone"
-        )
-    if target.status == "adopted":
-        return "it was in Ory before this tool first sent the user (adopted): left alone"
-    return None
+    return not_this_imports(target, found.identity_id)

@@ -34,8 +34,8 @@ Layout of the state directory (default ``.auth0-ory-migrate/``, mode 0700):
     :data:`~auth0_ory_migrate.SYNC_SECTIONS` order, an empty section's digest (the same
     for everyone) left out; with them, ``fingerprint``: the body's
     :func:`~auth0_ory_migrate.body_fingerprint` (a ``done`` sync line too, when the record's
-    digests are the body's), ``sync``'s fast path. ``exists``, ``adopted`` and ``uncertain`` carry none
-    (Ory's identity was not, or may not have been, made from this body: ``sync`` compares
+    digests are the body's), ``sync``'s fast path. ``exists``, ``adopted`` and ``uncertain``
+    carry none (Ory's identity was not, or may not have been, made from this body: ``sync`` compares
     the export with Ory itself for them).
 ``sync.key``
     32 random bytes (mode 0600, made once, on first use, never through a symbolic link):
@@ -240,77 +240,113 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, path: Path, null: str, key: bytes) -> None:
+    def __init__(self, path: Path) -> None:
         self._path = path
-        self._null = null
-        self._key = key
+        self._null = ""
+        self._key = b""
         #: external id -> the line's offset (8 bytes, big-endian) + the fingerprint, if any
         self._index: dict[str, bytes] = {}
-        #: records made of two lines (a sync line naming no identity): kept whole (rare)
-        self._whole: dict[str, ImportedRecord] = {}
-        self._read_index()
+        #: records made of two lines (a sync line naming no identity): the identity id of
+        #: the line before, and where the sync line is (rare)
+        self._whole: dict[str, tuple[str | None, int]] = {}
+        #: how far the ledger was read
+        self._end = 0
 
-    def _read_index(self) -> None:
+    def _keyed(self, null: str, key: bytes) -> ImportedRecords:
+        self._null, self._key = null, key
+        return self
+
+    def _read_from(self, start: int) -> None:
+        """Read the complete lines of the ledger from offset *start* (where the index stopped)."""
         try:
             fd = _open_state_file(self._path, os.O_RDONLY)
         except OSError as e:
             raise _oserror(self._path, e) from e
-        index, whole = self._index, self._whole
-        loads, in_ory = _json.loads, IN_ORY
-        at = 0
+        add, loads = self._add, _json.loads
+        at = start
         with os.fdopen(fd, "rb") as f:
+            f.seek(start)
             for line in f:
                 if not line.endswith(b"\n"):
                     break
-                where = at
-                at += len(line)
                 entry = loads(line)
-                if not isinstance(entry, dict):
-                    continue
-                sync = entry.get("sync")
-                if isinstance(sync, str):
-                    if entry.get("status") != "done" or (sync not in index and sync not in whole):
-                        continue
-                    if entry.get("op") == "remove":
-                        index.pop(sync, None)
-                        whole.pop(sync, None)
-                        continue
-                    named = entry.get("identity_id")
-                    if not (isinstance(named, str) and named):
-                        before = self[sync]
-                        index.pop(sync, None)
-                        whole[sync] = self._record(sync, entry, before.identity_id)
-                        continue
-                    whole.pop(sync, None)
-                    index[sync] = self._value(where, entry)
-                    continue
-                external_id = entry.get("external_id")
-                if not isinstance(external_id, str):
-                    continue
-                status = entry.get("status")
-                if status in in_ory:
+                if isinstance(entry, dict):
+                    add(at, entry)
+                at += len(line)
+        self._end = at
+
+    def _add(self, where: int, entry: dict[str, Any]) -> None:
+        """Index the ledger line at offset *where* (*entry*, parsed)."""
+        index, whole = self._index, self._whole
+        get = entry.get
+        external_id = get("external_id")
+        if type(external_id) is str:  # an outcome (the most lines, by far)
+            status = get("status")
+            if status in IN_ORY:
+                if whole:
                     whole.pop(external_id, None)
-                    index[external_id] = self._value(where, entry)
-                elif status in ("failed", "deleted"):
-                    index.pop(external_id, None)
-                    whole.pop(external_id, None)
+                index[external_id] = self._value(where, entry, status == "created")
+            elif status in ("failed", "deleted"):
+                index.pop(external_id, None)
+                whole.pop(external_id, None)
+            return
+        sync = get("sync")
+        if not isinstance(sync, str):
+            return
+        if get("status") != "done" or (sync not in index and sync not in whole):
+            return
+        if get("op") == "remove":
+            index.pop(sync, None)
+            whole.pop(sync, None)
+            return
+        named = get("identity_id")
+        if not (isinstance(named, str) and named):
+            before = self._identity_id(sync)
+            index.pop(sync, None)
+            whole[sync] = (before, where)
+            return
+        whole.pop(sync, None)
+        index[sync] = self._value(where, entry, True)
 
     @staticmethod
-    def _value(where: int, entry: Mapping[str, Any]) -> bytes:
-        fingerprint = entry.get("fingerprint")
-        digests = entry.get("digests")
+    def _value(where: int, entry: Mapping[str, Any], ours: bool) -> bytes:
+        """Where the line is, and its fingerprint when it is one of a body of ours."""
         place = where.to_bytes(8, "big")
+        if not ours:
+            return place
+        get = entry.get
+        fingerprint = get("fingerprint")
+        digests = get("digests")
         if (
-            isinstance(fingerprint, str)
+            type(fingerprint) is str
             and len(fingerprint) == 32
-            and isinstance(digests, str)
+            and type(digests) is str
             and digests.startswith(DIGESTS_FORMAT)
-            and isinstance(entry.get("identity_id"), str)
-            and (entry.get("sync") is not None or entry.get("status") == "created")
+            and type(get("identity_id")) is str
         ):
-            with contextlib.suppress(ValueError):
+            try:
                 return place + bytes.fromhex(fingerprint)
+            except ValueError:
+                return place
         return place
+
+    def _entry(self, where: int) -> dict[str, Any]:
+        try:
+            fd = _open_state_file(self._path, os.O_RDONLY)
+        except OSError as e:
+            raise _oserror(self._path, e) from e
+        with os.fdopen(fd, "rb") as f:
+            f.seek(where)
+            entry = _json.loads(f.readline())
+        return entry if isinstance(entry, dict) else {}
+
+    def _identity_id(self, external_id: str) -> str | None:
+        """The identity id of the user's record so far (read back from its line)."""
+        whole = self._whole.get(external_id)
+        if whole is not None:
+            return whole[0]
+        found = self._entry(int.from_bytes(self._index[external_id][:8], "big")).get("identity_id")
+        return found if isinstance(found, str) else None
 
     def _record(
         self, external_id: str, entry: Mapping[str, Any], identity_id: str | None = None
@@ -346,18 +382,9 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
     def __getitem__(self, external_id: str) -> ImportedRecord:
         whole = self._whole.get(external_id)
         if whole is not None:
-            return whole
+            return self._record(external_id, self._entry(whole[1]), whole[0])
         value = self._index[external_id]
-        where = int.from_bytes(value[:8], "big")
-        try:
-            fd = _open_state_file(self._path, os.O_RDONLY)
-        except OSError as e:
-            raise _oserror(self._path, e) from e
-        with os.fdopen(fd, "rb") as f:
-            f.seek(where)
-            line = f.readline()
-        entry = _json.loads(line)
-        return self._record(external_id, entry)
+        return self._record(external_id, self._entry(int.from_bytes(value[:8], "big")))
 
     def __contains__(self, external_id: object) -> bool:
         return external_id in self._index or external_id in self._whole
@@ -427,6 +454,8 @@ class Ledger:
     _null: str | None = field(default=None, repr=False)
     #: Sync operations sent and not answered yet, by external id: their ``sending`` line.
     _sync_pending: dict[str, dict[str, Any]] = field(factory=dict, repr=False)
+    #: The records indexed at opening (``open_existing(index_records=True)``), until asked for.
+    _records_index: ImportedRecords | None = field(default=None, repr=False)
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -490,8 +519,16 @@ class Ledger:
             raise
 
     @classmethod
-    def open_existing(cls, state_dir: str | os.PathLike[str]) -> Ledger:
+    def open_existing(
+        cls, state_dir: str | os.PathLike[str], *, index_records: bool = False
+    ) -> Ledger:
         """Open the state an earlier import left, whatever its input (for ``undo``).
+
+        Args:
+            state_dir: The state directory.
+            index_records: Index the records (:meth:`imported_records`) as the ledger is
+                read at opening, for ``sync``: the first :meth:`imported_records` then reads
+                only what was written since (the ledger is read once instead of twice).
 
         Raises:
             LedgerError: There is no import state in the directory, or it is in use.
@@ -506,7 +543,13 @@ class Ledger:
         try:
             state = cls._read_state(path) or {}
             recorded = state.get("input", {})
-            return cls._load(path, recorded.get("sha256"), recorded.get("name") or "", lock)
+            return cls._load(
+                path,
+                recorded.get("sha256"),
+                recorded.get("name") or "",
+                lock,
+                index_records=index_records,
+            )
         except BaseException:
             lock.close()
             raise
@@ -549,7 +592,15 @@ class Ledger:
         return state
 
     @classmethod
-    def _load(cls, path: Path, digest: str | None, name: str, lock: IO[bytes]) -> Ledger:
+    def _load(
+        cls,
+        path: Path,
+        digest: str | None,
+        name: str,
+        lock: IO[bytes],
+        *,
+        index_records: bool = False,
+    ) -> Ledger:
         ledger_path = path / LEDGER_FILE
         try:
             fd = _open_state_file(ledger_path, os.O_RDWR | os.O_APPEND, create=True)
@@ -558,6 +609,8 @@ class Ledger:
         f = os.fdopen(fd, "r+b", buffering=0)
         try:
             self = cls(path, digest, name, f, lock)
+            if index_records:
+                self._records_index = ImportedRecords(self.ledger_path)
             self._replay(f)
         except BaseException:
             f.close()
@@ -565,6 +618,7 @@ class Ledger:
         return self
 
     def _replay(self, f: IO[bytes]) -> None:
+        index = self._records_index
         good_end = 0
         line_no = 0
         with os.fdopen(os.dup(f.fileno()), "rb") as reader:
@@ -582,11 +636,15 @@ class Ledger:
                     raise LedgerError(
                         f"{str(self.state_dir / LEDGER_FILE)!r} line {line_no} is damaged"
                     ) from e
-                good_end += len(line)
                 if isinstance(entry, dict):
+                    if index is not None:
+                        index._add(good_end, entry)
                     self._apply(entry)
+                good_end += len(line)
         size = os.fstat(f.fileno()).st_size
         self._end = good_end
+        if index is not None:
+            index._end = good_end
         if size != good_end:
             try:
                 os.ftruncate(f.fileno(), good_end)
@@ -794,7 +852,11 @@ class Ledger:
 
         .. versionadded:: 0.1.0
         """
-        return ImportedRecords(self.ledger_path, self._null_digest(), self.sync_key())
+        index, self._records_index = self._records_index, None
+        if index is None:
+            index = ImportedRecords(self.ledger_path)
+        index._read_from(index._end)  # (the lines since the index was made at opening)
+        return index._keyed(self._null_digest(), self.sync_key())
 
     def sync_pending(self, external_id: str) -> Mapping[SyncSection, str] | None:
         """The digests an earlier ``sync`` was writing for this user when it stopped.

@@ -13,6 +13,12 @@ each with its place among the rest: the parent feeds those to the plan's run
 (:class:`~auth0_ory_migrate._core._plan.PlanRun`), merging the workers' reports
 around them. The parent takes it all in file order, so the identities file and
 the report are byte for byte those of a plan iterated in one process.
+
+:func:`sync_plan_items`: the same pipeline for ``sync``. A worker maps its block and
+compares each identity's line with the record of what was imported (its keyed
+fingerprint, :meth:`~auth0_ory_migrate.ImportedRecords.is_unchanged`, in the records the
+workers share with the parent); it sends back only the users to plan (the few that
+changed, the new ones) and the ids of the others (:class:`~auth0_ory_migrate.SeenUsers`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
 from typing import IO, Any, Literal, TypeAlias, cast
@@ -459,7 +465,8 @@ def _start_workers(
             not_its_own = [parent_end, *(link for _, link in workers)]
             process = forking.Process(
                 target=_work,
-                args=(child_end, context, scan, not_its_own, outcomes, mapper),
+                args=(child_end, context, scan, not_its_own, outcomes),
+                kwargs={"mapper": mapper},
                 daemon=True,
             )
             process.start()
@@ -535,6 +542,7 @@ def _work(
     scan: UserScan,
     not_its_own: list[_Link],
     outcomes: bool = False,
+    *,
     mapper: Callable[[tuple[int, bytes], MappingContext, UserScan], Any] | None = None,
 ) -> None:
     """A worker's life: map blocks until told to stop (``None``) or the parent is gone."""
@@ -714,12 +722,12 @@ def sync_plan_items(
                 finally:
                     gc.unfreeze()
                 return
-    yield from _seen_in_this_process(run, unchanged)
+    yield from _seen(run, unchanged)
 
 
-def _seen_in_this_process(run: PlanRun, unchanged: _Unchanged) -> Iterator[PlanItem | SeenUsers]:
-    """:func:`sync_plan_items` without workers."""
-    for item in run:
+def _seen(items: Iterable[PlanItem], unchanged: _Unchanged) -> Iterator[PlanItem | SeenUsers]:
+    """*items*, the unchanged and skipped users as :class:`SeenUsers` (planned in this process)."""
+    for item in items:
         if type(item) is PlannedIdentity:
             if unchanged(item.external_id, dumps(item.body)):
                 yield SeenUsers((item.external_id, *item.merged_user_ids), 1)
@@ -747,22 +755,26 @@ def _feed_sync_workers(
             conn = workers[n % jobs][1]
             if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
                 while in_flight:
-                    yield from _sync_result(_receive(in_flight.popleft()), run, strict=strict)
+                    yield from _sync_result(
+                        _receive(in_flight.popleft()), run, unchanged, strict=strict
+                    )
             if len(in_flight) == jobs * depth:
                 result = _receive(in_flight.popleft())
                 conn.send(block)
-                yield from _sync_result(result, run, strict=strict)
+                yield from _sync_result(result, run, unchanged, strict=strict)
             else:
                 conn.send(block)
             in_flight.append(conn)
         while in_flight:
-            yield from _sync_result(_receive(in_flight.popleft()), run, strict=strict)
-        yield from run.finish()
+            yield from _sync_result(_receive(in_flight.popleft()), run, unchanged, strict=strict)
+        yield from _seen(run.finish(), unchanged)
     finally:
         _stop_workers(workers)
 
 
-def _sync_result(result: Any, run: PlanRun, *, strict: bool) -> Iterator[PlanItem | SeenUsers]:
+def _sync_result(
+    result: Any, run: PlanRun, unchanged: _Unchanged, *, strict: bool
+) -> Iterator[PlanItem | SeenUsers]:
     """A worker's block for a sync: its items and the parent's records, in file order."""
     counted, in_order, matched, items, seen = cast("_SyncResult", result)
     if strict and counted.unreadable_records:
@@ -779,7 +791,7 @@ def _sync_result(result: Any, run: PlanRun, *, strict: bool) -> Iterator[PlanIte
         mark = until_mark
         raw = decode_ndjson_line(number, line, "users")
         user = raw if isinstance(raw, UnreadableRecord) else parse_user(raw[1], raw[0])
-        yield from run.feed(user)
+        yield from _seen(run.feed(user), unchanged)
     for _, item in items[at:]:
         yield item
     run.merge_entries(counted, mark, None)

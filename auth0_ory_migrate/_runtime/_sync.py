@@ -367,7 +367,7 @@ def sync_identities(
                     continue
                 done = _line(op, "done", action, digests=dict(targets[op.external_id]) or None)
                 if op.fingerprint is not None and op.digests is not None:
-                    done["fingerprint"] = op.fingerprint  # the record's digests are the body's
+                    done["fingerprint"] = op.fingerprint  # (the next plan's fast path)
                 lines.append(done)
                 if result.status == "resumed":
                     counts["resumed"] += 1

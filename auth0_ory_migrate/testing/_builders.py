@@ -289,6 +289,7 @@ def auth0_users(
     enterprise_count = 0
     users: list[FakeAuth0User] = []
     emails: list[tuple[str, str]] = []  # (email, kind of its first owner)
+    phones: set[int] = set()  # an SMS connection's numbers are unique in Auth0
     for index in range(n):
         kind = mix[index % len(mix)] if kinds or every_kind else rng.choice(mix)
         oid = f"{rng.getrandbits(96):024x}"
@@ -358,7 +359,11 @@ def auth0_users(
         elif kind == "sms":
             user_id = f"sms|{oid}"
             record = _base(rng, user_id, None, False)
-            record["phone_number"] = f"+1555{rng.randint(10**6, 10**7 - 1)}"
+            number = rng.randint(10**6, 10**7 - 1)
+            while number in phones:  # the next free number: the same draws as ever
+                number = number + 1 if number < 10**7 - 1 else 10**6
+            phones.add(number)
+            record["phone_number"] = f"+1555{number}"
             record["phone_verified"] = True
             record["identities"] = [
                 {"provider": "sms", "user_id": oid, "connection": "sms", "isSocial": False}

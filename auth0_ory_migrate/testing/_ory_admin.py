@@ -1972,41 +1972,13 @@ class IdentityStore:
         """
         get = body.get
         schema_id = get("schema_id") or self.default_schema_id
-        traits_schema = self._traits_schemas.get(schema_id)
-        if traits_schema is None:
-            raise OryAdminError(400, f"identity schema {schema_id!r} does not exist")
         traits = get("traits")
-        if not self._traits_fit[schema_id](traits) and (
-            problems := validate_json_schema(traits_schema, traits, "#/traits")
-        ):
-            raise OryAdminError(
-                400, "traits do not match the identity schema: " + "; ".join(problems)
-            )
-        if not isinstance(traits, dict):
-            raise OryAdminError(400, "traits must be a JSON object")
-        for name in ("metadata_public", "metadata_admin"):
-            value = get(name)
-            if value is not None and not isinstance(value, dict):
-                raise OryAdminError(400, f"{name} must be a JSON object, got {_json_type(value)}")
-        organizations = self.organizations
+        self._check_identity(schema_id, traits, body)  # the rules a PUT meets too
         organization_id = get("organization_id") or None
-        if organizations is not None and organization_id is not None:
-            _check_organization(organizations, organization_id)
         credentials = {k: v for k, v in (get("credentials") or {}).items() if v is not None}
-        plaintext = None
-        if credentials:
-            for kind in ("oidc", "saml"):
-                for provider in _credential_config(credentials, kind).get("providers") or ():
-                    if not provider or not provider.get("provider") or not provider.get("subject"):
-                        raise OryAdminError(
-                            400, f"{kind} credentials need a provider and a subject"
-                        )
-                    if organizations is not None and provider.get("organization"):
-                        _check_organization(organizations, provider["organization"])
-            plaintext = _credential_config(credentials, "password").get("password")
-            totp_url = _credential_config(credentials, "totp").get("totp_url")
-            if totp_url is not None and not totp_url.startswith("otpauth://"):
-                raise OryAdminError(400, "totp_url is not a valid otpauth:// URL")
+        plaintext = (
+            _credential_config(credentials, "password").get("password") if credentials else None
+        )
 
         derived = _derive(self._rules[schema_id], traits)
         if now is None:
@@ -2284,7 +2256,7 @@ class IdentityStore:
         return changed.stored(body)
 
     def _check_identity(self, schema_id: str, traits: Any, body: Mapping[str, Any]) -> None:
-        """The per-identity rules of ``_prepare`` (schema, metadata, organizations, links)."""
+        """The per-identity rules of a create and a PUT (schema, metadata, organizations, links)."""
         traits_schema = self._traits_schemas.get(schema_id)
         if traits_schema is None:
             raise OryAdminError(400, f"identity schema {schema_id!r} does not exist")

@@ -174,3 +174,18 @@ def test_an_unreachable_ory_is_exit_2(imported: tuple[Path, LaterTenant]) -> Non
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "p.ndjson").exists()
+
+
+def test_a_refused_key_is_exit_2_before_anything_is_written(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """A wrong API key: one error, exit 2, no plan or report written, even when nothing changed."""
+    tmp_path, _ = imported
+    args = ["sync", *_files(tmp_path / "first"), "--ory-url", server.url, "--api-key", "wrong",
+            "--state-dir", str(tmp_path / "state"), "--plan-out", str(tmp_path / "p.ndjson"),
+            "--report", str(tmp_path / "r.json")]  # fmt: skip
+    result = CliRunner().invoke(main, args)  # the export imported: nothing to read but the check
+    assert result.exit_code == 2, result.output
+    assert "wrong" not in result.output
+    assert not (tmp_path / "p.ndjson").exists()
+    assert not (tmp_path / "r.json").exists()

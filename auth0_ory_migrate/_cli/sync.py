@@ -210,6 +210,9 @@ def sync(
                 "changes into an earlier import (run migrate or import with --state-dir first)"
             )
         ory = _open_ory(ory_url, api_key, concurrency)
+        # Ory must answer (and take the key) before anything is planned or written: a sync
+        # with nothing to change would otherwise never ask, and say all is well.
+        ory.list_page(page_size=1)
         key = ledger.sync_key()
         with open_plan(**inputs) as users:
             plan = plan_sync(

@@ -32,6 +32,7 @@ from ._core._password_hashes import UnusedHashReason
 from ._core._plan import UserSource
 from ._core._records import Source as RecordSource
 from ._core._schema import TraitName
+from ._core._sync import RemovalAction, SyncSection
 from ._core._unlink import LinkedIdentity
 
 
@@ -47,7 +48,9 @@ __all__ = [
     "PasswordSource",
     "ProgressCallback",
     "RecordSource",
+    "RemovalAction",
     "SkipReason",
+    "SyncSection",
     "TraitName",
     "UndoState",
     "UnusedHashReason",

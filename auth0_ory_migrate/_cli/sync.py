@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -25,7 +25,7 @@ from .. import (
     sync_plan_items,
 )
 from ..exceptions import ConfigurationError, InputFileError
-from ..typing import IdentityUpdater
+from ..typing import IdentityUpdater, RemovalAction
 from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
 from .convert import (
     allow_no_users_option,
@@ -221,7 +221,7 @@ def sync(
                 _planned_last(sync_plan_items(users, records, key=key)),
                 key=key,
                 remote=_RemoteIdentities(ory, records),
-                removed="keep" if removed == "keep" else removed,  # type: ignore[arg-type]
+                removed=cast("RemovalAction", removed),  # one of click's choices
                 complete_export=complete,
             )
             report: MigrationReport = users.report

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,19 @@ def test_a_no_or_closed_stdin_at_the_confirmation_exits_2(tmp_path: Path, answer
     assert result.exit_code == 2, result.output
     assert "nothing deleted" in result.stderr
     assert "interrupted" not in result.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--credential", "oidc:auth0"]])
+def test_an_unreachable_ory_stops_undo_at_once(tmp_path: Path, extra: list[str]) -> None:
+    """Ory down: one error line, exit 2, in seconds (not one long retry per recorded user)."""
+    state = tmp_path / "state"
+    with Ledger.open(state, input_digest="d", input_name="ids.ndjson") as ledger:
+        ledger.record([ImportOutcome(f"auth0|{n}", "created", f"id-{n}") for n in range(20)])
+    args = ["undo", "--ory-url", "http://127.0.0.1:9", "--state-dir", str(state), "--yes", *extra]
+    done = subprocess.run(
+        [sys.executable, "-m", "auth0_ory_migrate", *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no answer from Ory" in done.stderr
+    assert "Traceback" not in done.stderr

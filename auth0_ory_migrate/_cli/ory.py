@@ -112,6 +112,18 @@ def _open_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
     return OryAdmin.from_url(url, api_key, connections=connections)
 
 
+def answering_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
+    """:func:`_open_ory`, asked once (no retry) before a command reads or writes anything.
+
+    Commands that go user by user (``undo``, ``undo --credential``, ``sync``) would otherwise
+    meet an unreachable Ory, or a refused key, once per user, each after its retries: one
+    error and exit status 2 instead (``OryError``, through ``fail_on_library_errors``).
+    """
+    ory = _open_ory(url, api_key, connections)
+    ory.list_page(page_size=1)
+    return ory
+
+
 class _Display:
     """Progress on stderr: a bar on a terminal, a line every few seconds otherwise."""
 
@@ -465,7 +477,7 @@ def _unlink(
     kind, provider = credential
     display = _Display(quiet, total=len(targets), unit="identity", what="dealt with")
     try:
-        with _open_ory(ory_url, api_key, concurrency + 2) as ory:
+        with answering_ory(ory_url, api_key, concurrency + 2) as ory:
             result = unlink_credential(
                 targets, ory, kind, provider, concurrency=concurrency, progress=display.update
             )
@@ -581,7 +593,7 @@ def undo(
         display = _Display(quiet, total=len(targets), unit="identity", what="dealt with")
         with (
             _then_write_mapping(ledger, display),
-            _open_ory(ory_url, api_key, concurrency + 2) as ory,
+            answering_ory(ory_url, api_key, concurrency + 2) as ory,
         ):
             result = undo_import(
                 targets,

@@ -37,7 +37,7 @@ from .convert import (
     warn_unused_mappings,
     write_report,
 )
-from .ory import _Display, _open_ory, _ory_options, _state_dir_option
+from .ory import _Display, _ory_options, _state_dir_option, answering_ory
 
 
 class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
@@ -209,10 +209,9 @@ def sync(
                 f"the state directory {state_dir} records no imported user: sync carries "
                 "changes into an earlier import (run migrate or import with --state-dir first)"
             )
-        ory = _open_ory(ory_url, api_key, concurrency)
         # Ory must answer (and take the key) before anything is planned or written: a sync
         # with nothing to change would otherwise never ask, and say all is well.
-        ory.list_page(page_size=1)
+        ory = answering_ory(ory_url, api_key, concurrency)
         key = ledger.sync_key()
         with open_plan(**inputs) as users:
             plan = plan_sync(

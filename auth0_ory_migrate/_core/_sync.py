@@ -63,7 +63,7 @@ import json
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, get_args
 
 from attrs import field, frozen
 
@@ -105,18 +105,7 @@ SyncSection: TypeAlias = Literal[
 ]
 
 #: Every :data:`SyncSection`, in the order plans list them.
-SYNC_SECTIONS: Final[tuple[SyncSection, ...]] = (
-    "traits",
-    "state",
-    "addresses",
-    "metadata_public",
-    "metadata_admin",
-    "oidc",
-    "saml",
-    "password",
-    "totp",
-    "organization",
-)
+SYNC_SECTIONS: Final[tuple[SyncSection, ...]] = get_args(SyncSection)
 
 #: What a :class:`SyncOp` does.
 SyncKind: TypeAlias = Literal["create", "update", "remove", "conflict"]

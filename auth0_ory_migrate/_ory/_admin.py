@@ -418,6 +418,13 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
+        identity = self._by_external_id(external_id)
+        if identity is None:
+            return None
+        return FoundIdentity(str(identity.id), _timestamp(identity.created_at))
+
+    def _by_external_id(self, external_id: str) -> Any:
+        """``GET /admin/identities/by/external/{id}``: ory-client's ``Identity``, or None (404)."""
         with _as_ory_error(self._redactor()):
             try:
                 answer = self._api.get_identity_by_external_id_with_http_info(
@@ -425,8 +432,7 @@ class OryAdmin:
                 )
             except NotFoundException:
                 return None
-        identity = answer.data
-        return FoundIdentity(str(identity.id), _timestamp(identity.created_at))
+        return answer.data
 
     def find_by_identifier(self, identifier: str) -> str | None:
         """The id of the identity owning a credential *identifier* (email, ``provider:subject``).
@@ -662,14 +668,9 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        with _as_ory_error(self._redactor()):
-            try:
-                answer = self._api.get_identity_by_external_id_with_http_info(
-                    external_id, _request_timeout=self._timeout
-                )
-            except NotFoundException:
-                return None
-        identity = answer.data
+        identity = self._by_external_id(external_id)
+        if identity is None:
+            return None
         credential = (identity.credentials or {}).get(credential_type)
         identifiers = tuple(credential.identifiers or ()) if credential is not None else ()
         return LinkedIdentity(str(identity.id), identifiers)

@@ -1988,14 +1988,7 @@ class IdentityStore:
         verifiable = self._verifiable_addresses(body, derived, stamp)
         recovery = tuple((_new_uuid(), value, via, stamp, stamp) for via, value in derived.recovery)
         external_id = get("external_id") or None
-        keys = [f"password:{identifier}" for identifier in derived.password]
-        for kind in ("oidc", "saml"):
-            if kind in credentials:
-                keys.extend([f"{kind}:{i}" for i in _provider_identifiers(credentials, kind)])
-        keys.extend([f"verifiable:{via}:{value}" for via, value in derived.verifiable])
-        keys.extend([f"recovery:{via}:{value}" for via, value in derived.recovery])
-        if external_id is not None:
-            keys.append(f"external_id:{external_id}")
+        keys = _unique_keys(derived, credentials, external_id)
         return _Record(
             _new_uuid(),
             schema_id,

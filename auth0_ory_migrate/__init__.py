@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._core._authz import (
     AUTHZ_CLAIMS_JSONNET,
+    AUTHZ_FILES,
     AUTHZ_PUBLIC_KEY,
+    ORGANIZATION_NAMESPACE,
+    ROLE_NAMESPACE,
     Auth0Organization,
     Auth0Role,
     AuthzData,
@@ -146,8 +149,15 @@ from ._core._users import (
     read_users,
 )
 from ._core._whole_inputs import check_users_read
+from ._runtime._authz_files import AUTHZ_CHECKPOINT_FILE, read_authz_files
 from ._runtime._files import check_outputs, open_input, private_file
-from ._runtime._ledger import DEFAULT_STATE_DIR, ImportedRecords, Ledger, file_digest
+from ._runtime._ledger import (
+    DEFAULT_STATE_DIR,
+    ImportedRecords,
+    Ledger,
+    SeenMarks,
+    file_digest,
+)
 from ._runtime._parallel import plan_from_files, sync_plan_items, write_identities
 from ._runtime._pgp import PgpDecryption
 from .exceptions import (
@@ -171,10 +181,30 @@ from .exceptions import (
 
 
 if TYPE_CHECKING:
+    from ._auth0._authz import AUTHZ_SCOPES, Auth0Authz
     from ._auth0._exporter import Auth0Exporter
     from ._auth0._hook import Auth0PasswordChecker, HookServer, make_hook_app, make_hook_server
     from ._ory._admin import OryAdmin
+    from ._ory._authz import OryPermissions
     from ._ory._console import OryConsole, apply_identity_schema
+    from ._runtime._authz import (
+        AUTHZ_LEDGER_FILE,
+        AuthzResult,
+        OrganizationsResult,
+        RelationTupleCheck,
+        assign_organization_members,
+        create_organizations,
+        land_relation_tuples,
+        undo_organizations,
+        undo_relation_tuples,
+        verify_relation_tuples,
+    )
+    from ._runtime._authz_export import (
+        AuthzExportProgress,
+        AuthzExportResult,
+        AuthzFiles,
+        export_authz,
+    )
     from ._runtime._engine import (
         CheckResult,
         EmailMismatch,
@@ -192,6 +222,13 @@ if TYPE_CHECKING:
 # `import auth0_ory_migrate` and the pure core stay light.
 _LAZY = {
     "_auth0._exporter": ("Auth0Exporter",),
+    "_auth0._authz": ("AUTHZ_SCOPES", "Auth0Authz"),
+    "_runtime._authz_export": (
+        "AuthzExportProgress",
+        "AuthzExportResult",
+        "AuthzFiles",
+        "export_authz",
+    ),
     "_runtime._engine": (
         "CheckResult",
         "EmailMismatch",
@@ -203,9 +240,22 @@ _LAZY = {
         "verify_identities",
     ),
     "_runtime._sync": ("SyncResult", "sync_identities"),
+    "_runtime._authz": (
+        "AUTHZ_LEDGER_FILE",
+        "AuthzResult",
+        "OrganizationsResult",
+        "RelationTupleCheck",
+        "assign_organization_members",
+        "create_organizations",
+        "land_relation_tuples",
+        "undo_organizations",
+        "undo_relation_tuples",
+        "verify_relation_tuples",
+    ),
     "_runtime._unlink": ("UnlinkResult", "unlink_credential"),
     "_auth0._hook": ("Auth0PasswordChecker", "HookServer", "make_hook_app", "make_hook_server"),
     "_ory._admin": ("OryAdmin",),
+    "_ory._authz": ("OryPermissions",),
     "_ory._console": ("OryConsole", "apply_identity_schema"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
@@ -227,8 +277,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AUTH0_UPSTREAM_MAPPER",
+    "AUTHZ_CHECKPOINT_FILE",
     "AUTHZ_CLAIMS_JSONNET",
+    "AUTHZ_FILES",
+    "AUTHZ_LEDGER_FILE",
     "AUTHZ_PUBLIC_KEY",
+    "AUTHZ_SCOPES",
     "DEFAULT_CONSOLE_URL",
     "DEFAULT_PROVIDERS",
     "DEFAULT_SECRET_HEADER",
@@ -237,9 +291,12 @@ __all__ = [
     "EXPORT_FIELDS",
     "EXPORT_TIMEOUT",
     "MIN_HASH_JOIN_SHARE",
+    "ORGANIZATION_NAMESPACE",
     "OUTCOME_COLUMNS",
+    "ROLE_NAMESPACE",
     "SYNC_SECTIONS",
     "Auth0ApiError",
+    "Auth0Authz",
     "Auth0ExportError",
     "Auth0Exporter",
     "Auth0Identity",
@@ -250,6 +307,10 @@ __all__ = [
     "Auth0Role",
     "Auth0User",
     "AuthzData",
+    "AuthzExportProgress",
+    "AuthzExportResult",
+    "AuthzFiles",
+    "AuthzResult",
     "CheckResult",
     "ConfigurationError",
     "CustomHashError",
@@ -289,10 +350,12 @@ __all__ = [
     "OrgConnection",
     "OrganizationMapping",
     "OrganizationPlan",
+    "OrganizationsResult",
     "OryAdmin",
     "OryConsole",
     "OryConsoleError",
     "OryError",
+    "OryPermissions",
     "OutputFileError",
     "PasswordHashIndex",
     "PasswordHashRecord",
@@ -303,12 +366,14 @@ __all__ = [
     "PreparedBatch",
     "ProjectInfo",
     "RelationTuple",
+    "RelationTupleCheck",
     "RelationTuples",
     "RemoteIdentity",
     "RetryPolicy",
     "SchemaApplyResult",
     "SchemaError",
     "SchemaSuggestion",
+    "SeenMarks",
     "SeenUsers",
     "Skipped",
     "SyncOp",
@@ -332,6 +397,7 @@ __all__ = [
     "UsersFormat",
     "VerifyResult",
     "apply_identity_schema",
+    "assign_organization_members",
     "auth0_upstream_mapper",
     "auth0_upstream_provider",
     "authz_metadata",
@@ -343,7 +409,9 @@ __all__ = [
     "check_users_format",
     "check_users_read",
     "convert_custom_password_hash",
+    "create_organizations",
     "dump_identity",
+    "export_authz",
     "export_scope_path",
     "file_digest",
     "format_summary",
@@ -351,6 +419,7 @@ __all__ = [
     "import_identities",
     "index_mfa_secrets",
     "index_password_hashes",
+    "land_relation_tuples",
     "make_hook_app",
     "make_hook_server",
     "map_user",
@@ -368,6 +437,7 @@ __all__ = [
     "plan_sync",
     "private_file",
     "read_authz",
+    "read_authz_files",
     "read_identities",
     "read_mfa_secrets",
     "read_password_hashes",
@@ -382,11 +452,14 @@ __all__ = [
     "totp_url",
     "trait_mapping_for_schema",
     "undo_import",
+    "undo_organizations",
+    "undo_relation_tuples",
     "unlink_credential",
     "update_request",
     "user_outcome",
     "users_export_format",
     "verify_identities",
+    "verify_relation_tuples",
     "with_authz_metadata",
     "write_identities",
 ]

@@ -168,20 +168,29 @@ class Auth0ApiError(Auth0ExportError):
         status: The HTTP status (None when no answer came: connection refused, timeout).
         error_code: Auth0's ``errorCode`` / OAuth ``error``, when it gave one.
         auth0_message: Auth0's ``message`` / ``error_description`` (never a token).
+        scopes: The scopes the request needs, when the caller knows (for the message's hint
+            after a 403 ``insufficient_scope``).
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(
-        self, action: str, status: int | None, error_code: str | None, auth0_message: str
+        self,
+        action: str,
+        status: int | None,
+        error_code: str | None,
+        auth0_message: str,
+        *,
+        scopes: str | None = None,
     ) -> None:
         code = f" ({error_code})" if error_code else ""
         if status is None:
             text = f"{action}: no answer from Auth0: {auth0_message}"
         else:
             text = f"{action}: Auth0 answered {status}: {auth0_message}{code}"
-        super().__init__(text + _hint(status, error_code))
+        super().__init__(text + _hint(status, error_code, scopes))
         self.action = action
+        self.scopes = scopes
         self.status = status
         self.error_code = error_code
         self.auth0_message = auth0_message
@@ -252,9 +261,11 @@ class ExportDownloadError(Auth0ExportError):
         self.reason = reason
 
 
-def _hint(status: int | None, error_code: str | None) -> str:
+def _hint(status: int | None, error_code: str | None, scopes: str | None = None) -> str:
     if status == 401:
         return " - check the token or the client id/secret, and the domain"
+    if status == 403 and error_code == "insufficient_scope" and scopes:
+        return f" - the token needs the {scopes} scope(s)"
     if status == 403 and error_code == "insufficient_scope":
         return " - the token needs the read:users scope (and read:connections for --connection)"
     return ""

@@ -20,9 +20,10 @@ their state in an :class:`ImportState` / :class:`UndoState`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+from ._core._authz import RelationTuple
 from ._core._export import ProgressCallback
 from ._core._hook import Auth0Outcome, OutcomeKind, WSGIApp
 from ._core._importing import FoundIdentity, ImportOutcome
@@ -37,17 +38,20 @@ from ._core._unlink import LinkedIdentity
 
 
 __all__ = [
+    "AuthzSource",
     "BatchAnswer",
     "Body",
     "CredentialAdmin",
     "IdentityAdmin",
     "IdentityUpdater",
     "ImportState",
+    "OrganizationAdmin",
     "OutcomeKind",
     "PasswordChecker",
     "PasswordSource",
     "ProgressCallback",
     "RecordSource",
+    "RelationshipAdmin",
     "RemovalAction",
     "SkipReason",
     "SyncSection",
@@ -319,6 +323,129 @@ class PasswordChecker(Protocol):
 
     def check(self, identifier: str, password: str, client_ip: str | None) -> Auth0Outcome:
         """Ask the old system whether the password is right.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+
+@runtime_checkable
+class RelationshipAdmin(Protocol):
+    """Ory Permissions' relationship API, as the relation-tuple functions use it.
+
+    :func:`~auth0_ory_migrate.land_relation_tuples`,
+    :func:`~auth0_ory_migrate.verify_relation_tuples` and
+    :func:`~auth0_ory_migrate.undo_relation_tuples` take one
+    (:class:`~auth0_ory_migrate.OryPermissions` is one). Each method raises
+    :class:`~auth0_ory_migrate.OryError` when the request fails.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def patch(
+        self, tuples: Sequence[RelationTuple], action: Literal["insert", "delete"] = "insert"
+    ) -> None:
+        """Insert (or delete) *tuples* in one request (one transaction).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def list(
+        self, namespace: str | None = None, page_token: str | None = None
+    ) -> tuple[list[RelationTuple], str | None]:
+        """One page of the relationships of *namespace*, and the next page's token (or None).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+
+@runtime_checkable
+class OrganizationAdmin(Protocol):
+    """Ory Network's organizations (console API), as the organization functions use them.
+
+    :func:`~auth0_ory_migrate.create_organizations` and
+    :func:`~auth0_ory_migrate.undo_organizations` use them
+    (:class:`~auth0_ory_migrate.OryConsole` is one). Each method raises
+    :class:`~auth0_ory_migrate.OryConsoleError` when the request fails.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def create_organization(self, project_id: str, label: str, domains: Sequence[str] = ()) -> str:
+        """Create an organization; its id.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def list_organizations(self, project_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every organization: ``(id, label, domains)``.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def delete_organization(self, project_id: str, organization_id: str) -> bool:
+        """Delete an organization; ``False`` when it was not there.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+
+@runtime_checkable
+class AuthzSource(Protocol):
+    """Where :func:`~auth0_ory_migrate.export_authz` reads roles and organizations, a page a call.
+
+    :class:`~auth0_ory_migrate.Auth0Authz` reads Auth0's Management API. Each method raises
+    :class:`~auth0_ory_migrate.Auth0ApiError` when the request fails (after its retries).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def roles(self) -> Iterator[dict[str, Any]]:
+        """Every role: ``{"id", "name", "description"}``.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def role_permissions(self, role_id: str) -> list[dict[str, str | None]]:
+        """A role's permissions: ``{"resource_server_identifier", "permission_name"}``.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def role_members(self, role_id: str, cursor: str | None) -> tuple[list[str], str | None]:
+        """One page of a role's direct members (user ids) and the next cursor (``None``: done).
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def organizations(self) -> Iterator[dict[str, Any]]:
+        """Every organization: ``{"id", "name", "display_name"}``.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def organization_connections(self, organization_id: str) -> list[dict[str, Any]]:
+        """Its enabled connections, each ``{"connection_id", "name", "strategy", ...}``.
+
+        ``...`` is ``assign_membership_on_login``.
+
+        .. versionadded:: 0.1.0
+        """
+        ...
+
+    def organization_members(
+        self, organization_id: str, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of members ``{"user_id", "roles": [{"id", "name"}]}`` and the next cursor.
 
         .. versionadded:: 0.1.0
         """

@@ -69,7 +69,8 @@ def test_commands_are_listed_in_migration_order() -> None:
         if line.startswith("  ") and not line.startswith("   ")
     ]
     assert listed == [
-        "export", "schema", "convert", "hook", "import", "migrate", "verify", "sync", "undo"
+        "export", "schema", "convert", "hook", "import", "migrate", "verify", "sync", "authz",
+        "undo",
     ]  # fmt: skip
 
 

@@ -309,10 +309,10 @@ def test_sync_sends_creates_batched_and_one_write_per_changed_user(
     no_secret((state / "ledger.ndjson").read_text(), repr(result), repr(plan))
 
 
-def test_a_clash_and_a_deleted_identity_fail_with_the_reason_and_are_not_retried(
+def test_a_clash_and_a_deleted_identity_fail_with_the_reason(
     server: OryAdminServer, ory: OryAdmin, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """409 on PUT: failed, Ory's reason; 404 (deleted in Ory): reported, one request, no retry."""
+    """409 on PUT: sent once more at the end, then failed with Ory's reason; 404: one request."""
     caplog.set_level(logging.DEBUG)
     server.faults.echo_request = True  # error texts quote the request: nothing of it may leak
     state = imported(tmp_path, ory, [body(n) for n in range(3)])
@@ -326,7 +326,7 @@ def test_a_clash_and_a_deleted_identity_fail_with_the_reason_and_are_not_retried
     assert set(failed) == {"auth0|000000", "auth0|000001"}
     assert failed["auth0|000000"].startswith("conflict")
     assert "no longer in Ory" in failed["auth0|000001"]
-    assert [r.method for r in server.requests].count("PUT") == 2
+    assert [r.method for r in server.requests].count("PUT") == 3  # the 409's PUT twice
     no_secret(*failed.values(), repr(result), caplog.text)
     with Ledger.open_existing(state) as ledger:
         again = plan_for(ledger, ory, later)

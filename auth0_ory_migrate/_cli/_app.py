@@ -41,6 +41,7 @@ _COMMAND_MODULES = {
     "migrate": "ory",
     "verify": "ory",
     "sync": "sync",
+    "authz": "authz",
     "undo": "ory",
 }
 
@@ -55,6 +56,7 @@ _SHORT_HELP = {
     "migrate": "Convert Auth0 exports and import them into Ory in one stream (no identities file).",
     "verify": "Check that every identity of the file is in Ory.",
     "sync": "Carry Auth0's changes since the import into Ory (new, changed, removed users).",
+    "authz": "Roles, permissions and organizations from Auth0 in Ory (after the import).",
     "undo": "Delete the identities the imports of a state directory created.",
 }
 

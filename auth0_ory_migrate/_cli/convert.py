@@ -15,8 +15,10 @@ from typing import IO, Any
 import click
 
 from .. import (
+    AUTHZ_FILES,
     DEFAULT_TRAITS,
     MIN_HASH_JOIN_SHARE,
+    AuthzData,
     EnterpriseProvider,
     MappingOptions,
     MigrationPlan,
@@ -31,6 +33,7 @@ from .. import (
     open_input,
     plan_from_files,
     private_file,
+    read_authz_files,
     trait_mapping_for_schema,
     users_export_format,
     write_identities,
@@ -215,6 +218,28 @@ input_options = option_group(
         help="Convert the export job's CSV with a hash file all the same (it has no "
         "last_password_reset: stale hashes would be imported). Better: export format: json.",
     ),
+    # Roles and organizations (issue 15): the files `export --roles --organizations` wrote.
+    click.option(
+        "--authz",
+        multiple=True,
+        type=click.Choice(["metadata", "permissions", "organizations"]),
+        help="Bring Auth0's roles, permissions and organizations along: metadata "
+        "(metadata_admin.auth0 of each identity; every Ory plan), permissions (Ory Permissions "
+        "relationships; migrate only) or organizations (Ory organizations; migrate only); "
+        "repeatable. See the guide page 'Roles and organizations'.",
+    ),
+    click.option(
+        "--authz-files",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="The folder of the roles and organizations files (auth0-roles.ndjson, ...) "
+        "[default: the --users file's folder].",
+    ),
+    click.option(
+        "--authz-public",
+        is_flag=True,
+        help="With --authz metadata: copy them to metadata_public.auth0_authz too, where Ory's "
+        "session tokenizer can put them into tokens (the user can read them, not change them).",
+    ),
     # Side files wrong as a whole (issue 11): a hash file without a hash is refused.
     click.option(
         "--allow-empty-hashes",
@@ -298,8 +323,14 @@ def open_plan(
     allow_empty_hashes: bool = False,
     pgp_key: Path | None = None,
     pgp_passphrase_env: str | None = None,
+    authz: tuple[str, ...] = (),
+    authz_files: Path | None = None,
+    authz_public: bool = False,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`."""
+    authz_data = read_authz_option(
+        authz, authz_files=authz_files, authz_public=authz_public, users_path=users_path
+    )
     # The encrypted hash export: the key and passphrase checked before anything else is read.
     decryption = _pgp_decryption(
         pgp_key, pgp_passphrase_env, hashes_path=hashes_path, ignore_hashes=ignore_hashes
@@ -337,6 +368,8 @@ def open_plan(
         totp_issuer=totp_issuer,
         enterprise=enterprise or {},
         auth0_upstream=auth0_upstream,
+        authz=authz_data if "metadata" in authz else None,
+        authz_public=authz_public,
     ).with_providers(providers)
     if options.unfilled_traits:  # a lossy mapping, said out loud
         click.echo(
@@ -353,6 +386,55 @@ def open_plan(
         allow_empty_password_hashes=allow_empty_hashes,
         password_hashes_decryption=decryption,
     )
+
+
+def check_authz_forms(authz: tuple[str, ...], command: str, allowed: tuple[str, ...]) -> None:
+    """Refuse an ``--authz`` form *command* cannot land (before anything is read or written)."""
+    refused = [form for form in authz if form not in allowed]
+    if refused:
+        msg = (
+            f"{command} --authz {refused[0]}: {command} lands only "
+            f"{' and '.join(allowed)}; land {refused[0]} with `authz land --as {refused[0]}` "
+            "once the identities are in Ory"
+        )
+        raise ConfigurationError(msg)
+
+
+def read_authz_option(
+    authz: tuple[str, ...],
+    *,
+    authz_files: Path | None,
+    authz_public: bool,
+    users_path: Path,
+) -> AuthzData | None:
+    """The roles and organizations ``--authz`` asks for (None: not asked), said on stderr."""
+    if not authz:
+        if authz_files is not None or authz_public:
+            option = "--authz-files" if authz_files is not None else "--authz-public"
+            msg = f"{option} needs --authz (metadata, permissions or organizations)"
+            raise ConfigurationError(msg)
+        return None
+    if authz_public and "metadata" not in authz:
+        msg = "--authz-public copies the metadata: it needs --authz metadata"
+        raise ConfigurationError(msg)
+    data = read_authz_files(authz_files if authz_files is not None else users_path.parent)
+    click.echo(
+        f"roles and organizations: {len(data.roles):,} roles, {len(data.organizations):,} "
+        f"organizations, {data.assignments:,} assignments of {len(data.users):,} users"
+        + (f"; {len(data.problems):,} line(s) not used:" if data.problems else ""),
+        err=True,
+    )
+    for problem in data.problems[:_SHOWN_PROBLEMS]:
+        user = f" ({problem.user_id})" if problem.user_id else ""
+        name = AUTHZ_FILES.get(problem.source, problem.source)
+        click.echo(f"  {name} line {problem.line}{user}: {problem.reason}", err=True)
+    if len(data.problems) > _SHOWN_PROBLEMS:
+        click.echo(f"  ... and {len(data.problems) - _SHOWN_PROBLEMS:,} more", err=True)
+    return data
+
+
+#: How many unusable lines of the roles and organizations files are listed.
+_SHOWN_PROBLEMS = 20
 
 
 def _pgp_decryption(
@@ -475,6 +557,7 @@ def convert(
         # stdout cannot be made mode 0600, nor written whole or not at all, and carries the summary.
         msg = "--out -: the identities file holds password hashes: give a file (made mode 0600)"
         raise ConfigurationError(msg)
+    check_authz_forms(inputs.get("authz", ()), "convert", ("metadata",))
     outputs = {"--out": out, "--report": report_path, "--outcomes": outcomes_path}
     check_output_files(inputs, **outputs)
     # The identities file gets its name last: after the report and the outcomes file.

@@ -12,7 +12,9 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from .. import (
+    AUTHZ_FILES,
     EXPORT_TIMEOUT,
+    AuthzExportProgress,
     ExportProgress,
     ExportScope,
     PollPolicy,
@@ -93,6 +95,54 @@ class _ProgressDisplay:
             self._bar = None
 
 
+class _AuthzProgressDisplay:
+    """Shows an :class:`AuthzExportProgress` on stderr: a bar on a terminal, lines otherwise."""
+
+    def __init__(self, quiet: bool, stream: IO[str] | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._bar: tqdm[Any] | None = None
+        self._phase = ""
+        self._tenth = -1
+
+    def __call__(self, p: AuthzExportProgress) -> None:
+        if self.quiet:
+            return
+        if p.phase != self._phase:
+            self.close()
+            self._phase, self._tenth = p.phase, -1
+            if p.phase in ("roles", "organizations"):
+                if p.phase == "roles" or not p.roles:
+                    click.echo(
+                        f"Auth0: {p.roles} roles, {p.organizations} organizations to export",
+                        file=self.stream,
+                    )
+                if self.tty:
+                    self._bar = tqdm(
+                        total=p.total, unit=p.phase[:-1], desc=p.phase, file=self.stream
+                    )
+            elif p.phase == "counting":
+                click.echo("Auth0: counting roles and organizations...", file=self.stream)
+        if self._bar is not None:
+            self._bar.n = p.done
+            self._bar.set_postfix_str(f"{p.lines} member lines", refresh=False)
+            self._bar.refresh()
+        elif p.phase in ("roles", "organizations") and p.total:
+            tenth = 10 * p.done // p.total
+            if tenth != self._tenth:
+                self._tenth = tenth
+                click.echo(
+                    f"{p.phase}: {p.done} of {p.total} done, {p.lines} member lines",
+                    file=self.stream,
+                )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 @cli.command("export")
 @click.option(
     "--domain",
@@ -108,7 +158,10 @@ class _ProgressDisplay:
     "--token",
     envvar="AUTH0_TOKEN",
     show_envvar=True,
-    help="Management API token with the read:users scope (and read:connections for --connection).",
+    help="Management API token with the read:users scope (and read:connections for --connection; "
+    "for --roles: read:roles, read:users; for --organizations: read:organizations, "
+    "read:organization_members, read:organization_member_roles, "
+    "read:organization_connections).",
 )
 @click.option(
     "--client-id",
@@ -149,7 +202,26 @@ class _ProgressDisplay:
     "to a temporary file and renamed when complete. `convert` reads it directly.",
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="Export at most this many users (a trial run)."
+    "--roles",
+    "export_roles",
+    is_flag=True,
+    help="Also export roles, their permissions and their direct members, next to --out "
+    f"({AUTHZ_FILES['roles']}, {AUTHZ_FILES['role_members']}). Without a choice of users "
+    "(--connection-id, --connection, --all-connections, --job-id), only these are exported.",
+)
+@click.option(
+    "--organizations",
+    "export_organizations",
+    is_flag=True,
+    help="Also export organizations, their enabled connections and their members with "
+    f"their roles, next to --out ({AUTHZ_FILES['organizations']}, "
+    f"{AUTHZ_FILES['organization_members']}). An interrupted roles or organizations export "
+    "continues where it stopped when run again.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Export at most this many users (and roles, and organizations): a trial run.",
 )
 @click.option(
     "--job-id",
@@ -183,6 +255,8 @@ def export(
     connection_name: str | None,
     all_connections: bool,
     out: Path,
+    export_roles: bool,
+    export_organizations: bool,
     limit: int | None,
     job_id: str | None,
     timeout: float,
@@ -193,13 +267,18 @@ def export(
 
     Creates the export job (once), waits for it while showing its state, progress and time
     left, and downloads the file, checking it is complete. Say which users: --connection-id
-    (or AUTH0_CONNECTION_ID), --connection NAME, or --all-connections.
+    (or AUTH0_CONNECTION_ID), --connection NAME, or --all-connections. --roles and
+    --organizations also export roles, role members, organizations and their members (with
+    or without the users), next to --out: counted first, then walked page by page (role ->
+    users), resumable after an interruption.
 
     \b
     Examples:
       export AUTH0_DOMAIN=acme.eu.auth0.com AUTH0_TOKEN=...
       auth0-ory-migrate export --connection Username-Password-Authentication
       auth0-ory-migrate export --all-connections --out auth0-users.ndjson.gz
+      auth0-ory-migrate export --all-connections --roles --organizations
+      auth0-ory-migrate export --roles --organizations --limit 5
     """  # noqa: D301 - \b (backspace) is click's "keep these lines as they are" mark
     ctx = click.get_current_context()
     # Credentials: what the command line says beats the environment; both at once is an error.
@@ -235,7 +314,11 @@ def export(
         raise click.UsageError(f"choose one of {', '.join(chosen)}")
     if chosen and chosen[0] != "--connection-id":
         connection_id = None
-    if job_id is None and not chosen and connection_id is None:
+    authz = export_roles or export_organizations
+    users = bool(chosen) or job_id is not None or (connection_id is not None and not authz)
+    if authz:
+        _check_authz_directory(out)
+    if not users and not authz:
         raise click.UsageError(
             "say which users to export: --connection-id CON_ID (or AUTH0_CONNECTION_ID), "
             "--connection NAME, or --all-connections"
@@ -251,19 +334,93 @@ def export(
         timeout=timeout,
         poll=PollPolicy(initial=poll_interval, min_interval=poll_interval),
     )
-    display = _ProgressDisplay(quiet)
     with exporter:
-        try:
-            result = exporter.export(
+        if users:
+            _export_users(
+                exporter,
                 out,
                 connection_id=connection_id,
-                connection=connection_name,
+                connection_name=connection_name,
                 limit=limit,
                 job_id=job_id,
-                progress=display,
+                quiet=quiet,
             )
-        finally:
-            display.close()
+        if authz:
+            _export_authz(
+                exporter,
+                out,
+                roles=export_roles,
+                organizations=export_organizations,
+                limit=limit,
+                quiet=quiet,
+            )
+
+
+def _check_authz_directory(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise click.UsageError(
+            f"the folder {out.parent} (of --out) does not exist: the roles and organizations "
+            "files are written there"
+        )
+
+
+def _export_authz(
+    exporter: Any,
+    out: Path,
+    *,
+    roles: bool,
+    organizations: bool,
+    limit: int | None,
+    quiet: bool,
+) -> None:
+    from .. import Auth0Authz, export_authz  # noqa: PLC0415 - auth0-python: not for --help
+
+    display = _AuthzProgressDisplay(quiet)
+    try:
+        result = export_authz(
+            Auth0Authz.of(exporter),
+            out.parent,
+            roles=roles,
+            organizations=organizations,
+            limit=limit,
+            progress=display,
+        )
+    finally:
+        display.close()
+    if not quiet:
+        parts = []
+        if roles:
+            parts.append(f"{result.roles} roles ({result.role_members} direct assignments)")
+        if organizations:
+            parts.append(
+                f"{result.organizations} organizations ({result.organization_members} memberships)"
+            )
+        resumed = " (resumed)" if result.resumed else ""
+        click.echo(f"exported {' and '.join(parts)} to {result.files.directory}{resumed}", err=True)
+
+
+def _export_users(
+    exporter: Any,
+    out: Path,
+    *,
+    connection_id: str | None,
+    connection_name: str | None,
+    limit: int | None,
+    job_id: str | None,
+    quiet: bool,
+) -> None:
+    display = _ProgressDisplay(quiet)
+    try:
+        result = exporter.export(
+            out,
+            connection_id=connection_id,
+            connection=connection_name,
+            limit=limit,
+            job_id=job_id,
+            progress=display,
+        )
+    finally:
+        display.close()
     # What `sync` needs to tell a deleted user from one outside a partial export.
     scope = ExportScope(
         connection_id=result.connection_id,

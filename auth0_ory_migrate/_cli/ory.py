@@ -18,6 +18,7 @@ from tqdm import tqdm
 # OryAdmin and the engine (CheckResult ... verify_identities) load the Ory SDK (about a second):
 # they are imported where a command uses them, so that --help and usage errors answer at once.
 from .. import (
+    AUTHZ_FILES,
     DEFAULT_STATE_DIR,
     MIN_HASH_JOIN_SHARE,
     ImportProgress,
@@ -27,13 +28,15 @@ from .. import (
     file_digest,
     format_summary,
     open_input,
+    read_authz_files,
     read_identities,
 )
-from ..exceptions import Auth0OryMigrateError, InputFileError
+from ..exceptions import Auth0OryMigrateError, ConfigurationError, InputFileError, OryError
 from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_errors, option_group
 from .convert import (
     allow_no_users_option,
     allow_unmatched_hashes_option,
+    check_authz_forms,
     check_output_files,
     check_some_users,
     input_options,
@@ -120,7 +123,11 @@ def answering_ory(url: str, api_key: str | None, connections: int) -> OryAdmin:
     error and exit status 2 instead (``OryError``, through ``fail_on_library_errors``).
     """
     ory = _open_ory(url, api_key, connections)
-    ory.list_page(page_size=1)
+    try:
+        ory.list_page(page_size=1)
+    except OryError as e:
+        if e.status != 429:  # (a 429 is an answer: the command's own retries wait for it)
+            raise
     return ory
 
 
@@ -392,15 +399,54 @@ def import_(
     help="The identities file that was imported.",
 )
 @_ory_options
+@click.option(
+    "--authz",
+    is_flag=True,
+    help="Also check the roles and organizations landed as relationships (`authz verify`): "
+    "needs --authz-files and --state-dir.",
+)
+@click.option(
+    "--authz-files",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="With --authz: the folder of the roles and organizations files.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --authz: the state directory of the import.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --authz: the convert/migrate report (users merged into another's identity).",
+)
 @fail_on_library_errors
-def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool) -> None:
+def verify(
+    *,
+    identities_path: Path,
+    ory_url: str,
+    api_key: str | None,
+    quiet: bool,
+    authz: bool,
+    authz_files: Path | None,
+    state_dir: Path | None,
+    report_path: Path | None,
+) -> None:
     """Check that every identity of the file is in Ory.
 
     Lists Ory's identities and reports the users missing, the identities Ory has that the
     file does not, and those whose email differs. Exit status 1 when anyone is missing.
+    With --authz, also every relationship of the roles and organizations (`authz verify`).
     """
     from .. import verify_identities  # noqa: PLC0415 - the engine: not for --help
 
+    if authz and (authz_files is None or state_dir is None):
+        msg = "verify --authz needs --authz-files and --state-dir (the import's)"
+        raise ConfigurationError(msg)
+    if not authz and (authz_files or state_dir or report_path):
+        msg = "--authz-files, --state-dir and --report are for verify --authz"
+        raise ConfigurationError(msg)
     _refuse_an_auth0_export(identities_path)
     display = _Display(quiet, total=None, unit="identity", what="identities read from Ory:")
     try:
@@ -426,7 +472,21 @@ def verify(identities_path: Path, ory_url: str, api_key: str | None, quiet: bool
         click.echo(f"... and {len(result.unexpected) - _UNEXPECTED_SHOWN:,} more not in the file")
     for record in result.unreadable:
         click.echo(f"unreadable: line {record.line}: {record.reason}")
-    sys.exit(EXIT_OK if result.ok else EXIT_SOME_FAILED)
+    ok = result.ok
+    if authz and authz_files is not None and state_dir is not None:
+        from .authz import verify_authz  # noqa: PLC0415
+
+        ok = (
+            verify_authz(
+                authz_files,
+                ory_url=ory_url,
+                api_key=api_key,
+                state_dir=state_dir,
+                report_path=report_path,
+            )
+            and ok
+        )
+    sys.exit(EXIT_OK if ok else EXIT_SOME_FAILED)
 
 
 _LINK_TYPES = ("oidc", "saml")
@@ -595,6 +655,9 @@ def undo(
             _then_write_mapping(ledger, display),
             answering_ory(ory_url, api_key, concurrency + 2) as ory,
         ):
+            from .authz import undo_landed_relationships  # noqa: PLC0415
+
+            undo_landed_relationships(ledger, ory_url=ory_url, api_key=api_key)
             result = undo_import(
                 targets,
                 ory,
@@ -622,7 +685,7 @@ def undo(
 
 
 #: Inputs of ``migrate`` that shape no body (see :func:`_inputs_digest`).
-_NOT_DIGESTED = frozenset({"pgp_key", "pgp_passphrase_env"})
+_NOT_DIGESTED = frozenset({"pgp_key", "pgp_passphrase_env", "authz", "authz_files", "authz_public"})
 
 
 def _inputs_digest(inputs: dict[str, Any]) -> str:
@@ -630,8 +693,18 @@ def _inputs_digest(inputs: dict[str, Any]) -> str:
 
     The OpenPGP key and its passphrase's variable shape nothing (the encrypted hash file, which
     is in the digest, does), and no digest of key material is kept in the state directory.
+    Roles and organizations shape the bodies only with ``--authz metadata``: then their files'
+    contents are in the digest (relationships are landed after the import, with a ledger of
+    their own).
     """
     h = hashlib.sha256(b"auth0-ory-migrate migrate v1\n")
+    authz = inputs.get("authz") or ()
+    if "metadata" in authz:
+        folder = inputs.get("authz_files") or Path(inputs["users_path"]).parent
+        for name in sorted(AUTHZ_FILES.values()):
+            path = Path(folder) / name
+            h.update(f"{name}={file_digest(path) if path.is_file() else None}\n".encode())
+        h.update(f"authz_public={inputs.get('authz_public')!r}\n".encode())
     for key in sorted(inputs.keys() - _NOT_DIGESTED):
         value = inputs[key]
         if isinstance(value, Path):
@@ -670,7 +743,14 @@ def migrate(
     and options. Exit status 0 when every converted identity is in Ory, 1 when some failed.
     Users `convert` would skip are in the report, as with `convert`.
     """
+    authz = inputs.get("authz", ())
+    check_authz_forms(authz, "migrate", ("metadata", "permissions"))
     check_output_files(inputs, **{"--report": None if dry_run else report_path})
+    if "permissions" in authz and not dry_run:  # Ory must take them before anything is sent
+        from .authz import check_namespaces  # noqa: PLC0415
+
+        folder = inputs.get("authz_files") or Path(inputs["users_path"]).parent
+        check_namespaces(read_authz_files(folder), ory_url, api_key)
     with open_plan(**inputs) as plan:
         if inputs.get("hashes_path") is not None and not allow_unmatched_hashes:
             # Whether the hash file joins its users is known once every user is planned: a
@@ -702,4 +782,27 @@ def migrate(
     if not dry_run:
         write_report(report_path, report)
         click.echo(f"conversion report: {report_path}")
+    if "permissions" in authz and not dry_run:
+        # The relationships need the identity ids: after the import, from its ledger.
+        from .authz import land_authz  # noqa: PLC0415
+
+        merged = {s.user_id: s.holder for s in report.users if s.reason == "merged" and s.holder}
+        with Ledger.open_existing(state_dir) as ledger:
+            landed = land_authz(
+                ["permissions"],
+                read_authz_files(inputs.get("authz_files") or Path(inputs["users_path"]).parent),
+                ledger=ledger,
+                ory=_open_ory(ory_url, api_key, concurrency + 4),
+                ory_url=ory_url,
+                api_key=api_key,
+                merged=merged,
+                users_path=None,
+                chunk_size=_AUTHZ_CHUNK,
+                quiet=quiet,
+            )
+        status = max(status, landed)
     sys.exit(status)
+
+
+#: Relationships per request for ``migrate --authz permissions`` (``authz land --chunk-size``).
+_AUTHZ_CHUNK = 40

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from ..typing import IdentityUpdater, RemovalAction
 from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
 from .convert import (
     allow_no_users_option,
+    check_authz_forms,
     check_output_files,
     check_some_users,
     input_options,
@@ -63,6 +65,37 @@ class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
             raise KeyError(external_id)
         return identity
 
+    def read_ahead(self, external_ids: Iterable[str], readers: int) -> None:
+        """Read the identities of these users now, before :func:`plan_sync` asks for them.
+
+        What :func:`plan_sync` will ask for (the users that changed). An Ory adapter with
+        ``get_identities`` (:class:`~auth0_ory_migrate.OryAdmin`) reads them 100 a request
+        (``GET /admin/identities?ids=``); another reads one each, *readers* requests in
+        flight (threads; with one reader, each is read when asked for).
+        """
+        wanted: list[tuple[str, str]] = []
+        for external_id in dict.fromkeys(external_ids):
+            record = self._records.get(external_id)
+            if external_id not in self._seen and record is not None and record.identity_id:
+                wanted.append((external_id, record.identity_id))
+        if not wanted:
+            return
+        batch = getattr(self._ory, "get_identities", None)
+        if batch is not None:
+            found = batch([identity_id for _, identity_id in wanted])
+            for external_id, identity_id in wanted:
+                self._seen[external_id] = found.get(identity_id)
+            return
+        if readers <= 1 or len(wanted) < 2:
+            return
+        pool = ThreadPoolExecutor(min(readers, len(wanted)))
+        try:
+            read = pool.map(lambda w: self._ory.get_identity(w[1]), wanted)
+            for (external_id, _), identity in zip(wanted, read, strict=True):
+                self._seen[external_id] = identity
+        finally:  # (a read that failed: the error goes up, the reads not started are not made)
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._records)
 
@@ -70,13 +103,17 @@ class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
         return len(self._records)
 
 
-def _planned_last(items: Iterable[PlanItem | SeenUsers]) -> Iterator[PlanItem | SeenUsers]:
+def _planned_last(
+    items: Iterable[PlanItem | SeenUsers],
+    read_ahead: Callable[[list[str]], None] | None = None,
+) -> Iterator[PlanItem | SeenUsers]:
     """*items*, the planned users (the few that changed) held back until the others are read.
 
     :func:`plan_sync` reads Ory's identity of each user that changed: those reads wait
     until the workers are done, not to share the CPU with them (reads meanwhile, even from
     a thread, slow this process down, which feeds the workers). The plan is the same: the
-    planned users keep their order, the others only say who is still in Auth0.
+    planned users keep their order, the others only say who is still in Auth0. Once the
+    workers are done, *read_ahead* is given the planned users' ids (to read them side by side).
     """
     held: list[PlanItem | SeenUsers] = []
     for item in items:
@@ -84,6 +121,15 @@ def _planned_last(items: Iterable[PlanItem | SeenUsers]) -> Iterator[PlanItem | 
             held.append(item)
         else:
             yield item
+    if read_ahead is not None:
+        read_ahead(
+            [
+                user_id
+                for item in held
+                if isinstance(item, PlannedIdentity)
+                for user_id in (item.external_id, *item.merged_user_ids)
+            ]
+        )
     yield from held
 
 
@@ -172,8 +218,8 @@ def _echo_plan(plan: SyncPlan, why_partial: str | None) -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Requests in flight. Ory Network's single-identity writes share a small bucket: "
-    "more only for a self-hosted Kratos.",
+    help="Requests in flight (the reads of the changed users' identities too). Ory Network's "
+    "single-identity writes share a small bucket: more only for a self-hosted Kratos.",
 )
 @fail_on_library_errors
 def sync(
@@ -198,6 +244,7 @@ def sync(
     failed (run it again: it finishes the plan exactly once).
     """
     outputs: dict[str, Path | None] = {"--plan-out": plan_out, "--report": report_path}
+    check_authz_forms(inputs.get("authz", ()), "sync", ("metadata",))
     check_output_files(inputs, **outputs)
     if str(plan_out) == "-":
         raise ConfigurationError("--plan-out -: give a file (stdout carries the summary)")
@@ -213,13 +260,17 @@ def sync(
         # with nothing to change would otherwise never ask, and say all is well.
         ory = answering_ory(ory_url, api_key, concurrency)
         key = ledger.sync_key()
+        remote = _RemoteIdentities(ory, records)
         with open_plan(**inputs) as users:
             plan = plan_sync(
                 records,
                 # (the unchanged users are found by forked workers: before any thread starts)
-                _planned_last(sync_plan_items(users, records, key=key)),
+                _planned_last(
+                    sync_plan_items(users, records, key=key),
+                    lambda ids: remote.read_ahead(ids, concurrency),
+                ),
                 key=key,
-                remote=_RemoteIdentities(ory, records),
+                remote=remote,
                 removed=cast("RemovalAction", removed),  # one of click's choices
                 complete_export=complete,
             )

@@ -21,7 +21,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Final, Literal, TypeAlias, cast
 
 from attrs import field, frozen
 
@@ -34,7 +34,10 @@ from ._users import Auth0User
 
 __all__ = [
     "AUTHZ_CLAIMS_JSONNET",
+    "AUTHZ_FILES",
     "AUTHZ_PUBLIC_KEY",
+    "ORGANIZATION_NAMESPACE",
+    "ROLE_NAMESPACE",
     "Auth0Organization",
     "Auth0Role",
     "AuthzData",
@@ -59,6 +62,15 @@ __all__ = [
 _Lines: TypeAlias = Iterable[bytes | str]
 
 _AuthzSource = Literal["roles", "role_members", "organizations", "organization_members"]
+
+#: The file names of the export's roles and organizations files (``export --roles
+#: --organizations`` writes them next to the users export), by :func:`read_authz` argument.
+AUTHZ_FILES: Final[Mapping[str, str]] = {
+    "roles": "auth0-roles.ndjson",
+    "role_members": "auth0-role-members.ndjson",
+    "organizations": "auth0-organizations.ndjson",
+    "organization_members": "auth0-organization-members.ndjson",
+}
 
 
 def _problem(source: _AuthzSource, line: int, user_id: str | None, reason: str) -> UnreadableRecord:
@@ -604,8 +616,10 @@ class RelationTuple:
 
 
 #: Namespaces of the tuples and the OPL file.
-ROLE_NAMESPACE = "Role"
-ORGANIZATION_NAMESPACE = "Organization"
+#: The Ory Permissions namespace of the roles (``Role:<role name>#member@<identity>``).
+ROLE_NAMESPACE: Final = "Role"
+#: The namespace of the organizations (``Organization:<organization id>#member@<identity>``).
+ORGANIZATION_NAMESPACE: Final = "Organization"
 USER_NAMESPACE = "User"
 MEMBER = "member"
 

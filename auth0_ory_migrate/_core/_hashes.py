@@ -2,7 +2,8 @@
 
 Ory rejects a whole import request — up to 1,000 identities — for one
 ``hashed_password`` it does not recognise, so every hash is checked here,
-before anything is sent. The rules follow Kratos' ``hash/hash_comparator.go``.
+before anything is sent. The rules follow Kratos' ``hash/hash_comparator.go`` and its
+import-time bounds on cost parameters (``hash/hash_limits.go``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,42 @@ _FORMATS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 )
 
 
+# Kratos's import-time bounds on cost parameters (``hash/hash_limits.go``,
+# ``ValidateImportedHash``): a hash outside them is refused, whatever its format.
+_ARGON2_PARAMS = re.compile(r"\$argon2(?:id|i)\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$")
+_PBKDF2_PARAMS = re.compile(r"\$pbkdf2-\w+\$i=(\d+),")
+_SCRYPT_PARAMS = re.compile(r"\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$")
+_FIRESCRYPT_PARAMS = re.compile(r"\$firescrypt\$ln=(\d+),r=(\d+),p=(\d+)\$")
+#: name -> (parameter, highest value) for each bounded parameter, in the pattern's group order
+_BOUNDS: dict[str, tuple[re.Pattern[str], tuple[tuple[str, int], ...]]] = {
+    "argon2": (_ARGON2_PARAMS, (("m", 1 << 20), ("t", 10), ("p", 16))),
+    "pbkdf2": (_PBKDF2_PARAMS, (("i", 10_000_000),)),
+    "scrypt": (_SCRYPT_PARAMS, (("ln (N)", 1 << 17), ("r", 8), ("p", 10))),
+    "firescrypt": (_FIRESCRYPT_PARAMS, (("ln", 17), ("r", 8), ("p", 10))),
+}
+
+
+def _bounds_problem(name: str, value: str) -> str | None:
+    """A cost parameter of *value* outside what Kratos takes at import, named; else None."""
+    bounds = _BOUNDS.get(name)
+    if bounds is None:
+        return None
+    pattern, limits = bounds
+    m = pattern.match(value)
+    if m is None:
+        return f"malformed {name} hash"
+    for (param, highest), raw in zip(limits, m.groups(), strict=True):
+        number = int(raw)
+        # (Firebase scrypt's ln may be 0; every other bounded parameter starts at 1)
+        lowest = 0 if (name, param) == ("firescrypt", "ln") else 1
+        if not lowest <= number <= highest:
+            return (
+                f"{name} {param}={number} is outside {lowest}-{highest:,}, which Ory accepts "
+                "at import"
+            )
+    return None
+
+
 def ory_hash_problem(value: str) -> str | None:
     """Tell why Ory would reject *value* as ``hashed_password``.
 
@@ -77,5 +114,7 @@ def ory_hash_problem(value: str) -> str | None:
         return None
     for name, prefixes, pattern in _FORMATS:
         if value.startswith(prefixes):
-            return None if pattern.fullmatch(value) else f"malformed {name} hash"
+            if not pattern.fullmatch(value):
+                return f"malformed {name} hash"
+            return _bounds_problem(name, value)
     return "unrecognised hash format (Ory would reject the whole import batch)"

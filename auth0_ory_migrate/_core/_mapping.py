@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from attrs import evolve, field, frozen
 
@@ -26,6 +26,10 @@ from ._schema import (
 )
 from ._upstream import check_provider_id
 from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User, json_text
+
+
+if TYPE_CHECKING:
+    from ._authz import AuthzData
 
 
 __all__ = [
@@ -186,6 +190,11 @@ class MappingOptions:
         auth0_upstream: An Ory OIDC provider id for Auth0 itself (a dual run): every
             identity gets an OIDC login ``{provider: auth0_upstream, subject: <Auth0
             user_id>}``, one per Auth0 user it holds.
+        authz: The roles and organizations exported from Auth0 (:func:`read_authz`): each
+            identity gets its users' roles, permissions and organizations in
+            ``metadata_admin.auth0`` (see :func:`with_authz_metadata`).
+        authz_public: Copy them to ``metadata_public.auth0_authz`` too, where Ory's session
+            tokenizer can put them into tokens (:data:`AUTHZ_CLAIMS_JSONNET`).
 
     Raises:
         ConfigurationError: *ignore_hashes* with ``without_hash="none"`` (it
@@ -205,6 +214,8 @@ class MappingOptions:
     sms_address_trait: str | None = "phone"
     enterprise: Mapping[str, EnterpriseProvider] = field(factory=dict)
     auth0_upstream: str | None = field(default=None)
+    authz: AuthzData | None = field(default=None, repr=False)
+    authz_public: bool = False
     _validator: TraitsValidator | None = field(init=False, repr=False, eq=False)
     _trait_mapping: TraitMapping = field(init=False, repr=False, eq=False)
     _sms_trait: str | None = field(init=False, repr=False, eq=False)
@@ -813,6 +824,15 @@ def map_user(
         )
     if credentials:
         body["credentials"] = credentials
+    if options.authz is not None:
+        from ._authz import with_authz_metadata  # noqa: PLC0415 (it imports this module)
+
+        body = with_authz_metadata(
+            body,
+            options.authz,
+            (user.user_id, *(m.user_id for m in merge)) if merge else (user.user_id,),
+            public=options.authz_public,
+        )
 
     return PlannedIdentity(
         external_id=user.user_id,

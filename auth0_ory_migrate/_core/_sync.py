@@ -63,7 +63,7 @@ import json
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Final, Literal, TypeAlias, get_args
+from typing import Any, Final, Literal, Protocol, TypeAlias, get_args
 
 from attrs import field, frozen
 
@@ -642,7 +642,7 @@ def update_request(
         "traits": pick("traits", "traits") or {},
         "state": pick("state", "state") or "active",
     }
-    external_id = base.get("external_id") or planned.get("external_id")
+    external_id = planned.get("external_id") or base.get("external_id")
     if external_id:
         body["external_id"] = external_id
     for section in ("metadata_public", "metadata_admin"):
@@ -714,6 +714,49 @@ class _Decision:
     keep_password: bool  # the record keeps its password digest
 
 
+class _Seen(Protocol):
+    """The users of the new export seen so far (what :func:`plan_sync` keeps of each).
+
+    Only whether a user of *previous* was seen is ever asked: an implementation may keep
+    nothing of the others. *previous* may bring its own (a ``seen_marks()`` method, as
+    :class:`~auth0_ory_migrate.ImportedRecords` has: a bit per record); otherwise
+    :class:`_HashSeen`.
+    """
+
+    def add(self, user_id: str | None) -> None: ...
+
+    def update(self, user_ids: Iterable[str | None]) -> None: ...
+
+    def __contains__(self, external_id: object) -> bool: ...
+
+    def unseen(self, previous: Iterable[str]) -> Iterator[str]:
+        """The users of *previous* not seen, in its order."""
+        ...
+
+
+class _HashSeen:
+    """The users seen, as their ``hash()``: a machine word each.
+
+    (A ``hash()`` collision can only hide a removal: the safe side.)
+    """
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+
+    def add(self, user_id: str | None) -> None:
+        self._hashes.add(hash(user_id))
+
+    def update(self, user_ids: Iterable[str | None]) -> None:
+        self._hashes.update(map(hash, user_ids))
+
+    def __contains__(self, external_id: object) -> bool:
+        return hash(external_id) in self._hashes
+
+    def unseen(self, previous: Iterable[str]) -> Iterator[str]:
+        hashes = self._hashes
+        return (external_id for external_id in previous if hash(external_id) not in hashes)
+
+
 class _Planner:
     """The state of one :func:`plan_sync` run."""
 
@@ -728,7 +771,8 @@ class _Planner:
         self.remote = remote
         self.mac = _mac(key)
         self.ops: list[SyncOp] = []
-        self.seen: set[int] = set()
+        marks = getattr(previous, "seen_marks", None)
+        self.seen: _Seen = marks() if callable(marks) else _HashSeen()
         self.unchanged = 0
         self.creates = 0
         self.updates: Counter[SyncSection] = Counter()
@@ -740,11 +784,14 @@ class _Planner:
         self.anonymous_unreadable = 0
 
     def planned(self, item: PlannedIdentity) -> None:
-        self.seen.add(hash(item.external_id))
-        for merged in item.merged_user_ids:
-            self.seen.add(hash(merged))
+        self.seen.add(item.external_id)
+        self.seen.update(item.merged_user_ids)
         record = self.previous.get(item.external_id)
         body = item.body
+        takeover = None
+        if record is None or record.identity_id is None:
+            takeover = self._merged_record(item)
+            record = takeover or record
         if record is None or record.identity_id is None:
             self.creates += 1
             self.ops.append(
@@ -761,7 +808,8 @@ class _Planner:
             )
             return
         if (
-            record.fingerprint is not None
+            takeover is None
+            and record.fingerprint is not None
             and record.digests is not None
             and body_fingerprint(body, self.key) == record.fingerprint
         ):
@@ -770,7 +818,7 @@ class _Planner:
         sections = identity_sections(body)
         digests = section_digests(sections, self.key)
         if record.digests is None:
-            remote = self.remote.get(item.external_id) if self.remote is not None else None
+            remote = self.remote.get(record.external_id) if self.remote is not None else None
             if remote is None:
                 self.unchecked += 1
                 return
@@ -785,16 +833,30 @@ class _Planner:
                 and _later(_last_password_reset(body), record.written_at)
             ):  # on the hook still, but reset in Auth0 since: Ory may hold the old password
                 changed.insert(sum(1 for s in changed if s in _BEFORE_PASSWORD), "password")
-            if not changed:
+            if not changed and takeover is None:
                 self.unchanged += 1
                 return
             remote = None
             if self.remote is not None:
-                remote = self.remote.get(item.external_id)
+                remote = self.remote.get(record.external_id)
             decision = self._against_record(
                 item, record, sections, digests, changed=changed, remote=remote
             )
-        self._add_update(item, record, digests, decision, remote)
+        self._add_update(item, record, digests, decision, remote, takeover=takeover is not None)
+
+    def _merged_record(self, item: PlannedIdentity) -> ImportedRecord | None:
+        """The record of an imported user merged into *item* now (its identity is *item*'s).
+
+        A user skipped at import (the same email as an imported user, unverified) who has
+        verified it since is merged with that user, and may be the new holder (the first
+        line): the identity holding the email is updated (its external id becomes the
+        holder's), never a second one created (Ory would refuse it: 409).
+        """
+        for user_id in item.merged_user_ids:
+            record = self.previous.get(user_id)
+            if record is not None and record.identity_id is not None:
+                return record
+        return None
 
     def _password_change(
         self,
@@ -943,9 +1005,11 @@ class _Planner:
         digests: Mapping[SyncSection, str],
         decision: _Decision,
         remote: Mapping[str, Any] | None,
+        *,
+        takeover: bool = False,
     ) -> None:
         fields = decision.fields
-        if not fields and not decision.conflicts and not decision.unlink:
+        if not fields and not decision.conflicts and not decision.unlink and not takeover:
             self.unchanged += 1
             return
         kept = dict(digests)
@@ -960,6 +1024,10 @@ class _Planner:
             body, patch = update_request(item.body, base, fields)
             if _PUT_SECTIONS.intersection(fields) or "credentials" in body:
                 put = body
+        if takeover and put is None:  # the new holder's external id: a PUT of it alone
+            put, _ = update_request(
+                item.body, remote if remote is not None else self._as_written(item.body, record), ()
+            )
         for section in fields:
             self.updates[section] += 1
         if decision.password == "hook":
@@ -980,6 +1048,10 @@ class _Planner:
             parts.append("changed in Auth0 and in Ory: " + ", ".join(decision.conflicts))
         if decision.unlink:
             parts.append("removed in Auth0: " + ", ".join(t for t, _ in decision.unlink))
+        if takeover:
+            parts.append(
+                f"merged with {record.external_id} (imported): its identity is this user's now"
+            )
         parts.extend(decision.notes)
         self.ops.append(
             SyncOp(
@@ -1046,7 +1118,8 @@ def plan_sync(
     """Plan a sync: the ops that bring Ory up to date with a new export (the module's rules).
 
     Streams *current*: what it keeps is *previous* (the caller's), the ops of the users that
-    changed, and a machine word per user seen.
+    changed, and a machine word per user seen (a bit per record when *previous* keeps its
+    own marks, as :class:`~auth0_ory_migrate.ImportedRecords` does).
 
     Args:
         previous: What was imported, by external id (``Ledger.imported_records()``).
@@ -1076,14 +1149,14 @@ def plan_sync(
         if isinstance(item, PlannedIdentity):
             planner.planned(item)
         elif isinstance(item, SeenUsers):
-            planner.seen.update(map(hash, item.user_ids))
+            planner.seen.update(item.user_ids)
             planner.unchanged += item.unchanged
         elif isinstance(item, Skipped):
-            planner.seen.add(hash(item.user_id))
+            planner.seen.add(item.user_id)
         elif item.user_id is None:
             planner.anonymous_unreadable += 1
         else:
-            planner.seen.add(hash(item.user_id))
+            planner.seen.add(item.user_id)
     refused: str | None = None
     if not complete_export:
         refused = (
@@ -1097,11 +1170,7 @@ def plan_sync(
         )
     removes: list[SyncOp] = []
     if refused is None:
-        seen = planner.seen
-        for external_id in previous:
-            # (a hash() collision can only hide a removal: the safe side)
-            if hash(external_id) in seen:
-                continue
+        for external_id in planner.seen.unseen(previous):
             record = previous[external_id]  # (read only now: a record may be read on demand)
             if record.identity_id is None:
                 continue

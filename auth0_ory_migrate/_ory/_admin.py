@@ -57,6 +57,8 @@ _ONE_TYPES: dict[str, str | None] = {
     "409": "ErrorGeneric",
 }
 _CONNECT_TIMEOUT = 30.0
+_IDS_PER_READ = 100  # identities per GET /admin/identities?ids=… (get_identities)
+_LIST = "/admin/identities"
 #: Schema ids sent in the path as they are (others go base64url-encoded, as Ory accepts).
 _URL_SAFE_ID = re.compile(r"[A-Za-z0-9._~-]+")
 
@@ -547,7 +549,24 @@ class OryAdmin:
         query: Sequence[tuple[str, str]] = (),
         secrets: Iterable[str] = (),
     ) -> Mapping[str, Any]:
-        """One request on ``/admin/identities/{id}``; its JSON answer, read as it came.
+        """One request on ``/admin/identities/{id}``: the identity Ory answered."""
+        status, answer = self._send_json(
+            method, identity_id, body=body, query=query, secrets=secrets
+        )
+        if not isinstance(answer, Mapping):
+            raise OryError(status, "Ory's answer is not an identity (a JSON object)")
+        return _Confidential(answer)
+
+    def _send_json(
+        self,
+        method: str,
+        identity_id: str | None,
+        *,
+        body: object = None,
+        query: Sequence[tuple[str, str]] = (),
+        secrets: Iterable[str] = (),
+    ) -> tuple[int, object]:
+        """One request on ``/admin/identities/{id}`` (or the list); its status and JSON answer.
 
         The body goes as it is (``ApiClient.param_serialize`` leaves a dict alone: no
         ``null`` added for an unset field, which PUT would read as "clear it"), through the
@@ -562,8 +581,8 @@ class OryAdmin:
         with _as_ory_error(redactor):
             params = self.api_client.param_serialize(
                 method=method,
-                resource_path="/admin/identities/{id}",
-                path_params={"id": identity_id},
+                resource_path=_LIST if identity_id is None else f"{_LIST}/{{id}}",
+                path_params={} if identity_id is None else {"id": identity_id},
                 query_params=list(query),
                 header_params=headers,
                 body=body,
@@ -580,9 +599,39 @@ class OryAdmin:
             answer: object = _json.loads(data) if data else {}
         except ValueError:
             raise OryError(response.status, "Ory's answer is not JSON") from None
-        if not isinstance(answer, Mapping):
-            raise OryError(response.status, "Ory's answer is not an identity (a JSON object)")
-        return _Confidential(answer)
+        return response.status, answer
+
+    def get_identities(
+        self,
+        identity_ids: Sequence[str],
+        include_credentials: Sequence[str] = ("password", "oidc", "saml", "totp"),
+    ) -> dict[str, Mapping[str, Any]]:
+        """``GET /admin/identities?ids=…&include_credential=…``: many identities, few requests.
+
+        What :meth:`get_identity` reads, for 100 identities a request (Kratos's ``ids`` filter
+        takes up to 500, has no pagination and answers at most a page, 250 by default; 100
+        keep the URL short). An id Ory does not have is left out of the answer.
+
+        Returns:
+            The identities found, by id (a mapping whose ``repr`` leaves the credentials out).
+
+        Raises:
+            OryError: A request failed.
+
+        .. versionadded:: 0.1.0
+        """
+        found: dict[str, Mapping[str, Any]] = {}
+        include = [("include_credential", kind) for kind in include_credentials]
+        for start in range(0, len(identity_ids), _IDS_PER_READ):
+            chunk = identity_ids[start : start + _IDS_PER_READ]
+            status, answer = self._send_json(
+                "GET", None, query=[*(("ids", i) for i in chunk), *include]
+            )
+            if not isinstance(answer, list) or not all(isinstance(a, Mapping) for a in answer):
+                raise OryError(status, "Ory's answer is not a list of identities")
+            for identity in answer:
+                found[str(identity.get("id"))] = _Confidential(identity)
+        return found
 
     def get_identity(
         self,

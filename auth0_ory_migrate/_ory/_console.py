@@ -124,6 +124,59 @@ class OryConsole:
         )
         return tuple(w.message or f"warning {w.code}" for w in result.warnings)
 
+    def create_organization(self, project_id: str, label: str, domains: Sequence[str] = ()) -> str:
+        """Create an Ory organization (B2B) in a project; return its id.
+
+        Raises:
+            OryConsoleError: The API refused (409: a domain is another organization's) or
+                failed.
+
+        .. versionadded:: 0.1.0
+        """
+        body = ory_client.OrganizationBody(label=label, domains=list(domains))
+        created = self._call(
+            f"creating organization {label!r} in project {project_id}",
+            lambda: self.api.create_organization(project_id, body, _request_timeout=self.timeout),
+        )
+        return str(created.id)
+
+    def list_organizations(self, project_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every Ory organization of a project: ``(id, label, domains)``, page after page.
+
+        .. versionadded:: 0.1.0
+        """
+        found: list[tuple[str, str, tuple[str, ...]]] = []
+        token: str | None = None
+        while True:
+            page = self._call(
+                f"listing the organizations of project {project_id}",
+                lambda t=token: self.api.list_organizations(  # type: ignore[misc]
+                    project_id, page_size=1000, page_token=t, _request_timeout=self.timeout
+                ),
+            )
+            found.extend((str(o.id), o.label, tuple(o.domains)) for o in page.organizations)
+            if not page.has_next_page or not page.next_page_token:
+                return found
+            token = page.next_page_token
+
+    def delete_organization(self, project_id: str, organization_id: str) -> bool:
+        """Delete an Ory organization; ``False`` when it was not there (404).
+
+        .. versionadded:: 0.1.0
+        """
+        try:
+            self._call(
+                f"deleting organization {organization_id} of project {project_id}",
+                lambda: self.api.delete_organization(
+                    project_id, organization_id, _request_timeout=self.timeout
+                ),
+            )
+        except OryConsoleError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
 
 def apply_identity_schema(
     console: OryConsole,

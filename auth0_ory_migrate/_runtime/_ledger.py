@@ -65,13 +65,14 @@ import io
 import os
 import secrets
 import stat
+import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
 
-from attrs import define, field
+from attrs import define, evolve, field
 
 from .._core import _json
 from .._core._importing import IN_ORY, ImportOutcome, UndoTarget
@@ -88,7 +89,7 @@ from ..exceptions import ConfigurationError, LedgerError, OutputFileError
 from ._files import private_file
 
 
-__all__ = ["DEFAULT_STATE_DIR", "ImportedRecords", "Ledger", "file_digest"]
+__all__ = ["DEFAULT_STATE_DIR", "ImportedRecords", "Ledger", "SeenMarks", "file_digest"]
 
 #: The state directory used when none is given.
 DEFAULT_STATE_DIR = ".auth0-ory-migrate"
@@ -229,6 +230,51 @@ def _read_digests(value: object, null: str) -> Mapping[SyncSection, str] | None:
 _NO_FINGERPRINT = b""
 
 
+def _record_value(where: int, entry: Mapping[str, Any]) -> bytes:
+    """An index value: where the line is, and its fingerprint (a line of a body of ours)."""
+    place = where.to_bytes(8, "big")
+    get = entry.get
+    fingerprint = get("fingerprint")
+    digests = get("digests")
+    if (
+        type(fingerprint) is str
+        and len(fingerprint) == 32
+        and type(digests) is str
+        and digests.startswith(DIGESTS_FORMAT)
+        and type(get("identity_id")) is str
+    ):
+        try:
+            return place + bytes.fromhex(fingerprint)
+        except ValueError:
+            return place
+    return place
+
+
+def _follow_takeover(
+    latest: dict[str, UndoTarget | None],
+    owners: Mapping[str, str],
+    sync: str,
+    entry: Mapping[str, Any],
+) -> None:
+    """Follow a ``sync`` update that gave an imported identity a new external id (a merge).
+
+    The identity is found under that id from now on (*owners*: identity id -> external id).
+    """
+    identity_id = entry.get("identity_id")
+    if (
+        entry.get("status") != "done"
+        or entry.get("op") not in ("update", "conflict")
+        or not isinstance(identity_id, str)
+        or latest.get(sync) is not None
+    ):
+        return
+    owner = owners.get(identity_id)
+    target = latest.get(owner) if owner is not None else None
+    if owner is not None and target is not None and target.identity_id == identity_id:
+        latest[owner] = None
+        latest[sync] = evolve(target, external_id=sync)
+
+
 class ImportedRecords(Mapping[str, ImportedRecord]):
     """:meth:`Ledger.imported_records`: each user's record, read from the ledger on demand.
 
@@ -293,13 +339,19 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
         sync = get("sync")
         if not isinstance(sync, str):
             return
-        if get("status") != "done" or (sync not in index and sync not in whole):
+        if get("status") != "done":
+            return
+        named = get("identity_id")
+        if (
+            sync not in index
+            and sync not in whole
+            and not (isinstance(named, str) and named and get("op") in ("update", "conflict"))
+        ):  # (an update of a user not imported: one who took over a merged user's identity)
             return
         if get("op") == "remove":
             index.pop(sync, None)
             whole.pop(sync, None)
             return
-        named = get("identity_id")
         if not (isinstance(named, str) and named):
             before = self._identity_id(sync)
             index.pop(sync, None)
@@ -311,24 +363,9 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
     @staticmethod
     def _value(where: int, entry: Mapping[str, Any], ours: bool) -> bytes:
         """Where the line is, and its fingerprint when it is one of a body of ours."""
-        place = where.to_bytes(8, "big")
         if not ours:
-            return place
-        get = entry.get
-        fingerprint = get("fingerprint")
-        digests = get("digests")
-        if (
-            type(fingerprint) is str
-            and len(fingerprint) == 32
-            and type(digests) is str
-            and digests.startswith(DIGESTS_FORMAT)
-            and type(get("identity_id")) is str
-        ):
-            try:
-                return place + bytes.fromhex(fingerprint)
-            except ValueError:
-                return place
-        return place
+            return where.to_bytes(8, "big")
+        return _record_value(where, entry)
 
     def _entry(self, where: int) -> dict[str, Any]:
         try:
@@ -396,6 +433,17 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
     def __len__(self) -> int:
         return len(self._index) + len(self._whole)
 
+    def seen_marks(self) -> SeenMarks:
+        """A set of users of these records, a bit each: the users a new export still has.
+
+        What :func:`~auth0_ory_migrate.plan_sync` keeps of each user seen (instead of a
+        machine word per user): only users of these records are kept, each exactly (by its
+        record's line in the ledger).
+
+        .. versionadded:: 0.1.0
+        """
+        return SeenMarks(self)
+
     def is_unchanged(self, external_id: str, line: bytes) -> bool:
         """Whether *line* (an identities-file line) is the very body last written for the user.
 
@@ -408,6 +456,85 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
         if value is None or len(value) <= 8:
             return False
         return value[8:] == line_fingerprint(line, self._key)
+
+
+#: A record's place in its bit set: its line's offset in the ledger over this (a line that
+#: makes a record is longer than this many bytes: no two share a bit).
+_MARK_SHIFT = 4
+_offset_of = struct.Struct(">Q").unpack_from
+
+
+class SeenMarks:
+    """:meth:`ImportedRecords.seen_marks`: a bit per ledger line that makes a record.
+
+    Users without a record are not kept (a new export's other users): only whether a user
+    of the records was seen is ever asked.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, records: ImportedRecords) -> None:
+        self._index = records._index
+        self._whole = records._whole
+        self._bits = bytearray((records._end >> _MARK_SHIFT >> 3) + 1)
+
+    def _where(self, user_id: object) -> int | None:
+        value = self._index.get(user_id)  # type: ignore[call-overload]
+        if value is not None:
+            return cast("int", _offset_of(value)[0]) >> _MARK_SHIFT
+        whole = self._whole.get(user_id)  # type: ignore[call-overload]
+        return whole[1] >> _MARK_SHIFT if whole is not None else None
+
+    def add(self, user_id: str | None) -> None:
+        """Mark *user_id* seen (nothing when it has no record)."""
+        bit = self._where(user_id)
+        if bit is not None:
+            byte = bit >> 3
+            if byte >= len(self._bits):  # (a record read after the marks were made)
+                self._bits.extend(bytes(byte + 1 - len(self._bits)))
+            self._bits[byte] |= 1 << (bit & 7)
+
+    def update(self, user_ids: Iterable[str | None]) -> None:
+        """Mark each of *user_ids* seen."""
+        get, whole, bits, offset_of = self._index.get, self._whole, self._bits, _offset_of
+        size = len(bits)
+        late: list[str | None] = []  # (records read after the marks were made, of two lines)
+        for user_id in user_ids:
+            value = get(user_id)  # type: ignore[arg-type]
+            if value is None:
+                if whole and user_id in whole:
+                    late.append(user_id)
+                continue
+            bit = offset_of(value)[0] >> _MARK_SHIFT
+            if bit >> 3 < size:
+                bits[bit >> 3] |= 1 << (bit & 7)
+            else:
+                late.append(user_id)
+        for user_id in late:
+            self.add(user_id)
+
+    def unseen(self, records: Iterable[str]) -> Iterator[str]:
+        """The users of the records not marked, in the records' order.
+
+        *records*: the records the marks were made of (their own index is read: a bit test
+        per record, no lookup).
+        """
+        bits, size, offset_of = self._bits, len(self._bits), _offset_of
+        for external_id, value in self._index.items():
+            bit = offset_of(value)[0] >> _MARK_SHIFT
+            byte = bit >> 3
+            if byte >= size or not (bits[byte] >> (bit & 7)) & 1:
+                yield external_id
+        for external_id in self._whole:
+            if external_id not in self:
+                yield external_id
+
+    def __contains__(self, user_id: object) -> bool:
+        bit = self._where(user_id)
+        if bit is None:
+            return False
+        byte = bit >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (bit & 7)))
 
 
 def _seconds(value: object) -> float | None:
@@ -621,25 +748,51 @@ class Ledger:
         index = self._records_index
         good_end = 0
         line_no = 0
+        loads, apply = _json.loads, self._apply
+        add = index._add if index is not None else None
+        # The import's lines (a user created, with its digests: nearly all of a big ledger)
+        # take a path of their own: what _add and _apply do with them, without the calls.
+        records = index._index if index is not None else None
+        whole = index._whole if index is not None else None
+        done, failed, attempts = self._done, self._failed, self._attempts
         with os.fdopen(os.dup(f.fileno()), "rb") as reader:
             reader.seek(0)
-            while True:
-                line = reader.readline()
-                if not line:
-                    break
+            for line in reader:
                 line_no += 1
                 if not line.endswith(b"\n"):
                     break  # cut short by a crash: dropped below
                 try:
-                    entry = _json.loads(line)
+                    entry = loads(line)
                 except ValueError as e:
                     raise LedgerError(
                         f"{str(self.state_dir / LEDGER_FILE)!r} line {line_no} is damaged"
                     ) from e
-                if isinstance(entry, dict):
-                    if index is not None:
-                        index._add(good_end, entry)
-                    self._apply(entry)
+                if type(entry) is dict:
+                    get = entry.get
+                    external_id = get("external_id")
+                    if (
+                        type(external_id) is str
+                        and get("status") == "created"
+                        and "sync" not in entry
+                        and "attempt" not in entry
+                    ):
+                        if records is not None:
+                            if whole:
+                                whole.pop(external_id, None)
+                            records[external_id] = _record_value(good_end, entry)
+                        done.add(external_id)
+                        if failed:
+                            failed.pop(external_id, None)
+                        if attempts:
+                            attempts.pop(external_id, None)
+                    else:
+                        if add is not None:
+                            add(good_end, entry)
+                        apply(entry)
+                elif isinstance(entry, dict):
+                    if add is not None:
+                        add(good_end, entry)
+                    apply(entry)
                 good_end += len(line)
         size = os.fstat(f.fileno()).st_size
         self._end = good_end
@@ -808,6 +961,7 @@ class Ledger:
         """
         first: dict[str, float] = {}
         latest: dict[str, UndoTarget | None] = {}
+        owners: dict[str, str] = {}
         for entry in self._entries():
             attempt = entry.get("attempt")
             if isinstance(attempt, list):
@@ -815,6 +969,10 @@ class Ledger:
                 if isinstance(at, (int, float)):
                     for external_id in attempt:
                         first.setdefault(str(external_id), float(at))
+                continue
+            sync = entry.get("sync")
+            if isinstance(sync, str):
+                _follow_takeover(latest, owners, sync, entry)
                 continue
             external_id = entry.get("external_id")
             if not isinstance(external_id, str):
@@ -825,6 +983,7 @@ class Ledger:
                 latest[external_id] = UndoTarget(
                     external_id, identity_id, status, first.get(external_id)
                 )
+                owners[identity_id] = external_id
             elif status == "deleted":
                 latest[external_id] = None
                 first.pop(external_id, None)

@@ -409,6 +409,7 @@ def _feed_workers(
         else _start_workers(run.context, run.scan, jobs, outcomes=True)
     )
     lines = OutcomeLines() if outcomes is not None else None
+    shared: dict[str, str] = {}
     # Two blocks in flight per worker where its pipe holds both: the next one waits in the
     # pipe while the worker maps the first, so that it never waits for this process. A
     # block too big for that (one with a long line) goes when none is in flight: this
@@ -421,16 +422,24 @@ def _feed_workers(
             if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
                 while in_flight:
                     result = _receive(in_flight.popleft())
-                    _write_result(result, run, out, outcomes, lines, strict=strict)
+                    _write_result(result, run, out, outcomes, lines, strict=strict, shared=shared)
             if len(in_flight) == jobs * depth:  # this worker's oldest block: take it, feed it
                 result = _receive(in_flight.popleft())
                 conn.send(block)
-                _write_result(result, run, out, outcomes, lines, strict=strict)
+                _write_result(result, run, out, outcomes, lines, strict=strict, shared=shared)
             else:
                 conn.send(block)
             in_flight.append(conn)
         while in_flight:
-            _write_result(_receive(in_flight.popleft()), run, out, outcomes, lines, strict=strict)
+            _write_result(
+                _receive(in_flight.popleft()),
+                run,
+                out,
+                outcomes,
+                lines,
+                strict=strict,
+                shared=shared,
+            )
         for item in run.finish():
             if type(item) is PlannedIdentity:
                 out.write(dump_identity(item.body))
@@ -508,10 +517,13 @@ def _write_result(
     outcome_lines: OutcomeLines | None,
     *,
     strict: bool,
+    shared: dict[str, str] | None = None,
 ) -> None:
     lines, counted, in_order, matched, rows = result
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
+    if shared is not None:
+        _share_strings(counted, shared)
     run.merge_counts(counted, matched)
     view, rows_view = memoryview(lines), memoryview(rows)
     at, mark, row_at = 0, (0, 0, 0), 0
@@ -636,6 +648,41 @@ def _map_block_with_outcomes(
     return b"".join(lines), counted, in_order, matched, b"".join(rows)
 
 
+def _share_strings(counted: ReportBuilder, shared: dict[str, str]) -> None:
+    """Make the report's repeated strings one object each, not one per block.
+
+    A worker's report comes unpickled with strings of its own: the detail of every
+    ``no_email`` user, of every note of a code, again in each block (a sixth of the
+    parent's memory, for a million users). The detail equal to the last one of its reason
+    (or code) and a note's connection become that string; the entries are this process's
+    own (just unpickled): only the identity of equal strings changes, never a value.
+    """
+    setattr_ = object.__setattr__  # (frozen records: their strings swapped for equal ones)
+    get = shared.get
+    for user in counted.users:
+        key = f"skipped:{user.reason}"
+        detail, known = user.detail, get(key)
+        if known is None or known != detail:
+            shared[key] = detail
+        elif known is not detail:
+            setattr_(user, "detail", known)
+    for note in counted.notes:
+        key = f"note:{note.code}"
+        detail, known = note.detail, get(key)
+        if known is None or known != detail:
+            shared[key] = detail
+        elif known is not detail:
+            setattr_(note, "detail", known)
+        connection = note.connection
+        if connection is not None:
+            key = f"connection:{connection}"
+            known = get(key)
+            if known is None:
+                shared[key] = connection
+            elif known is not connection:
+                setattr_(note, "connection", known)
+
+
 def _picklable(e: Exception) -> Exception:
     try:
         pickle.loads(pickle.dumps(e))  # noqa: S301 - our own bytes
@@ -748,6 +795,7 @@ def _feed_sync_workers(
     """:func:`_feed_workers` for a sync: the items to plan instead of the identities file."""
     mapper = functools.partial(_sync_block, unchanged=unchanged)
     workers = _start_workers(run.context, run.scan, jobs, mapper=mapper)
+    shared: dict[str, str] = {}
     depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
     try:
         in_flight: deque[_Link] = deque()
@@ -756,29 +804,38 @@ def _feed_sync_workers(
             if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
                 while in_flight:
                     yield from _sync_result(
-                        _receive(in_flight.popleft()), run, unchanged, strict=strict
+                        _receive(in_flight.popleft()), run, unchanged, strict=strict, shared=shared
                     )
             if len(in_flight) == jobs * depth:
                 result = _receive(in_flight.popleft())
                 conn.send(block)
-                yield from _sync_result(result, run, unchanged, strict=strict)
+                yield from _sync_result(result, run, unchanged, strict=strict, shared=shared)
             else:
                 conn.send(block)
             in_flight.append(conn)
         while in_flight:
-            yield from _sync_result(_receive(in_flight.popleft()), run, unchanged, strict=strict)
+            yield from _sync_result(
+                _receive(in_flight.popleft()), run, unchanged, strict=strict, shared=shared
+            )
         yield from _seen(run.finish(), unchanged)
     finally:
         _stop_workers(workers)
 
 
 def _sync_result(
-    result: Any, run: PlanRun, unchanged: _Unchanged, *, strict: bool
+    result: Any,
+    run: PlanRun,
+    unchanged: _Unchanged,
+    *,
+    strict: bool,
+    shared: dict[str, str] | None = None,
 ) -> Iterator[PlanItem | SeenUsers]:
     """A worker's block for a sync: its items and the parent's records, in file order."""
     counted, in_order, matched, items, seen = cast("_SyncResult", result)
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
+    if shared is not None:
+        _share_strings(counted, shared)
     run.merge_counts(counted, matched)
     yield seen
     mark: ReportMark = (0, 0, 0)

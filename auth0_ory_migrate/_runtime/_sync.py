@@ -26,9 +26,10 @@ Rate limits: each request goes through the library's one retry policy
 (:class:`~auth0_ory_migrate.RetryPolicy`): a 429 waits what ``Retry-After`` /
 ``x-ratelimit-reset`` ask (Ory Network's single-identity "admin low" bucket), a 5xx or a lost
 answer is sent again (``PUT``, ``PATCH`` of ``/state`` and of verification flags, and
-``DELETE`` are idempotent). A 404 (the identity was deleted in Ory) and a 409 (an identifier
-of the new traits belongs to another identity) are failed operations with Ory's reason, not
-retried.
+``DELETE`` are idempotent). A 404 (the identity was deleted in Ory) is a failed operation
+with Ory's reason. A 409 (an identifier of the new traits belongs to another identity) is sent
+once more after every other update, since the holder may be giving it up in the same sync (two
+users trading addresses); a second 409 is a failed operation with Ory's reason.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from .._core._importing import ImportOutcome
 from .._core._retry import RetryPolicy
-from .._core._sync import SyncOp, SyncPlan, SyncSection
+from .._core._sync import SyncOp, SyncPlan, SyncSection, update_request
 from ..exceptions import ConfigurationError, OryError
 from ..typing import IdentityUpdater
 from ._engine import _call_with_retries, import_identities
@@ -117,6 +118,7 @@ class _Done:
     status: Literal["done", "failed", "resumed"]
     reason: str | None = None
     requests: int = 0
+    conflict: bool = False  # Ory answered 409: an identifier of the new traits is another's
 
 
 def _reason(op: SyncOp, error: OryError) -> str:
@@ -142,31 +144,37 @@ class _Runner:
             return op.digests
         return self.ledger.digests_of(op.body)
 
-    def left_to_send(self, op: SyncOp, target: Mapping[SyncSection, str]) -> _Left:
+    def left_to_send(self, op: SyncOp, target: Mapping[SyncSection, str]) -> tuple[_Left, SyncOp]:
         """What of *op* Ory does not hold yet, when an interrupted run was sending it (a read).
 
         ``send`` for an operation not in doubt (nothing is read); ``done`` when Ory's
         identity already has the op's sections; ``patch`` when only the verification
-        state is missing (the ``PUT`` went through, the ``PATCH`` did not).
+        state is missing (the ``PUT`` went through, the ``PATCH`` did not). An op sent
+        again after the read gets a ``PUT`` made against what Ory holds now: a link the
+        first ``PUT`` added is not sent twice (Ory appends links: it would keep both).
         """
-        if op.kind == "remove" or op.identity_id is None or not op.fields:
-            return "send"  # (an unlink only: deleting a link twice is harmless)
+        if op.kind == "remove" or op.identity_id is None or (not op.fields and op.put is None):
+            return "send", op  # (an unlink only: deleting a link twice is harmless)
         if self.ledger.sync_pending(op.external_id) is None:
-            return "send"
+            return "send", op
         identity_id = op.identity_id
         try:
             remote = _call_with_retries(lambda: self.ory.get_identity(identity_id), self.policy)
         except OryError:
-            return "send"  # sent again: PUT and PATCH are idempotent
+            return "send", op  # PUT and PATCH are idempotent; a link is sent as planned
         if remote is None:
-            return "send"  # the write meets the 404 and says so
+            return "send", op  # the write meets the 404 and says so
         now = self.ledger.digests_of(remote)
         missing = {f for f in op.fields if now.get(f) != target.get(f)}
-        if not missing and not op.unlink:
-            return "done"
-        if op.patch and missing <= {"addresses"}:
-            return "patch"
-        return "send"
+        moved = op.put is not None and remote.get("external_id") != op.put.get("external_id")
+        if not missing and not op.unlink and not moved:
+            return "done", op
+        if op.patch and missing <= {"addresses"} and not moved:
+            return "patch", op
+        if op.put is not None:
+            put, _ = update_request(op.body, remote, op.fields)
+            op = evolve(op, put=put)
+        return "send", op
 
     def send(self, op: SyncOp, left: _Left = "send") -> _Done:
         if left == "done":
@@ -218,7 +226,7 @@ class _Runner:
                         self.policy,
                     )
         except OryError as e:
-            return _Done(op, "failed", _reason(op, e), count)
+            return _Done(op, "failed", _reason(op, e), count, conflict=e.status == 409)
         return _Done(op, "done", None, count)
 
 
@@ -345,25 +353,37 @@ def sync_identities(
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="ory-sync") as pool:
         counts["resumed"] += _settle_pending(runner, {op.external_id for op in plan.ops}, pool)
-        for chunk in _chunks([*to_send, *updates], _CHUNK * concurrency):
+        # An update that meets a 409 (an address another user held) is sent once more after
+        # the others: the holder may be changing it in this very sync.
+        later: list[SyncOp] = []
+        retrying = False
+        chunks = list(_chunks([*to_send, *updates], _CHUNK * concurrency))
+        while chunks:
+            chunk = chunks.pop(0)
+            deferred = 0
             targets = {op.external_id: runner.targets(op) for op in chunk}
-            left = list(
+            decided = list(
                 pool.map(runner.left_to_send, chunk, [targets[o.external_id] for o in chunk])
             )
+            left = [what for what, _ in decided]
             ledger.record_sync(
                 _line(op, "sending", action, digests=dict(targets[op.external_id]) or None)
                 for op, what in zip(chunk, left, strict=True)
                 if what != "done"
             )
-            results = list(pool.map(runner.send, chunk, left))
+            results = list(pool.map(runner.send, [op for _, op in decided], left))
             lines = []
             for result in results:
                 op = result.op
                 requests += result.requests
                 if result.status == "failed":
                     reason = result.reason or "failed"
-                    failed.append(ImportOutcome(op.external_id, "failed", op.identity_id, reason))
                     lines.append(_line(op, "failed", action, reason=reason))
+                    if result.conflict and not retrying and op.kind != "remove":
+                        later.append(op)
+                        deferred += 1
+                        continue
+                    failed.append(ImportOutcome(op.external_id, "failed", op.identity_id, reason))
                     continue
                 done = _line(op, "done", action, digests=dict(targets[op.external_id]) or None)
                 if op.fingerprint is not None and op.digests is not None:
@@ -380,9 +400,11 @@ def sync_identities(
                 if op.kind == "conflict":
                     counts["conflicts"] += 1
             ledger.record_sync(lines)
-            dealt += len(chunk)
+            dealt += len(chunk) - deferred
             if progress is not None:
                 progress(dealt)
+            if not chunks and later and not retrying:
+                chunks, retrying = list(_chunks(later, _CHUNK * concurrency)), True
 
     created = already = 0
     if creates:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from . import strategies as strategies
     from ._assertions import (
+        MigrationChecks,
         MigrationProblem,
         ProblemKind,
         assert_migrated,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         PasswordUser,
         TokenRequest,
     )
+    from ._authz_graph import AUTHZ_AUDIENCES, AuthzGraph, authz_graph
     from ._bodies import assert_valid_identity_body, unknown_keys
     from ._builders import (
         DATABASE_CONNECTION,
@@ -76,11 +78,13 @@ if TYPE_CHECKING:
         MAX_BATCH_SIZE,
         MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS,
         MAX_PAGE_SIZE,
+        MAX_RELATION_PAGE_SIZE,
         PRESET_EMAIL_SCHEMA,
         OryAdminError,
         OryAdminServer,
         OryFaults,
         RecordedRequest,
+        RelationTupleStore,
         StoredIdentity,
         is_supported_password_hash,
         normalize_identifier,
@@ -89,6 +93,7 @@ if TYPE_CHECKING:
 
 _PARTS = {
     "_assertions": (
+        "MigrationChecks",
         "MigrationProblem",
         "ProblemKind",
         "assert_migrated",
@@ -104,6 +109,7 @@ _PARTS = {
         "PasswordUser",
         "TokenRequest",
     ),
+    "_authz_graph": ("AUTHZ_AUDIENCES", "AuthzGraph", "authz_graph"),
     "_bodies": ("assert_valid_identity_body", "unknown_keys"),
     "_builders": (
         "DATABASE_CONNECTION",
@@ -130,11 +136,13 @@ _PARTS = {
         "MAX_BATCH_SIZE",
         "MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS",
         "MAX_PAGE_SIZE",
+        "MAX_RELATION_PAGE_SIZE",
         "PRESET_EMAIL_SCHEMA",
         "OryAdminError",
         "OryAdminServer",
         "OryFaults",
         "RecordedRequest",
+        "RelationTupleStore",
         "StoredIdentity",
         "is_supported_password_hash",
         "normalize_identifier",
@@ -177,16 +185,19 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AUTHZ_AUDIENCES",
     "DATABASE_CONNECTION",
     "DEFAULT_SERVER_EXPORT_FIELDS",
     "ENTERPRISE_STRATEGIES",
     "MAX_BATCH_SIZE",
     "MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS",
     "MAX_PAGE_SIZE",
+    "MAX_RELATION_PAGE_SIZE",
     "PASSWORD_REALM_GRANT",
     "PRESET_EMAIL_SCHEMA",
     "TEST_PGP_PASSPHRASE",
     "Auth0ManagementServer",
+    "AuthzGraph",
     "ClientApp",
     "ExportFiles",
     "FakeAuth0User",
@@ -196,6 +207,7 @@ __all__ = [
     "HttpResponse",
     "InMemoryOryAdmin",
     "LaterTenant",
+    "MigrationChecks",
     "MigrationProblem",
     "OryAdminError",
     "OryAdminServer",
@@ -205,6 +217,7 @@ __all__ = [
     "PgpKeyPair",
     "ProblemKind",
     "RecordedRequest",
+    "RelationTupleStore",
     "StoredIdentity",
     "TokenRequest",
     "UserKind",
@@ -212,6 +225,7 @@ __all__ = [
     "assert_password_migrated",
     "assert_valid_identity_body",
     "auth0_users",
+    "authz_graph",
     "fake_bcrypt",
     "hash_record",
     "is_supported_password_hash",

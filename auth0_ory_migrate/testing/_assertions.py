@@ -2,9 +2,13 @@
 
 The expectation is computed with the library's own pure core
 (:func:`~auth0_ory_migrate.plan_migration` over the export files, with the caller's
-:class:`~auth0_ory_migrate.MappingOptions`), and compared with what an
-:class:`~auth0_ory_migrate.testing.OryAdminServer` stored. Problems name the Auth0 user
-and what it lost; they never show a password hash or a secret.
+:class:`~auth0_ory_migrate.MappingOptions`) and, for traits, with the caller's own
+``expected_traits``, and compared with what an
+:class:`~auth0_ory_migrate.testing.OryAdminServer` or
+:class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` stored. Problems name the Auth0 user
+and what it lost; they never show a password hash or a secret. Every check raises its own
+``AssertionError`` (no bare ``assert``: pytest's plugin rewrites this package's asserts and
+would print their operands) and hides its frames from pytest's tracebacks.
 
 .. versionadded:: 0.1.0
 """
@@ -15,13 +19,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from attrs import frozen
 
 from auth0_ory_migrate import (
+    Auth0User,
     MappingOptions,
     PlannedIdentity,
     Skipped,
@@ -34,10 +39,12 @@ from auth0_ory_migrate import (
 )
 
 from ._builders import ExportFiles, FakeAuth0User
+from ._memory import InMemoryOryAdmin
 from ._ory_admin import OryAdminServer, StoredIdentity, normalize_identifier
 
 
 __all__ = [
+    "MigrationChecks",
     "MigrationProblem",
     "ProblemKind",
     "assert_migrated",
@@ -93,6 +100,35 @@ class MigrationProblem:
 
     def __str__(self) -> str:
         return self.message
+
+
+@frozen
+class MigrationChecks:
+    """What :func:`assert_migrated` checked, so that nothing is checked less than you think.
+
+    Attributes:
+        identities: How many identities the export calls for (one per planned user).
+        checks: The checks run, in words: ``presence``, ``duplicates``, ``external_id``,
+            ``password``, ``social logins``, ``mfa``, ``verification``, ``state``,
+            ``traits[email, ...]`` (the traits the plan sets, compared with the plan),
+            ``metadata`` and ``expected_traits[...]`` (the traits compared with your own
+            expectation), less those ignored.
+        note: What was not checked that you may think was (``None``: nothing), e.g. that
+            without ``options=`` or ``expected_traits=`` only the default mapping's traits
+            were compared.
+
+    ``str()`` gives ``checked 50 identities: presence, ..., traits[email] (note)``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    identities: int
+    checks: tuple[str, ...]
+    note: str | None = None
+
+    def __str__(self) -> str:
+        text = f"checked {self.identities} identities: {', '.join(self.checks)}"
+        return f"{text} ({self.note})" if self.note else text
 
 
 # --- the expectation ------------------------------------------------------------------------
@@ -279,40 +315,117 @@ def _keys_of_stored(stored: StoredIdentity) -> set[str]:
     return keys
 
 
-def migration_problems(
-    export: ExportFiles,
-    ory: OryAdminServer,
+_TraitsExpectation = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+
+
+def _expectation(
+    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+    | Mapping[str, str]
+    | None,
+) -> _TraitsExpectation | None:
+    """*expected_traits* as a function of the Auth0 record (a map: trait path -> Auth0 field)."""
+    if expected_traits is None or callable(expected_traits):
+        return expected_traits
+    fields = dict(expected_traits)
+
+    def from_fields(record: Mapping[str, Any]) -> Mapping[str, Any]:
+        traits: dict[str, Any] = {}
+        for path, source in fields.items():
+            value: Any = record
+            for key in source.split("."):
+                value = value.get(key) if isinstance(value, Mapping) else None
+            if value is None or value == "":
+                continue  # nothing in Auth0: nothing expected
+            *parents, leaf = path.split(".")
+            node = traits
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        return traits
+
+    return from_fields
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[str]:
+    """Dotted paths of the scalars (and lists) in a JSON object."""
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}" if path else str(key))
+    elif path:
+        yield path
+
+
+_CHECK_NAMES: tuple[tuple[str, tuple[ProblemKind, ...]], ...] = (
+    ("presence", ("missing", "unexpected")),
+    ("duplicates", ("duplicate",)),
+    ("external_id", ("external_id",)),
+    ("password", ("password",)),
+    ("social logins", ("social_login",)),
+    ("mfa", ("mfa",)),
+    ("verification", ("verification",)),
+    ("state", ("state",)),
+    ("traits", ("traits",)),
+    ("metadata", ("metadata",)),
+)
+
+
+def _checks(
+    planned: list[PlannedIdentity],
     *,
-    options: MappingOptions | None = None,
-    ignore: Collection[ProblemKind] = (),
-) -> list[MigrationProblem]:
-    """Everything a migration of *export* into *ory* lost, duplicated or added.
+    options: MappingOptions | None,
+    ignore: Collection[ProblemKind],
+    expected_traits: object,
+) -> MigrationChecks:
+    """What a comparison with these arguments checks, in words, and what it does not."""
+    traits = sorted({leaf for p in planned for leaf in _leaves(p.body.get("traits") or {})})
+    checks: list[str] = []
+    for name, kinds in _CHECK_NAMES:
+        if all(kind in ignore for kind in kinds):
+            continue
+        checks.append(f"traits[{', '.join(traits)}]" if name == "traits" and traits else name)
+    if expected_traits is not None and "traits" not in ignore:
+        if isinstance(expected_traits, Mapping):
+            checks.append(f"expected_traits[{', '.join(sorted(expected_traits))}]")
+        else:
+            checks.append("expected_traits")
+    note = None
+    if "traits" in ignore:
+        note = "traits not checked (ignored)"
+    elif expected_traits is None and options is None:
+        note = (
+            "traits compared with the library's default mapping only: pass options= (your "
+            "pipeline's MappingOptions) or expected_traits= to check the traits you map"
+        )
+    elif expected_traits is None:
+        note = (
+            "traits compared with plan_migration under your options, so a wrong mapping in "
+            "them is not caught: pass expected_traits= to check traits independently"
+        )
+    return MigrationChecks(len(planned), tuple(checks), note)
 
-    The expectation is :func:`~auth0_ory_migrate.plan_migration` over the export files (users,
-    and the password-hash and MFA-secrets files when present) with *options*: one identity per
-    planned user, ``external_id`` = the Auth0 ``user_id``. Every stored identity is matched to
-    the plan by its ``external_id`` or, failing that, by its email address or social logins.
-    Identities may carry more traits and metadata than planned; nothing planned may be missing.
 
-    Args:
-        export: The export the migration read (see :class:`ExportFiles`).
-        ory: The test server the migration wrote to.
-        options: The mapping rules the migration used (default: the library's defaults).
-        ignore: Kinds of problem not to look for (see :data:`ProblemKind`).
-
-    Returns:
-        The problems in export order, then identities no user stands behind.
-
-    Raises:
-        ValueError: *ignore* names an unknown kind.
-
-    .. versionadded:: 0.1.0
-    """
+def _problems(
+    export: ExportFiles,
+    ory: OryAdminServer | InMemoryOryAdmin,
+    options: MappingOptions | None,
+    ignore: Collection[ProblemKind],
+    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+    | Mapping[str, str]
+    | None,
+) -> tuple[list[MigrationProblem], list[PlannedIdentity]]:
+    """The problems, and the plan they were found against."""
+    __tracebackhide__ = True
     unknown = sorted(set(ignore) - _KINDS)
     if unknown:
         msg = f"unknown problem kinds in ignore: {', '.join(unknown)}"
         raise ValueError(msg)
     planned, skipped = _plan(export, options)
+    expected = _expectation(expected_traits)
+    records: dict[str, Mapping[str, Any]] = {}
+    if expected is not None:
+        for user in _records(export.users, read_users):
+            if isinstance(user, Auth0User):
+                records.setdefault(user.user_id, user.raw)
     by_uid = {p.external_id: p for p in planned}
     owner_of: dict[str, str | None] = {}  # identifier key -> planned user id (None: several)
     for p in planned:
@@ -351,9 +464,8 @@ def migration_problems(
             continue
         owners = {owner_of.get(key) for key in _keys_of_stored(stored)} - {None}
         if len(owners) == 1:
-            (uid,) = owners
-            assert uid is not None
-            by_identifier.setdefault(uid, []).append(stored)
+            (owner,) = owners
+            by_identifier.setdefault(str(owner), []).append(stored)
             continue
         label = f"external_id {ext!r}" if ext is not None else "no external_id"
         late.append(
@@ -389,49 +501,116 @@ def migration_problems(
             ids = ", ".join(s.id for s in everyone)
             add("duplicate", uid, f"{uid}: duplicated: {len(everyone)} identities ({ids})")
         _check_identity(p, everyone[0], add, ignore)
+        if expected is not None and "traits" not in ignore:
+            want = expected(records.get(uid, {}))
+            lost = _lost(want, everyone[0].traits, "traits") if want is not None else []
+            if lost:
+                message = f"{uid}: traits not as expected_traits says: {', '.join(lost)}"
+                add("traits", uid, message, everyone[0].id)
 
     problems.extend(late_problem for late_problem in late if late_problem.kind not in ignore)
-    return problems
+    return problems, planned
+
+
+def migration_problems(
+    export: ExportFiles,
+    ory: OryAdminServer | InMemoryOryAdmin,
+    *,
+    options: MappingOptions | None = None,
+    ignore: Collection[ProblemKind] = (),
+    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+    | Mapping[str, str]
+    | None = None,
+) -> list[MigrationProblem]:
+    """Everything a migration of *export* into *ory* lost, duplicated or added.
+
+    The expectation is :func:`~auth0_ory_migrate.plan_migration` over the export files (users,
+    and the password-hash and MFA-secrets files when present) with *options*: one identity per
+    planned user, ``external_id`` = the Auth0 ``user_id``. Every stored identity is matched to
+    the plan by its ``external_id`` or, failing that, by its email address or social logins.
+    Identities may carry more traits and metadata than planned; nothing planned may be missing.
+
+    The plan is computed with the same *options* as your pipeline, so it cannot see a mapping
+    that is wrong in them: *expected_traits* states the traits independently, and each
+    identity's traits are checked against it field by field too.
+
+    Args:
+        export: The export the migration read (see :class:`ExportFiles`).
+        ory: The test server (or :class:`InMemoryOryAdmin`) the migration wrote to.
+        options: The mapping rules the migration used (default: the library's defaults).
+        ignore: Kinds of problem not to look for (see :data:`ProblemKind`).
+        expected_traits: The traits each identity must hold: a function of the Auth0 record
+            (as exported) returning them (``None``: no expectation for that user), or a map
+            from trait path to Auth0 field (``{"name.first": "given_name"}``; a field the
+            record lacks or leaves empty expects nothing). Identities may hold more traits.
+
+    Returns:
+        The problems in export order, then identities no user stands behind.
+
+    Raises:
+        ValueError: *ignore* names an unknown kind.
+
+    .. versionadded:: 0.1.0
+    """
+    __tracebackhide__ = True
+    return _problems(export, ory, options, ignore, expected_traits)[0]
 
 
 def assert_migrated(
     export: ExportFiles,
-    ory: OryAdminServer,
+    ory: OryAdminServer | InMemoryOryAdmin,
     *,
     options: MappingOptions | None = None,
     ignore: Collection[ProblemKind] = (),
-) -> None:
+    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+    | Mapping[str, str]
+    | None = None,
+) -> MigrationChecks:
     """Assert that *ory* holds exactly what a migration of *export* must produce.
 
     Fails, listing every problem in plain words, when a user is missing or duplicated, an
     identity stands for no user, or an identity lost its password hash, a social login, its
-    TOTP secret, its verification state, its blocked state, traits or metadata. See
-    :func:`migration_problems` for the rules.
+    TOTP secret, its verification state, its blocked state, traits or metadata, or its traits
+    are not what *expected_traits* says. See :func:`migration_problems` for the rules.
+
+    It returns (and a failure ends with) the checks it ran: without *options*, the traits are
+    compared with the library's default mapping only (the email), and the returned
+    :class:`MigrationChecks` says so; with *options* and no *expected_traits*, that a mapping
+    wrong in the options cannot be caught.
 
     Args:
         export: The export the migration read.
-        ory: The test server the migration wrote to.
+        ory: The test server (or :class:`InMemoryOryAdmin`) the migration wrote to.
         options: The mapping rules the migration used.
         ignore: Kinds of problem not to look for.
+        expected_traits: The traits each identity must hold, independently of *options* (see
+            :func:`migration_problems`).
+
+    Returns:
+        What was checked.
 
     Raises:
-        AssertionError: With one line per problem.
+        AssertionError: With one line per problem, and what was checked. It names users,
+            identities and fields, never a password, hash or secret.
 
     Example::
 
         export = write_export(tmp_path, auth0_users(50, seed=1))
-        with OryAdminServer() as ory:
-            my_pipeline(export.users, export.password_hashes, ory.url)
-            assert_migrated(export, ory)
+        ory = InMemoryOryAdmin()
+        my_pipeline(export.users, export.password_hashes, ory)
+        print(assert_migrated(export, ory, expected_traits={"email": "email"}))
 
     .. versionadded:: 0.1.0
     """
-    problems = migration_problems(export, ory, options=options, ignore=ignore)
+    __tracebackhide__ = True
+    problems, planned = _problems(export, ory, options, ignore, expected_traits)
+    checks = _checks(planned, options=options, ignore=ignore, expected_traits=expected_traits)
     if problems:
         lines = "\n".join(f"  - {p.message}" for p in problems)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        msg = f"the migration into Ory is not complete ({count}):\n{lines}"
+        msg = f"the migration into Ory is not complete ({count}):\n{lines}\n{checks}"
         raise AssertionError(msg)
+    return checks
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -443,6 +622,7 @@ def _unb64(value: str) -> bytes:
 
 def _password_matches(password: str, hashed: str) -> bool | None:
     """Whether *password* matches *hashed* (None: a format this helper cannot check)."""
+    __tracebackhide__ = True
     if hashed.startswith(("$2a$", "$2b$", "$2y$")):
         import bcrypt  # noqa: PLC0415 (the testing extra)
 
@@ -461,7 +641,7 @@ def _password_matches(password: str, hashed: str) -> bool | None:
 
 
 def assert_password_migrated(
-    ory: OryAdminServer, user: FakeAuth0User | str, password: str | None = None
+    ory: OryAdminServer | InMemoryOryAdmin, user: FakeAuth0User | str, password: str | None = None
 ) -> None:
     """Assert that the user's identity holds a password hash that verifies its password.
 
@@ -473,12 +653,14 @@ def assert_password_migrated(
 
     Raises:
         AssertionError: The identity is missing, has no password hash (e.g. it uses the
-            password-migration hook), or its hash does not verify the password.
+            password-migration hook), or its hash does not verify the password (the message
+            shows neither).
         ValueError: No password is known for the user, or the hash is in a format this helper
             cannot verify (bcrypt and pbkdf2 can be).
 
     .. versionadded:: 0.1.0
     """
+    __tracebackhide__ = True
     uid = user if isinstance(user, str) else user.user_id
     if password is None and not isinstance(user, str):
         password = user.password

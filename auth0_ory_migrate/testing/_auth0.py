@@ -16,6 +16,11 @@ Management API v2 (bearer token, ``Authorization: Bearer ...``)
     - ``GET /api/v2/connections`` (``read:connections``): ``name`` / ``strategy`` filters,
       checkpoint pagination (``take``/``from`` → ``{"connections": [...], "next": ...}``),
       offset pagination with ``include_totals``, or a plain array.
+    - Roles and organizations, when the server is given an
+      :class:`~auth0_ory_migrate.testing.AuthzGraph` (``authz=``): ``GET /api/v2/roles``,
+      ``/roles/{id}/permissions``, ``/roles/{id}/users``, ``/organizations``,
+      ``/organizations/{id}/members`` and ``/organizations/{id}/enabled_connections`` (see
+      :func:`~auth0_ory_migrate.testing.authz_graph` for their paging and scopes).
     - Errors carry Auth0's body ``{"statusCode", "error", "message", "errorCode"}``: 401 for a
       missing or unknown token, 403 ``insufficient_scope``, 404 ``inexistent_job``, and the
       switchable faults (429 with ``x-ratelimit-limit`` / ``-remaining`` / ``-reset``, 5xx).
@@ -82,13 +87,17 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from attrs import define, field, frozen
 
 from . import _http
 from ._http import BackgroundHTTPServer, HttpRequest, HttpResponse
+
+
+if TYPE_CHECKING:
+    from ._authz_graph import AuthzApi, AuthzGraph
 
 
 __all__ = [
@@ -121,7 +130,16 @@ DEFAULT_SERVER_EXPORT_FIELDS: tuple[str, ...] = (
 
 JobOutcome = Literal["completed", "failed", "expired"]
 
-_ALL_SCOPES = ("read:users", "create:users", "read:connections")
+_ALL_SCOPES = (
+    "read:users",
+    "create:users",
+    "read:connections",
+    "read:roles",
+    "read:organizations",
+    "read:organization_members",
+    "read:organization_member_roles",
+    "read:organization_connections",
+)
 _CONNECTION_ID = re.compile(r"^con_[A-Za-z0-9]{16}$")
 _JOB_PATH = re.compile(r"^/api/v2/jobs/([^/]+)$")
 _EXPORT_PATH = re.compile(r"^/exports/(job_[A-Za-z0-9]+)/[^/]+$")
@@ -484,6 +502,9 @@ class Auth0ManagementServer:
         token_latency: Seconds added before each ``/oauth/token`` answer (Auth0's own time,
             typically tens to hundreds of milliseconds), for load tests; other requests are
             not slowed, and concurrent requests wait in parallel.
+        authz: Roles, permissions and organizations to serve
+            (:func:`~auth0_ory_migrate.testing.authz_graph`); :attr:`authz` may be replaced
+            later.
 
     Use it as a context manager (or call :meth:`start` / :meth:`stop`). In pytest, the
     ``auth0_server`` fixture is a running one holding the users of the ``auth0_export`` fixture.
@@ -515,6 +536,7 @@ class Auth0ManagementServer:
         tenant: str = "test-tenant",
         tls: bool = False,
         token_latency: float = 0.0,
+        authz: AuthzGraph | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self.token_latency = token_latency
@@ -544,6 +566,7 @@ class Auth0ManagementServer:
         self._jobs: dict[str, _Job] = {}
         self._links: dict[str, _Link] = {}
         self._faults: list[_ActiveFault] = []
+        self._configured_faults: list[Fault] = []  # (what reset(keep_faults=True) re-arms)
         self._expire_next_links = 0
         self._truncate_next_downloads = 0
         self.download_content_encoding = False
@@ -554,6 +577,8 @@ class Auth0ManagementServer:
         self._tmpdir: Path | None = None
         self.ca_file: Path | None = None
         self._http: BackgroundHTTPServer | None = None
+        self.authz = authz
+        self._authz_api: AuthzApi | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -723,6 +748,38 @@ class Auth0ManagementServer:
         """
         with self._lock:
             self._faults.append(_ActiveFault(fault, fault.times))
+            self._configured_faults.append(fault)
+
+    def reset(
+        self, users: Iterable[Mapping[str, Any]] | None = None, *, keep_faults: bool = False
+    ) -> None:
+        """Forget every export job, link and recorded request; serve *users* from now on.
+
+        Cheap (no restart): a module- or session-scoped server reset at the start of each
+        Hypothesis example is as good as a new one. Tokens, clients, password users and the
+        roles and organizations graph stay.
+
+        Args:
+            users: The tenant's users from now on (None: the same ones).
+            keep_faults: Arm every fault added with :meth:`add_fault` (:meth:`fail`,
+                :meth:`rate_limit`) again, as many times as it was added for; without it,
+                every fault is switched off (and so are :meth:`expire_next_links` and
+                :meth:`truncate_next_downloads`).
+
+        .. versionadded:: 0.1.0
+        """
+        with self._lock:
+            if users is not None:
+                self._users = [dict(u) for u in users]
+            self._jobs.clear()
+            self._links.clear()
+            self._requests.clear()
+            self._token_requests.clear()
+            if keep_faults:
+                self._faults = [_ActiveFault(f, f.times) for f in self._configured_faults]
+            else:
+                self._faults, self._configured_faults = [], []
+                self._expire_next_links = self._truncate_next_downloads = 0
 
     def rate_limit(
         self,
@@ -935,7 +992,24 @@ class Auth0ManagementServer:
             )
         if path == "/api/v2/connections" and method == "GET":
             return self._needs(scopes, ("read:connections",)) or self._list_connections(request)
+        graph = self.authz  # (read once: it may be replaced at any time)
+        if graph is not None:
+            answer = self._authz_answer(request, scopes, graph)
+            if answer is not None:
+                return answer
         return _management_error(404, "Not Found", "not_found")
+
+    def _authz_answer(
+        self, request: HttpRequest, scopes: Sequence[str], graph: AuthzGraph
+    ) -> HttpResponse | None:
+        from ._authz_graph import AuthzApi  # noqa: PLC0415 - it imports this module
+
+        with self._lock:
+            api = self._authz_api
+            if api is None or api.graph is not graph:
+                api = self._authz_api = AuthzApi(graph, self.clock)
+            users = self._users
+        return api.answer(request, scopes, users)
 
     @staticmethod
     def _needs(scopes: Sequence[str], any_of: Sequence[str]) -> HttpResponse | None:

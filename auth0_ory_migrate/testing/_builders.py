@@ -11,21 +11,28 @@ from __future__ import annotations
 import base64
 import copy
 import csv
+import functools
+import gc
 import gzip
 import io
 import json
 import random
 import string
+import struct
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import attrs
 import bcrypt
 from attrs import field, frozen
 
 from ._auth0 import PasswordUser
+
+
+if TYPE_CHECKING:
+    from .strategies import Auth0Export
 
 
 __all__ = [
@@ -102,6 +109,13 @@ _LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen",
 _DOMAINS = ["example.com", "example.org", "acme.test", "Mail.Example.NET"]
 _B64 = "./" + string.ascii_uppercase + string.ascii_lowercase + string.digits
 _DB = DATABASE_CONNECTION
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_FIRST_LOWER = [name.lower() for name in _FIRST]
+_SOCIAL = ("google-oauth2", "github", "windowslive")
+_ID_FORMS: tuple[HashIdForm, ...] = ("_id", "_id", "_ID", "plain")
+_TOP_7_BITS = bytes(ord(_B64[b >> 1]) if b < 128 else 0 for b in range(256))
+_OVER_63 = bytes(range(128, 256))  # a word's top byte whose 7 bits are 64 or more
 
 
 @frozen
@@ -150,12 +164,37 @@ class FakeAuth0User:
         ]
 
 
+def _below(bits: Callable[[int], int], n: int) -> int:
+    """``rng.randrange(n)`` for ``bits = rng.getrandbits``: the same draws, a third of the cost.
+
+    ``random.Random`` picks a number below *n* by drawing ``n.bit_length()`` bits until they
+    are below *n* (``Random._randbelow``, unchanged since Python 3.2; a test pins that this
+    agrees with ``randrange``, ``randint`` and ``choice``), so the data for a seed stays the same.
+    """
+    k = n.bit_length()
+    r = bits(k)
+    while r >= n:
+        r = bits(k)
+    return r
+
+
 def fake_bcrypt(rng: random.Random, cost: int = 10) -> str:
     """A well-formed bcrypt string that matches no password (fast, for volume tests).
 
     .. versionadded:: 0.1.0
     """
-    return f"$2b${cost:02d}$" + "".join(rng.choice(_B64) for _ in range(53))
+    if type(rng) is not random.Random:  # a subclass may draw its own way
+        return f"$2b${cost:02d}$" + "".join(rng.choice(_B64) for _ in range(53))
+    # rng.choice(_B64) 53 times, without 53 calls: each choice takes the top 7 bits of the
+    # generator's next 32-bit word until they are below 64. getrandbits(32 * n) returns the
+    # next n words, the first least significant, so the byte holding a word's top bits is
+    # every fourth from the fourth; as many words are taken as are sure to be used.
+    need, parts, bits = 53, [], rng.getrandbits
+    while need:
+        got = bits(32 * need).to_bytes(4 * need, "little")[3::4].translate(_TOP_7_BITS, _OVER_63)
+        parts.append(got)
+        need -= len(got)
+    return f"$2b${cost:02d}$" + b"".join(parts).decode()
 
 
 def hash_record(
@@ -199,36 +238,126 @@ def hash_record(
     return record
 
 
-def _timestamp(rng: random.Random, year_from: int = 2018) -> str:
-    return (
-        f"{rng.randint(year_from, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
-        f".{rng.randint(0, 999):03d}Z"
-    )
+_Spec = tuple[int, int]  # (draw below this, shift of the 32-bit word)
+
+
+def _specs(widths: Sequence[int]) -> tuple[_Spec, ...]:
+    """What :func:`_draws` needs of each width (0: a whole 32-bit word)."""
+    return tuple((n, 32 - n.bit_length()) if n else (1 << 32, 0) for n in widths)
+
+
+_UNPACK = [struct.Struct(f"<{m}I").unpack for m in range(64)]
+
+
+def _collector_paused(function: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Run *function* with Python's cyclic garbage collector paused.
+
+    A builder makes many small dicts and lists and keeps them all: the collector would walk
+    them again and again as they pile up (a third of the time of 50,000 users) and free none.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused
+
+
+def _draws(rng: random.Random, specs: Sequence[_Spec]) -> list[int]:
+    """``rng.randrange(n)`` for each *n* of :func:`_specs` (0: ``rng.getrandbits(32)``).
+
+    The same numbers as those calls, leaving *rng* where they would, in a third of the time:
+    ``random.Random`` draws a number below *n* by taking the top ``n.bit_length()`` bits of its
+    next 32-bit words until they are below *n* (``Random._randbelow``, unchanged since Python
+    3.2; tests pin the data made with it). ``getrandbits(32 * m)`` returns the next *m* words,
+    the first least significant, and no more are taken at once than the draws left, each of
+    which takes one word at least.
+    """
+    out: list[int] = []
+    left = len(specs)
+    words: Iterator[int] = iter(())
+    bits = rng.getrandbits
+    for n, shift in specs:
+        while True:
+            for word in words:
+                r = word >> shift
+                if r < n:
+                    break
+            else:  # the words drawn are used up: draw as many as draws are left
+                words = iter(_UNPACK[left](bits(32 * left).to_bytes(4 * left, "little")))
+                continue
+            break
+        out.append(r)
+        left -= 1
+    return out
+
+
+def _timestamp_widths(year_from: int) -> list[int]:
+    """``rng.randint`` of each field of a time: year from *year_from* to 2024, month, ..."""
+    return [2025 - year_from, 12, 28, 24, 60, 60, 1000]
+
+
+# What _base draws, in order, as random.Random would: choice(_FIRST), choice(_LAST),
+# getrandbits(64) (two words), three timestamps, randint(1, 254), randint(0, 500), randint(0, 2)
+# (how many roles); then the roles (random.sample's draws below 3, then 2), a choice of 2, a
+# choice of 3 and random() (two words).
+_BASE_SPECS = _specs(
+    [
+        len(_FIRST),
+        len(_LAST),
+        0,
+        0,
+        *_timestamp_widths(2018),
+        *_timestamp_widths(2024),
+        *_timestamp_widths(2024),
+        254,
+        501,
+        3,
+    ]
+)
+_ROLE_SPECS = [_specs([*[3, 2][:k], 2, 3, 0, 0]) for k in range(3)]
+_ROLES = ("admin", "editor", "viewer")
+_TIME = "%d-%02d-%02dT%02d:%02d:%02d.%03dZ"
 
 
 def _base(rng: random.Random, user_id: str, email: str | None, verified: bool) -> dict[str, Any]:
-    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    d = _draws(rng, _BASE_SPECS)
+    first, last = _FIRST[d[0]], _LAST[d[1]]
+    d[4] += 2018  # the years and days, months and IPs that randint() counts from 1
+    d[11] += 2024
+    d[18] += 2024
+    for i in (5, 6, 12, 13, 19, 20, 25):
+        d[i] += 1
+    roles = d[27]
+    e = _draws(rng, _ROLE_SPECS[roles])
+    pool = list(_ROLES)
+    picked = []
+    for i, j in enumerate(e[:roles]):  # random.sample's pool method
+        picked.append(pool[j])
+        pool[j] = pool[2 - i]
+    plan, locale, high, low = e[roles:]
+    # random() makes 53 bits of two words: the top 27 of the first, 26 of the second
+    newsletter = ((high >> 5) * 67108864.0 + (low >> 6)) * (1.0 / 9007199254740992.0) < 0.5
     record: dict[str, Any] = {
         "user_id": user_id,
         "name": f"{first} {last}",
         "given_name": first,
         "family_name": last,
         "nickname": first.lower(),
-        "picture": f"https://s.gravatar.com/avatar/{rng.getrandbits(64):016x}.png",
-        "created_at": _timestamp(rng),
-        "updated_at": _timestamp(rng, 2024),
-        "last_login": _timestamp(rng, 2024),
-        "last_ip": f"192.0.2.{rng.randint(1, 254)}",
-        "logins_count": rng.randint(0, 500),
-        "app_metadata": {
-            "roles": rng.sample(["admin", "editor", "viewer"], rng.randint(0, 2)),
-            "plan": rng.choice(["free", "pro"]),
-        },
-        "user_metadata": {
-            "locale": rng.choice(["en", "de", "fr"]),
-            "newsletter": rng.random() < 0.5,
-        },
+        "picture": f"https://s.gravatar.com/avatar/{d[2] | d[3] << 32:016x}.png",
+        "created_at": _TIME % tuple(d[4:11]),
+        "updated_at": _TIME % tuple(d[11:18]),
+        "last_login": _TIME % tuple(d[18:25]),
+        "last_ip": f"192.0.2.{d[25]}",
+        "logins_count": d[26],
+        "app_metadata": {"roles": picked, "plan": ("free", "pro")[plan]},
+        "user_metadata": {"locale": ("en", "de", "fr")[locale], "newsletter": newsletter},
     }
     if email is not None:
         record["email"] = email
@@ -236,6 +365,7 @@ def _base(rng: random.Random, user_id: str, email: str | None, verified: bool) -
     return record
 
 
+@_collector_paused
 def auth0_users(
     n: int = 50,
     *,
@@ -289,14 +419,17 @@ def auth0_users(
     enterprise_count = 0
     users: list[FakeAuth0User] = []
     emails: list[tuple[str, str]] = []  # (email, kind of its first owner)
+    taken: set[str] = set()  # the same addresses, to look up in O(1)
     phones: set[int] = set()  # an SMS connection's numbers are unique in Auth0
+    bits, below = rng.getrandbits, _below  # rng.choice(x) is x[below(bits, len(x))]
     for index in range(n):
-        kind = mix[index % len(mix)] if kinds or every_kind else rng.choice(mix)
+        kind = mix[index % len(mix)] if kinds or every_kind else mix[below(bits, len(mix))]
         oid = f"{rng.getrandbits(96):024x}"
-        local = f"{rng.choice(_FIRST).lower()}.{index}"
-        email = f"{local}@{rng.choice(_DOMAINS)}"
+        local = f"{_FIRST_LOWER[below(bits, len(_FIRST))]}.{index}"
+        email = f"{local}@{_DOMAINS[below(bits, len(_DOMAINS))]}"
         if duplicate_emails and emails and kind in ("social", "linked") and rng.random() < 0.3:
-            email = rng.choice(emails)[0].upper()  # same address, other case, other connection
+            # the same address, in another case, in another connection
+            email = emails[below(bits, len(emails))][0].upper()
         verified = rng.random() < 0.85
         password: str | None = None
         hrec: dict[str, Any] | None = None
@@ -312,7 +445,7 @@ def auth0_users(
                 {"provider": "auth0", "user_id": oid, "connection": _DB, "isSocial": False}
             ]
             if kind == "linked":
-                gh = rng.randint(1, 10**8)
+                gh = 1 + below(bits, 10**8)
                 identities.append(
                     {
                         "provider": "github",
@@ -330,21 +463,15 @@ def auth0_users(
                     if real_hashes
                     else fake_bcrypt(rng)
                 )
-                id_form: HashIdForm = rng.choice(["_id", "_id", "_ID", "plain"])
+                id_form: HashIdForm = _ID_FORMS[below(bits, 4)]
                 hrec = hash_record(oid, record.get("email"), value, id_form=id_form)
                 if rng.random() < 0.1:
                     record["last_password_reset"] = "2025-01-01T00:00:00.000Z"  # hash goes stale
             if rng.random() < 0.05:
                 record["blocked"] = True
         elif kind == "social":
-            provider, conn = rng.choice(
-                [
-                    ("google-oauth2", "google-oauth2"),
-                    ("github", "github"),
-                    ("windowslive", "windowslive"),
-                ]
-            )
-            sub = str(rng.randint(10**17, 10**18))
+            provider = conn = _SOCIAL[below(bits, len(_SOCIAL))]
+            sub = str(10**17 + below(bits, 10**18 - 10**17 + 1))
             user_id = f"{provider}|{sub}"
             record = _base(rng, user_id, email, verified or provider == "google-oauth2")
             record["identities"] = [
@@ -359,7 +486,7 @@ def auth0_users(
         elif kind == "sms":
             user_id = f"sms|{oid}"
             record = _base(rng, user_id, None, False)
-            number = rng.randint(10**6, 10**7 - 1)
+            number = 10**6 + below(bits, 10**7 - 10**6)
             while number in phones:  # the next free number: the same draws as ever
                 number = number + 1 if number < 10**7 - 1 else 10**6
             phones.add(number)
@@ -383,8 +510,9 @@ def auth0_users(
                     "isSocial": False,
                 }
             ]
-        if "email" in record and not any(e == record["email"].lower() for e, _ in emails):
-            emails.append((record["email"].lower(), kind))
+        if "email" in record and (address := record["email"].lower()) not in taken:
+            taken.add(address)
+            emails.append((address, kind))
         secret = None
         if mfa and kind in ("database", "linked", "username_only") and mfa_rng.random() < 0.35:
             secret = base64.b32encode(mfa_rng.randbytes(20)).decode()
@@ -856,7 +984,7 @@ def _private_file(path: Path, data: bytes) -> None:
 
 def write_export(
     directory: Path,
-    users: Iterable[FakeAuth0User],
+    users: Iterable[FakeAuth0User] | Auth0Export,
     *,
     hashes: bool = True,
     fmt: Literal["ndjson", "ndjson.gz", "json", "csv"] = "ndjson.gz",
@@ -869,7 +997,9 @@ def write_export(
     Args:
         directory: Where to write: ``auth0-users.<fmt>``, ``auth0-password-hashes.json``
             and ``auth0-mfa-secrets.json`` (the last two mode 0600).
-        users: The users.
+        users: The users: generated ones (:func:`auth0_users`), or the records a Hypothesis
+            strategy drew (:class:`~auth0_ory_migrate.testing.strategies.Auth0Export`, from
+            :func:`~auth0_ory_migrate.testing.strategies.auth0_exports`), written as they are.
         hashes: Also write the password-hash file.
         fmt: The user export's format: newline-delimited JSON (what the export job
             writes, gzip-compressed: ``ndjson.gz``), a JSON array, or CSV.
@@ -884,22 +1014,64 @@ def write_export(
     Returns:
         The paths written, and the users.
 
+    Raises:
+        ValueError: *hash_id_form* with drawn records (they name their users in every form).
+
     .. versionadded:: 0.1.0
     """
+    if not isinstance(users, Iterable):  # drawn records: written as drawn
+        return _write_drawn(
+            directory,
+            users,
+            hashes=hashes,
+            fmt=fmt,
+            hash_fmt=hash_fmt,
+            hash_id_form=hash_id_form,
+            mfa_secrets=mfa_secrets,
+        )
     users = list(users)
     users_path = directory / f"auth0-users.{fmt}"
     users_path.write_bytes(_users_bytes([u.record for u in users], fmt))
     hashes_path = None
     if hashes:
         records = [r for u in users if (r := _reformed(u, hash_id_form)) is not None]
-        hashes_path = directory / "auth0-password-hashes.json"
-        data = json.dumps(records, indent=1).encode() if hash_fmt == "json" else _ndjson(records)
-        _private_file(hashes_path, gzip.compress(data) if hash_fmt == "ndjson.gz" else data)
+        hashes_path = _write_hashes(directory, records, hash_fmt)
     mfa_path = None
     if mfa_secrets and any(u.mfa_secret is not None for u in users):
         mfa_path = directory / "auth0-mfa-secrets.json"
         _private_file(mfa_path, _ndjson(r for u in users for r in u.mfa_records))
     return ExportFiles(users_path, hashes_path, mfa_path, tuple(users))
+
+
+def _write_hashes(directory: Path, records: Sequence[dict[str, Any]], hash_fmt: str) -> Path:
+    path = directory / "auth0-password-hashes.json"
+    data = json.dumps(records, indent=1).encode() if hash_fmt == "json" else _ndjson(records)
+    _private_file(path, gzip.compress(data) if hash_fmt == "ndjson.gz" else data)
+    return path
+
+
+def _write_drawn(
+    directory: Path,
+    export: Auth0Export,
+    *,
+    hashes: bool,
+    fmt: str,
+    hash_fmt: str,
+    hash_id_form: HashIdForm | None,
+    mfa_secrets: bool,
+) -> ExportFiles:
+    """:func:`write_export` of a strategy's :class:`Auth0Export`: its records as they are."""
+    if hash_id_form is not None:
+        msg = "hash_id_form applies to generated users only: drawn records keep their own forms"
+        raise ValueError(msg)
+    users_path = directory / f"auth0-users.{fmt}"
+    users_path.write_bytes(_users_bytes(export.users, fmt))
+    hashes_path = _write_hashes(directory, export.password_hashes, hash_fmt) if hashes else None
+    mfa_path = None
+    if mfa_secrets and export.mfa_secrets:
+        mfa_path = directory / "auth0-mfa-secrets.json"
+        _private_file(mfa_path, _ndjson(export.mfa_secrets))
+    return ExportFiles(users_path, hashes_path, mfa_path)
 
 
 #: The passphrase of the protected test key of :func:`pgp_key_pair` (``protected=True``).

@@ -16,6 +16,10 @@ tested against it with the real ``ory-client`` SDK:
   ``DELETE /admin/identities/{id}`` (204), ``DELETE /admin/identities/{id}/credentials/{type}``
   (204; ``?identifier=provider:subject`` removes one OIDC/SAML link, as Kratos's handler does),
   ``GET /schemas/{id}`` and ``GET /health/alive|ready``.
+* Ory Permissions (Keto) relationships: ``PATCH /admin/relation-tuples`` (a JSON array of
+  ``{"action": "insert"|"delete", "relation_tuple": {...}}``, one transaction, 204) and
+  ``GET /relation-tuples`` (filters, ``page_size`` up to 500, ``page_token``,
+  ``next_page_token``); see :class:`RelationTupleStore`.
 * Ory's error body everywhere: ``{"error": {"code", "status", "message", "reason"?, "id"?}}``.
 * Strict JSON decoding: an unknown key anywhere in a body, a value of the wrong JSON type, malformed
   JSON, an invalid ``state`` or an unrecognised ``hashed_password`` format reject the whole request
@@ -81,11 +85,13 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "MAX_BATCH_SIZE_WITH_PLAINTEXT_PASSWORDS",
     "MAX_PAGE_SIZE",
+    "MAX_RELATION_PAGE_SIZE",
     "PRESET_EMAIL_SCHEMA",
     "OryAdminError",
     "OryAdminServer",
     "OryFaults",
     "RecordedRequest",
+    "RelationTupleStore",
     "StoredIdentity",
     "is_supported_password_hash",
     "normalize_identifier",
@@ -174,7 +180,11 @@ _CREDENTIAL_TYPES: Final = frozenset(
 
 
 def _bucket(method: str, path: str) -> str | None:
-    """The rate-limit bucket Kratos's handler declares for a request (None: none of its)."""
+    """The rate-limit bucket Kratos's (or Keto's) handler declares for a request (None: none)."""
+    if path == "/admin/relation-tuples":
+        return "keto-admin-low"
+    if path == "/relation-tuples":
+        return "keto-admin-medium"
     if path == "/admin/identities":
         return "kratos-admin-medium" if method == "GET" else "kratos-admin-low"
     if path.startswith("/admin/identities/by/external/"):
@@ -260,7 +270,9 @@ class OryFaults:
             ``PUT``/``PATCH``/``DELETE /admin/identities/{id}``, ``DELETE
             .../credentials/{type}``), ``kratos-admin-medium`` for ``GET /admin/identities``
             and ``GET /admin/identities/by/external/{id}``, ``kratos-admin-high`` for
-            ``GET /admin/identities/{id}``. A request over its bucket's limit answers 429
+            ``GET /admin/identities/{id}``; Keto's ``keto-admin-low`` for ``PATCH
+            /admin/relation-tuples`` and ``keto-admin-medium`` for ``GET /relation-tuples``.
+            A request over its bucket's limit answers 429
             with ``x-ratelimit-limit`` (the limit), ``x-ratelimit-remaining: 0`` and
             ``x-ratelimit-reset`` (Unix seconds when the window ends; ``Retry-After`` too
             with :attr:`retry_after`); the others carry the same headers with what remains.
@@ -2511,9 +2523,13 @@ class OryAdminServer(StoreViews):
             ``DELETE /admin/identities/{id}/credentials/oidc`` may remove its last link
             (without it, Ory answers 400 "You cannot remove the last first factor
             credential."). The password-migration hook counts as enabled.
+        namespaces: The Ory Permissions namespaces configured: a relationship in another
+            one is refused (404, as Keto answers). None (default) accepts any.
 
     Attributes:
         faults: The faults to inject (:class:`OryFaults`); change them at any time.
+        relations: Ory Permissions' relationships (:class:`RelationTupleStore`), served at
+            ``PATCH /admin/relation-tuples`` and ``GET /relation-tuples``.
         requests: Every request answered (or dropped), in order (:class:`RecordedRequest`).
         max_concurrent_seen: The most identity-creating requests seen in flight at once,
             including any answered 429 for exceeding ``max_inflight_imports``.
@@ -2544,8 +2560,10 @@ class OryAdminServer(StoreViews):
         absolute_links: bool = False,
         organizations: Iterable[str] | None = None,
         passwordless_code: bool = False,
+        namespaces: Iterable[str] | None = None,
     ) -> None:
         self._api_key = api_key
+        self.relations = RelationTupleStore(namespaces)
         self._store = IdentityStore(
             schemas=schemas,
             default_schema_id=default_schema_id,
@@ -2614,17 +2632,27 @@ class OryAdminServer(StoreViews):
     ) -> None:
         self.stop()
 
-    def reset(self) -> None:
+    def reset(self, *, keep_faults: bool = False) -> None:
         """Forget every identity and recorded request, and switch all faults off.
+
+        Cheap (no restart): a module- or session-scoped server reset at the start of each
+        Hypothesis example is as good as a new one.
+
+        Args:
+            keep_faults: Leave :attr:`faults` as they are (the rate-limit windows and the
+                request count of ``rate_limit_every`` still start again).
 
         .. versionadded:: 0.1.0
         """
         self._store.clear()
+        self.relations.clear()
         with self._lock:
             self._admin_requests = 0
             self._windows.clear()
             self.requests.clear()
             self.max_concurrent_seen = 0
+            if keep_faults:
+                return
             defaults = OryFaults()
             for name in attrs.fields_dict(OryFaults):
                 setattr(self.faults, name, getattr(defaults, name))
@@ -2753,7 +2781,7 @@ class OryAdminServer(StoreViews):
             return HttpResponse.json(200, {"status": "ok"})
         if path.startswith("/schemas/"):
             return self._get_schema(unquote(path.removeprefix("/schemas/")))
-        if not path.startswith("/admin/"):
+        if not path.startswith("/admin/") and path != "/relation-tuples":
             return self._error(OryAdminError(404, f"no route for {request.method} {path}"))
         if over_limit:
             return self._too_many("too many concurrent import requests for this project")
@@ -2819,6 +2847,16 @@ class OryAdminServer(StoreViews):
 
     def _route(self, request: HttpRequest, path: str, creating: bool, ctx: _Ctx) -> HttpResponse:
         method = request.method
+        if path == "/admin/relation-tuples" and method == "PATCH":
+            try:
+                deltas = json.loads(request.body)
+            except ValueError as e:
+                raise OryAdminError(400, f"the body is not JSON: {e}") from None
+            ctx.items = len(deltas) if isinstance(deltas, list) else 0
+            self.relations.patch(deltas)
+            return HttpResponse.empty(204)
+        if path == "/relation-tuples" and method == "GET":
+            return self._list_relations(request)
         if path == "/admin/identities":
             if method == "POST":
                 return self._post_identity(request, ctx)
@@ -2870,6 +2908,26 @@ class OryAdminServer(StoreViews):
             self._store.delete_credential(identity_id, kind, request.query_one("identifier"))
             return HttpResponse.empty(204)
         raise OryAdminError(404, f"no route for {method} {path}")
+
+    def _list_relations(self, request: HttpRequest) -> HttpResponse:
+        page_size = DEFAULT_RELATION_PAGE_SIZE
+        if (raw := request.query_one("page_size")) is not None:
+            try:
+                page_size = int(raw)
+            except ValueError:
+                raise OryAdminError(400, f"page_size is not a number: {raw!r}") from None
+            if page_size < 1:
+                page_size = DEFAULT_RELATION_PAGE_SIZE
+            page_size = min(page_size, MAX_RELATION_PAGE_SIZE)
+        after = -1
+        if token := request.query_one("page_token"):
+            after = _relation_page_key(token)
+        query = {
+            k: v[0] for k, v in request.query.items() if v and k not in ("page_size", "page_token")
+        }
+        found, last = self.relations.page(query, page_size, after)
+        token = _relation_page_token(last) if last is not None else ""
+        return HttpResponse.json(200, {"relation_tuples": found, "next_page_token": token})
 
     def _get_schema(self, raw_id: str) -> HttpResponse:
         schema_id, schema = self._store.served_schema(raw_id)
@@ -3069,6 +3127,184 @@ def _decode_page_token(token: str) -> int:
     if not isinstance(start, int) or start < 0:
         raise OryAdminError(400, "page_token is invalid")
     return start
+
+
+# -- Ory Permissions (Keto): relationships ----------------------------------------------------
+
+MAX_RELATION_PAGE_SIZE: Final = 500
+"""Largest ``page_size`` ``GET /relation-tuples`` honours (Keto's paginator caps larger ones).
+
+.. versionadded:: 0.1.0
+"""
+DEFAULT_RELATION_PAGE_SIZE: Final = 100
+
+#: A stored relationship: namespace, object, relation, subject id, subject set (ns, obj, rel).
+_Tuple = tuple[str, str, str, str | None, str | None, str | None, str | None]
+_SUBJECT_SET_KEYS: Final = ("namespace", "object", "relation")
+
+
+def _relation_tuple(raw: Any) -> _Tuple:
+    """A ``relation_tuple`` of a patch, checked as Keto's decoder and ``Validate`` do."""
+    if not isinstance(raw, dict):
+        raise OryAdminError(400, "relation_tuple is missing")
+    for key in ("namespace", "object", "relation"):
+        if not isinstance(raw.get(key, ""), str):
+            raise OryAdminError(400, f"json: cannot unmarshal {key} into a string")
+    subject_id, subject_set = raw.get("subject_id"), raw.get("subject_set")
+    if subject_id is not None and not isinstance(subject_id, str):
+        raise OryAdminError(400, "json: cannot unmarshal subject_id into a string")
+    if subject_id is not None and subject_set is not None:
+        raise OryAdminError(400, "exactly one of subject_set or subject_id has to be provided")
+    if subject_id is None and subject_set is None:
+        raise OryAdminError(400, "subject is not allowed to be nil")
+    ss: tuple[str | None, str | None, str | None] = (None, None, None)
+    if subject_set is not None:
+        if not isinstance(subject_set, dict) or not all(
+            isinstance(subject_set.get(k), str) and subject_set.get(k) for k in _SUBJECT_SET_KEYS
+        ):
+            raise OryAdminError(
+                400, 'incomplete subject, provide "subject_id" or a complete "subject_set.*"'
+            )
+        ss = (subject_set["namespace"], subject_set["object"], subject_set["relation"])
+    namespace, obj, relation = raw.get("namespace"), raw.get("object"), raw.get("relation")
+    if not namespace or not obj or not relation:
+        raise OryAdminError(
+            400, 'incomplete tuple, provide "namespace", "object", "relation", and a subject'
+        )
+    return (namespace, obj, relation, subject_id, *ss)
+
+
+def _relation_json(t: _Tuple) -> dict[str, Any]:
+    out: dict[str, Any] = {"namespace": t[0], "object": t[1], "relation": t[2]}
+    if t[3] is not None:
+        out["subject_id"] = t[3]
+    else:
+        out["subject_set"] = {"namespace": t[4], "object": t[5], "relation": t[6]}
+    return out
+
+
+class RelationTupleStore:
+    """Ory Permissions' relationships, in memory and thread-safe, as Keto's handlers keep them.
+
+    A patch is one transaction: every delta is checked first (a ``relation_tuple``, a subject
+    id or a complete subject set, ``insert`` or ``delete``: 400 otherwise; a namespace not
+    configured: 404), then all apply or none. Inserting a relationship that exists changes
+    nothing; deleting one that does not exist is no error. Listing pages by key (a
+    relationship inserted or deleted meanwhile does not shift the pages).
+
+    Args:
+        namespaces: The configured namespaces; None (default) accepts any.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, namespaces: Iterable[str] | None = None) -> None:
+        self.namespaces: frozenset[str] | None = (
+            None if namespaces is None else frozenset(namespaces)
+        )
+        self._lock = threading.Lock()
+        self._tuples: dict[_Tuple, int] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tuples)
+
+    def clear(self) -> None:
+        """Forget every relationship."""
+        with self._lock:
+            self._tuples.clear()
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every relationship as Ory's API shows it, in insertion order."""
+        with self._lock:
+            return [_relation_json(t) for t in self._tuples]
+
+    def patch(self, deltas: Any) -> None:
+        """Apply ``PATCH /admin/relation-tuples``'s deltas (all or none).
+
+        Raises:
+            OryAdminError: 400 (a bad delta), 404 (a namespace not configured).
+        """
+        if not isinstance(deltas, list):
+            raise OryAdminError(400, "json: cannot unmarshal the body into []PatchDelta")
+        checked: list[tuple[str, _Tuple]] = []
+        for delta in deltas:
+            if not isinstance(delta, dict):
+                raise OryAdminError(400, "json: cannot unmarshal a delta into PatchDelta")
+            t = _relation_tuple(delta.get("relation_tuple"))
+            action = delta.get("action")
+            if action not in ("insert", "delete"):
+                raise OryAdminError(400, f"unknown action {action}")
+            checked.append((action, t))
+        for _, t in checked:
+            self._check_namespaces(t[0], t[4])
+        with self._lock:  # Keto inserts first, then deletes, in one transaction
+            for action, t in checked:
+                if action == "insert" and t not in self._tuples:
+                    self._tuples[t] = self._next
+                    self._next += 1
+            for action, t in checked:
+                if action == "delete":
+                    self._tuples.pop(t, None)
+
+    def _check_namespaces(self, *namespaces: str | None) -> None:
+        """404 for a namespace not configured, as Keto's namespace manager answers.
+
+        Keto looks every namespace of a write and of a query up (``GetNamespaceByName`` in
+        ``internal/relationtuple/uuid_mapping.go``, ``FromQuery`` and ``FromTuple``).
+        """
+        if self.namespaces is None:
+            return
+        for namespace in namespaces:
+            if namespace is not None and namespace not in self.namespaces:
+                raise OryAdminError(404, f'Unknown namespace with name "{namespace}".', "Not Found")
+
+    def page(
+        self, query: Mapping[str, str], page_size: int, after: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Relationships matching *query* with a key above *after*: the page and the next key.
+
+        Raises:
+            OryAdminError: 404 for a namespace (or subject set namespace) not configured.
+        """
+        self._check_namespaces(query.get("namespace"), query.get("subject_set.namespace"))
+        keys = (
+            "namespace",
+            "object",
+            "relation",
+            "subject_id",
+            "subject_set.namespace",
+            "subject_set.object",
+            "subject_set.relation",
+        )
+        wanted = [(i, query[k]) for i, k in enumerate(keys) if k in query]
+        found: list[dict[str, Any]] = []
+        last = after
+        with self._lock:
+            for t, key in self._tuples.items():
+                if key <= after or any(t[i] != v for i, v in wanted):
+                    continue
+                if len(found) == page_size:
+                    return found, last
+                found.append(_relation_json(t))
+                last = key
+        return found, None
+
+
+def _relation_page_token(key: int) -> str:
+    raw = json.dumps({"r": key, "v": 1}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _relation_page_key(token: str) -> int:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["r"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise OryAdminError(400, "malformed page token") from None
+    if not isinstance(key, int) or key < -1:
+        raise OryAdminError(400, "malformed page token")
+    return key
 
 
 _PBKDF2_ROUNDS: Final = 100  # a test server: just enough to be a real hash

@@ -8,7 +8,13 @@ Implements what ``ory_client.ProjectApi.get_project`` and ``patch_project`` talk
 * ``PATCH /projects/{id}`` with an RFC 6902 JSON patch (``add``, ``remove``, ``replace``,
   ``test``; ``-`` appends to an array) → 200 ``{"project": …, "warnings": []}``; a patch
   that cannot apply → 400 and nothing changes (patches are atomic); a new ``revision_id``
-  after every applied patch.
+  after every applied patch;
+* ``POST /projects/{id}/organizations`` with ``{"label", "domains"?}`` → 201 with the
+  organization (``id``, ``label``, ``domains``, ``created_at``); 400 without a label or for a
+  domain that is not a lower-case host name; 409 when a domain is another organization's;
+  ``GET /projects/{id}/organizations`` (``page_size``, ``page_token``, ``domain``) → 200
+  ``{"organizations", "has_next_page", "next_page_token"}``; ``GET`` and ``DELETE
+  /projects/{id}/organizations/{org}`` (200 ``{"organization"}``, 204; 404 for an unknown one).
 
 Every call needs ``Authorization: Bearer <workspace API key>`` (401 otherwise). Errors are
 ``{"error": {"code", "status", "message"}}``. Thread-safe. Standalone: it does not import the
@@ -21,15 +27,20 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from ._http import BackgroundHTTPServer, HttpRequest, HttpResponse
 
 
 __all__ = ["OryConsoleServer"]
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class PatchError(ValueError):
@@ -126,6 +137,7 @@ class OryConsoleServer(BackgroundHTTPServer):
 
     Attributes:
         patches: Every JSON patch received for an existing project, in order (applied or not).
+        requests: ``(method, path)`` of every request answered, in order.
 
     .. versionadded:: 0.1.0
     """
@@ -135,7 +147,9 @@ class OryConsoleServer(BackgroundHTTPServer):
         self._api_key = api_key
         self._lock = threading.Lock()
         self._projects: dict[str, dict[str, Any]] = {}
+        self._organizations: dict[str, dict[str, dict[str, Any]]] = {}
         self.patches: list[list[Any]] = []
+        self.requests: list[tuple[str, str]] = []
 
     def __enter__(self) -> OryConsoleServer:
         self.start()
@@ -177,7 +191,16 @@ class OryConsoleServer(BackgroundHTTPServer):
         }
         with self._lock:
             self._projects[project_id] = project
+            self._organizations[project_id] = {}
         return project_id
+
+    def organizations(self, project_id: str) -> list[dict[str, Any]]:
+        """A copy of a project's organizations, in creation order.
+
+        .. versionadded:: 0.1.0
+        """
+        with self._lock:
+            return copy.deepcopy(list(self._organizations[project_id].values()))
 
     def project(self, project_id: str) -> dict[str, Any]:
         """A copy of a project as stored now.
@@ -188,7 +211,23 @@ class OryConsoleServer(BackgroundHTTPServer):
             return copy.deepcopy(self._projects[project_id])
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
+        with self._lock:
+            self.requests.append((request.method, request.path))
         parts = request.path.strip("/").split("/")
+        if len(parts) in (3, 4) and parts[0] == "projects" and parts[2] == "organizations":
+            if request.headers.get("authorization") != f"Bearer {self._api_key}":
+                return _error(401, "Unauthorized", "missing or invalid workspace API key")
+            with self._lock:
+                orgs = self._organizations.get(parts[1])
+                if orgs is None:
+                    return _error(404, "Not Found", "project not found")
+                if len(parts) == 4:
+                    return self._one_organization(request, orgs, parts[3])
+                if request.method == "POST":
+                    return self._create_organization(request, orgs)
+                if request.method == "GET":
+                    return self._list_organizations(request, orgs)
+                return _error(405, "Method Not Allowed", "use GET or POST")
         if len(parts) != 2 or parts[0] != "projects":
             return _error(404, "Not Found", "no such route")
         if request.headers.get("authorization") != f"Bearer {self._api_key}":
@@ -216,3 +255,68 @@ class OryConsoleServer(BackgroundHTTPServer):
             patched["revision_id"] = str(uuid.uuid4())
             self._projects[project_id] = patched
             return HttpResponse.json(200, {"project": patched, "warnings": []})
+
+    @staticmethod
+    def _create_organization(request: HttpRequest, orgs: dict[str, dict[str, Any]]) -> HttpResponse:
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return _error(400, "Bad Request", "the body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "Bad Request", "the body must be an OrganizationBody object")
+        label, domains = body.get("label"), body.get("domains") or []
+        if not isinstance(label, str) or not label.strip():
+            return _error(400, "Bad Request", "label is required")
+        if not isinstance(domains, list) or not all(
+            isinstance(d, str) and _DOMAIN.fullmatch(d) for d in domains
+        ):
+            return _error(400, "Bad Request", "domains must be lower-case host names")
+        taken = {d for org in orgs.values() for d in org["domains"]}
+        clash = sorted(taken.intersection(domains))
+        if clash:
+            return _error(409, "Conflict", f"domain {clash[0]} belongs to another organization")
+        org_id = str(uuid.uuid4())
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        orgs[org_id] = {
+            "id": org_id,
+            "label": label,
+            "domains": list(dict.fromkeys(domains)),
+            "created_at": now,
+            "updated_at": now,
+        }
+        return HttpResponse.json(201, orgs[org_id])
+
+    @staticmethod
+    def _list_organizations(request: HttpRequest, orgs: dict[str, dict[str, Any]]) -> HttpResponse:
+        listed = list(orgs.values())
+        if (domain := request.query_one("domain")) is not None:
+            listed = [o for o in listed if domain in o["domains"]]
+        try:
+            size = int(request.query_one("page_size") or 250)
+            start = int(request.query_one("page_token") or 0)
+        except ValueError:
+            return _error(400, "Bad Request", "page_size and page_token must be numbers")
+        size = max(1, min(size, 1000))
+        page = listed[start : start + size]
+        more = start + size < len(listed)
+        return HttpResponse.json(
+            200,
+            {
+                "organizations": page,
+                "has_next_page": more,
+                "next_page_token": str(start + size) if more else "",
+            },
+        )
+
+    @staticmethod
+    def _one_organization(
+        request: HttpRequest, orgs: dict[str, dict[str, Any]], org_id: str
+    ) -> HttpResponse:
+        if org_id not in orgs:
+            return _error(404, "Not Found", "organization not found")
+        if request.method == "GET":
+            return HttpResponse.json(200, {"organization": orgs[org_id]})
+        if request.method == "DELETE":
+            del orgs[org_id]
+            return HttpResponse.empty(204)
+        return _error(405, "Method Not Allowed", "use GET or DELETE")

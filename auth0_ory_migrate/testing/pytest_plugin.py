@@ -1,5 +1,8 @@
 """pytest fixtures to test a migration: ``ory_admin_server``, ``auth0_server``, ``auth0_export``.
 
+And ``shared_ory_admin_server`` and ``shared_auth0_server``, the ones to use with Hypothesis'
+``@given``.
+
 Installing auth0-ory-migrate registers this module as a pytest plugin (entry point
 ``auth0_ory_migrate`` in the ``pytest11`` group), so the fixtures are there in every test
 without an import; ``-p no:auth0_ory_migrate`` switches it off. The library does not depend on
@@ -19,6 +22,16 @@ the ``testing`` extra runs pytest as before.
     A running :class:`~auth0_ory_migrate.testing.OryAdminServer`, empty; the keywords of the
     marker ``@pytest.mark.ory_admin_server(...)`` go to its constructor (``api_key``,
     ``schemas``, ``faults``, ...).
+``shared_ory_admin_server``
+    One running :class:`~auth0_ory_migrate.testing.OryAdminServer` for the whole test module
+    (module-scoped, so Hypothesis' ``@given`` takes it without its ``function_scoped_fixture``
+    health check), configured by a module-level ``pytestmark =
+    pytest.mark.ory_admin_server(...)``. It keeps what the previous test or example stored:
+    call its ``reset(keep_faults=True)`` first in each example (no restart, microseconds).
+``shared_auth0_server``
+    One running :class:`~auth0_ory_migrate.testing.Auth0ManagementServer` for the whole test
+    module, with no user (configured by ``pytest.mark.auth0_server(...)`` on the module): call
+    its ``reset(users=..., keep_faults=True)`` first in each example.
 ``auth0_server``
     A running :class:`~auth0_ory_migrate.testing.Auth0ManagementServer` holding the users of
     ``auth0_export`` (for export jobs) and letting its database users log in with their known
@@ -48,7 +61,13 @@ if TYPE_CHECKING:
     from auth0_ory_migrate.testing import Auth0ManagementServer, ExportFiles, OryAdminServer
 
 
-__all__ = ["auth0_export", "auth0_server", "ory_admin_server"]
+__all__ = [
+    "auth0_export",
+    "auth0_server",
+    "ory_admin_server",
+    "shared_auth0_server",
+    "shared_ory_admin_server",
+]
 
 _MARKERS = {
     "auth0_export": "auth0_export(**kwargs): options of auth0_users() and write_export()",
@@ -102,6 +121,48 @@ def ory_admin_server(request: pytest.FixtureRequest) -> Iterator[OryAdminServer]
     from auth0_ory_migrate.testing import OryAdminServer  # noqa: PLC0415
 
     with OryAdminServer(**_marker_kwargs(request, "ory_admin_server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_ory_admin_server(request: pytest.FixtureRequest) -> Iterator[OryAdminServer]:
+    """One running Ory admin identity API for the test module: reset it in each example.
+
+    Example::
+
+        pytestmark = pytest.mark.ory_admin_server(faults=OryFaults(rate_limit_every=3))
+
+        @given(auth0_exports(max_users=8))
+        def test_pipeline(shared_ory_admin_server, export):
+            ory = shared_ory_admin_server
+            ory.reset(keep_faults=True)  # empty again, the faults still on
+            ...
+
+    .. versionadded:: 0.1.0
+    """
+    from auth0_ory_migrate.testing import OryAdminServer  # noqa: PLC0415
+
+    with OryAdminServer(**_marker_kwargs(request, "ory_admin_server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_auth0_server(request: pytest.FixtureRequest) -> Iterator[Auth0ManagementServer]:
+    """One running Auth0 tenant for the test module, with no user: reset it in each example.
+
+    Example::
+
+        @given(auth0_exports(max_users=8))
+        def test_pipeline(shared_auth0_server, export):
+            auth0 = shared_auth0_server
+            auth0.reset(users=export.users, keep_faults=True)  # this example's tenant
+            ...
+
+    .. versionadded:: 0.1.0
+    """
+    from auth0_ory_migrate.testing import Auth0ManagementServer  # noqa: PLC0415
+
+    with Auth0ManagementServer(**_marker_kwargs(request, "auth0_server")) as server:
         yield server
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import string
 from collections.abc import Sequence
@@ -82,11 +83,13 @@ _MAX_SAFE_INT = 2**53  # what survives every JSON implementation (Auth0's is Jav
 # --- JSON ------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _json_text() -> st.SearchStrategy[str]:
     # Lone surrogates cannot be encoded as UTF-8, so they never come out of a JSON file.
     return st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 
 
+@functools.lru_cache(maxsize=64)
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     """Any JSON value a JSON file can hold (finite numbers, no lone surrogates).
 
@@ -111,6 +114,7 @@ def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def json_objects(max_size: int = 4, max_leaves: int = 8) -> st.SearchStrategy[dict[str, Any]]:
     """JSON objects, as Auth0 keeps in ``app_metadata`` and ``user_metadata``.
 
@@ -126,6 +130,7 @@ def json_objects(max_size: int = 4, max_leaves: int = 8) -> st.SearchStrategy[di
 # --- ids, emails, dates, hashes -----------------------------------------------------------------
 
 
+@functools.cache
 def object_ids() -> st.SearchStrategy[str]:
     """MongoDB object ids (24 lower-case hex digits), the ids of Auth0 database users.
 
@@ -134,6 +139,7 @@ def object_ids() -> st.SearchStrategy[str]:
     return st.binary(min_size=12, max_size=12).map(bytes.hex)
 
 
+@functools.cache
 def database_ids() -> st.SearchStrategy[str]:
     """Ids of Auth0 database users: object ids, or the custom ids an import can set.
 
@@ -148,6 +154,30 @@ _LOCAL = string.ascii_lowercase + string.digits
 _UNICODE_LOCAL = _LOCAL + "äöüéñøßçı\u017f\ufb01" + "\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45"
 
 
+# Built once: a strategy made anew at each draw is validated anew (most of a draw's time).
+_EMAIL_PARTS = {
+    unicode: (
+        st.text(alphabet, min_size=1, max_size=12),
+        st.lists(st.text(alphabet, min_size=1, max_size=6), max_size=2),
+    )
+    for unicode, alphabet in ((False, _LOCAL), (True, _UNICODE_LOCAL))
+}
+_EMAIL_SUFFIXES = st.sampled_from(["", "+tag", "-x", "_y"])
+_EMAIL_LABELS = st.lists(st.text(_LOCAL, min_size=1, max_size=10), min_size=1, max_size=2)
+_EMAIL_TLDS = st.sampled_from(["com", "org", "net", "test", "example"])
+
+
+@functools.lru_cache(maxsize=256)
+def _below(n: int) -> st.SearchStrategy[int]:
+    """Integers from 0 to *n* - 1 (one strategy per *n*; shrinks towards 0)."""
+    return st.integers(0, n - 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _sampled(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(values)
+
+
 @st.composite
 def emails(draw: st.DrawFn, *, unicode: bool = False) -> str:
     """Email addresses as Auth0 stores them (any case; Unicode local parts when asked).
@@ -159,12 +189,12 @@ def emails(draw: st.DrawFn, *, unicode: bool = False) -> str:
 
     .. versionadded:: 0.1.0
     """
-    alphabet = _UNICODE_LOCAL if unicode else _LOCAL
-    head = draw(st.text(alphabet, min_size=1, max_size=12))
-    tail = draw(st.lists(st.text(alphabet, min_size=1, max_size=6), max_size=2))
-    local = ".".join([head, *tail]) + draw(st.sampled_from(["", "+tag", "-x", "_y"]))
-    labels = draw(st.lists(st.text(_LOCAL, min_size=1, max_size=10), min_size=1, max_size=2))
-    tld = draw(st.sampled_from(["com", "org", "net", "test", "example"]))
+    head_text, tail_texts = _EMAIL_PARTS[unicode]
+    head = draw(head_text)
+    tail = draw(tail_texts)
+    local = ".".join([head, *tail]) + draw(_EMAIL_SUFFIXES)
+    labels = draw(_EMAIL_LABELS)
+    tld = draw(_EMAIL_TLDS)
     address = f"{local}@{'.'.join([*labels, tld])}"
     return draw(case_variants(address))
 
@@ -178,22 +208,30 @@ def case_variants(draw: st.DrawFn, text: str) -> str:
 
     .. versionadded:: 0.1.0
     """
-    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    flips = draw(_below(1 << len(text)))  # one draw, bit i for character i: shrinks to none
     return "".join(
-        c.swapcase() if flip and c.isascii() and c.isalpha() else c
-        for c, flip in zip(text, flips, strict=True)
+        c.swapcase() if flips >> i & 1 and c.isascii() and c.isalpha() else c
+        for i, c in enumerate(text)
     )
 
 
+@functools.lru_cache(maxsize=64)
 def timestamps(min_year: int = 2010, max_year: int = 2030) -> st.SearchStrategy[str]:
     """ISO 8601 timestamps as the export job writes them (``2021-03-05T16:35:16.775Z``).
 
     .. versionadded:: 0.1.0
     """
-    return st.datetimes(
-        min_value=dt.datetime(min_year, 1, 1),  # naive: printed as UTC
-        max_value=dt.datetime(max_year, 12, 31),
-    ).map(_iso_millis)
+    return _datetimes(min_year, max_year).map(_iso_millis)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def _datetimes(min_year: int, max_year: int) -> st.SearchStrategy[dt.datetime]:
+    """Naive datetimes (printed as UTC) to the millisecond, from one draw (shrinks to the first)."""
+    first = int((dt.datetime(min_year, 1, 1) - _EPOCH).total_seconds() * 1000)
+    last = int((dt.datetime(max_year, 12, 31) - _EPOCH).total_seconds() * 1000)
+    return st.integers(first, last).map(lambda ms: _EPOCH + dt.timedelta(milliseconds=ms))
 
 
 def _iso_millis(when: dt.datetime) -> str:
@@ -201,6 +239,7 @@ def _iso_millis(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=64)
 def bcrypt_hashes(
     costs: st.SearchStrategy[int] | None = None,
 ) -> st.SearchStrategy[str]:
@@ -227,6 +266,7 @@ def _b64(min_size: int = 4) -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def ory_password_hashes() -> st.SearchStrategy[str]:
     """Hashes in the non-bcrypt formats Ory verifies (argon2, pbkdf2, scrypt, SSHA, ...).
 
@@ -254,7 +294,7 @@ def ory_password_hashes() -> st.SearchStrategy[str]:
         st.builds(
             lambda n, r, p, s, h: f"$scrypt$ln={n},r={r},p={p}${s}${h}",
             st.sampled_from([1024, 16384, 32768]),
-            st.integers(1, 16),
+            st.integers(1, 8),  # Kratos's ValidateImportedHash refuses r > 8
             st.integers(1, 4),
             padded,
             padded,
@@ -271,6 +311,7 @@ def ory_password_hashes() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def invalid_password_hashes() -> st.SearchStrategy[str]:
     """Strings Ory would reject as ``hashed_password`` (and with it a whole import batch).
 
@@ -293,6 +334,12 @@ def invalid_password_hashes() -> st.SearchStrategy[str]:
         st.text(string.hexdigits, min_size=32, max_size=64),
         st.just("plaintext-password"),
     )
+
+
+_BOOLEANS = st.booleans()
+_MULTIFACTOR = st.lists(st.sampled_from(["guardian", "google-authenticator"]))
+_SET_DATES = _datetimes(2010, 2030)
+_ANY_HASH = bcrypt_hashes() | ory_password_hashes()
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -344,25 +391,25 @@ def auth0_user_records(
 
     .. versionadded:: 0.1.0
     """
-    kind = draw(st.sampled_from(kinds))
+    kind = draw(_sampled(tuple(kinds)))
     uid = uid if uid is not None else draw(database_ids())
     identities: list[dict[str, Any]]
     if kind in ("database", "username_only"):
         user_id = f"auth0|{uid}"
         identities = [_identity("auth0", uid, DATABASE_CONNECTION, social=False)]
     elif kind == "social":
-        provider = draw(st.sampled_from(SOCIAL_PROVIDERS))
+        provider = draw(_sampled(SOCIAL_PROVIDERS))
         number = _numeric_id(uid, 9 if provider == "github" else 18)
         subject: str | int = number if provider == "github" else str(number)
         user_id = f"{provider}|{subject}"
         identities = [_identity(provider, subject, provider, social=True)]
     elif kind == "linked":
-        provider = draw(st.sampled_from(SOCIAL_PROVIDERS))
+        provider = draw(_sampled(SOCIAL_PROVIDERS))
         number = _numeric_id(uid, 9)
         subject = number if provider == "github" else str(number)
         database = _identity("auth0", uid, DATABASE_CONNECTION, social=False)
         social = _identity(provider, subject, provider, social=True)
-        if draw(st.booleans()):  # the database account is primary, the social one linked
+        if draw(_BOOLEANS):  # the database account is primary, the social one linked
             user_id = f"auth0|{uid}"
             social["profileData"] = {"nickname": f"n{number}"}
             identities = [database, social]
@@ -375,8 +422,16 @@ def auth0_user_records(
         connection = "sms" if kind == "sms" else "email"
         identities = [_identity(connection, uid, connection, social=False)]
     else:
-        provider = draw(st.sampled_from(enterprise_strategies))
-        connection = draw(st.sampled_from(["acme-saml", "corp-ad", "okta-prod"]))
+        provider = draw(_sampled(tuple(enterprise_strategies)))
+        connection = draw(
+            _sampled(
+                (
+                    "acme-saml",
+                    "corp-ad",
+                    "okta-prod",
+                )
+            )
+        )
         if provider == "google-apps":
             local = f"{uid}@acme.test"
         elif provider == "samlp" or provider not in ENTERPRISE_PROVIDERS:
@@ -387,18 +442,18 @@ def auth0_user_records(
         identities = [_identity(provider, local, connection, social=False)]
 
     def maybe() -> bool:
-        return all_fields or draw(st.booleans())
+        return all_fields or draw(_BOOLEANS)
 
     record: dict[str, Any] = {"user_id": user_id}
     if kind not in ("sms", "username_only") and maybe():
         record["email"] = draw(email if email is not None else emails())
         if maybe():
-            record["email_verified"] = draw(st.booleans())
-    if kind == "username_only" or (kind == "database" and draw(st.booleans())):
+            record["email_verified"] = draw(_BOOLEANS)
+    if kind == "username_only" or (kind == "database" and draw(_BOOLEANS)):
         record["username"] = f"user_{_numeric_id(uid, 6)}"
-    if kind == "sms" or (not all_fields and draw(st.booleans())):
+    if kind == "sms" or (not all_fields and draw(_BOOLEANS)):
         record["phone_number"] = f"+1555{_numeric_id(uid, 7):07d}"
-        record["phone_verified"] = draw(st.booleans())
+        record["phone_verified"] = draw(_BOOLEANS)
     for key in ("name", "given_name", "family_name", "nickname"):
         if maybe():
             record[key] = draw(_json_text())
@@ -410,20 +465,18 @@ def auth0_user_records(
     if maybe():
         record["last_ip"] = "192.0.2.1"
     if maybe():
-        record["logins_count"] = draw(st.integers(0, 10**6))
+        record["logins_count"] = draw(_below(10**6 + 1))
     if maybe():
-        record["blocked"] = draw(st.booleans())
+        record["blocked"] = draw(_BOOLEANS)
     metadata = metadata if metadata is not None else json_objects()
     if maybe():
         record["app_metadata"] = draw(metadata)
     if maybe():
         record["user_metadata"] = draw(metadata)
-    if kind in ("database", "linked") and draw(st.booleans()):
+    if kind in ("database", "linked") and draw(_BOOLEANS):
         record["last_password_reset"] = draw(timestamps())
     if maybe():
-        record["multifactor"] = draw(
-            st.lists(st.sampled_from(["guardian", "google-authenticator"]))
-        )
+        record["multifactor"] = draw(_MULTIFACTOR)
     if maybe():
         record["identities"] = identities
     return record
@@ -462,7 +515,17 @@ def password_hash_records(
     record: dict[str, Any] = {}
     if with_id:
         oid = oid if oid is not None else draw(object_ids())
-        form = draw(st.sampled_from(["_id", "_ID", "_Id", "plain", "alt_id"]))
+        form = draw(
+            _sampled(
+                (
+                    "_id",
+                    "_ID",
+                    "_Id",
+                    "plain",
+                    "alt_id",
+                )
+            )
+        )
         if form == "plain":
             record["_id"] = oid
         elif form == "alt_id":  # _id is then the record's own id, unrelated to any user
@@ -474,7 +537,16 @@ def password_hash_records(
         msg = "a record without an id needs an email"
         raise ValueError(msg)
     if email is not None:
-        place = draw(st.sampled_from(["root", "identifiers", "identifiers_obj", "none"]))
+        place = draw(
+            _sampled(
+                (
+                    "root",
+                    "identifiers",
+                    "identifiers_obj",
+                    "none",
+                )
+            )
+        )
         if place == "none" and not with_id:
             place = "root"
         if place == "root":
@@ -483,19 +555,24 @@ def password_hash_records(
             record["identifiers"] = [email]
         elif place == "identifiers_obj":
             record["identifiers"] = [{"type": "email", "value": email}]
-    record["email_verified"] = draw(st.booleans())
+    record["email_verified"] = draw(_BOOLEANS)
     record["tenant"] = "acme"
     record["connection"] = DATABASE_CONNECTION
     record["passwordHash"] = password_hash if password_hash is not None else draw(bcrypt_hashes())
-    when = draw(
-        st.datetimes(
-            min_value=dt.datetime(2010, 1, 1),
-            max_value=dt.datetime(2030, 12, 31),
-        )
-    ).replace(tzinfo=dt.timezone.utc)
+    when = draw(_SET_DATES).replace(tzinfo=dt.timezone.utc)
     iso = _iso_millis(when)
     millis = int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000
-    date_form = draw(st.sampled_from(["date", "numberLong", "millis", "string", "none"]))
+    date_form = draw(
+        _sampled(
+            (
+                "date",
+                "numberLong",
+                "millis",
+                "string",
+                "none",
+            )
+        )
+    )
     if date_form == "date":
         record["password_set_date"] = {"$date": iso}
     elif date_form == "numberLong":
@@ -531,7 +608,14 @@ def mfa_records(
 
     .. versionadded:: 0.1.0
     """
-    kind = kind or draw(st.sampled_from(["otp", "recovery-code"]))
+    kind = kind or draw(
+        _sampled(
+            (
+                "otp",
+                "recovery-code",
+            )
+        )
+    )
     if kind == "otp":
         return {"user_id": user_id, "type": "otp", "otp_secret": draw(_base32_secrets())}
     return {"user_id": user_id, "type": "recovery-code", "recovery_code": draw(bcrypt_hashes())}
@@ -568,6 +652,78 @@ def _database_ids(user: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+@frozen
+class _DrawnUser:
+    """Everything :func:`auth0_exports` draws for one user, drawn together."""
+
+    uid: str
+    record: dict[str, Any]
+    share: int  # 0: its own email; k > 0: the email of an earlier user (k - 1, modulo)
+    flips: int  # which letters of a shared email change case (bit i: character i)
+    hash_record: dict[str, Any] | None
+    mfa_record: dict[str, Any] | None
+
+
+@functools.lru_cache(maxsize=64)
+def _drawn_users(
+    kinds: tuple[UserKind, ...], enterprise_strategies: tuple[str, ...], shared_emails: bool
+) -> st.SearchStrategy[_DrawnUser]:
+    """One user of :func:`auth0_exports` with its hash and MFA records, as one list element."""
+    metadata = json_objects(max_size=2, max_leaves=3)  # the plan never looks inside
+
+    @st.composite
+    def drawn_user(draw: st.DrawFn) -> _DrawnUser:
+        uid = draw(database_ids())
+        user = draw(
+            auth0_user_records(
+                kinds, uid=uid, metadata=metadata, enterprise_strategies=enterprise_strategies
+            )
+        )
+        share = flips = 0
+        if shared_emails and "email" in user and draw(_BOOLEANS):
+            share, flips = 1 + draw(_below(_MAX_USERS)), draw(_below(1 << 64))
+        hash_record = None
+        ids = _database_ids(user)
+        if len(ids) > 0 and draw(_BOOLEANS):
+            email = user.get("email")
+            by_email = email is not None and draw(_below(5)) == 4  # shrinks to by id
+            hash_record = draw(
+                password_hash_records(
+                    oid=ids[-1] if len(ids) > 1 and draw(_BOOLEANS) else ids[0],
+                    email=draw(case_variants(email)) if email is not None else None,
+                    password_hash=draw(_ANY_HASH),
+                    with_id=not by_email,
+                )
+            )
+        mfa = None
+        if draw(_below(4)) == 3:  # a quarter of the users; shrinks to none
+            mfa = draw(mfa_records(user["user_id"]))
+        return _DrawnUser(uid, user, share, flips, hash_record, mfa)
+
+    return drawn_user()
+
+
+_MAX_USERS = 64  # how far back a shared email may reach (modulo the users before)
+
+
+def _flip_case(text: str, flips: int) -> str:
+    return "".join(
+        c.swapcase() if flips >> (i % 64) & 1 and c.isascii() and c.isalpha() else c
+        for i, c in enumerate(text)
+    )
+
+
+def _with_email(hash_record: dict[str, Any], email: str) -> dict[str, Any]:
+    """*hash_record* naming *email* wherever it named its user's email."""
+    record = dict(hash_record)
+    if "email" in record:
+        record["email"] = email
+    if record.get("identifiers"):
+        first = record["identifiers"][0]
+        record["identifiers"] = [{**first, "value": email} if isinstance(first, dict) else email]
+    return record
+
+
 @st.composite
 def auth0_exports(
     draw: st.DrawFn,
@@ -597,51 +753,43 @@ def auth0_exports(
 
     .. versionadded:: 0.1.0
     """
-    uids = draw(st.lists(database_ids(), min_size=min_users, max_size=max_users, unique=True))
-    metadata = json_objects(max_size=2, max_leaves=3)  # the plan never looks inside
+    # Each user is drawn whole (its id, record, hash record and MFA record) as one element of
+    # the list, so that the shrinker deletes a user in one step: drawn apart, a user's records
+    # shifted every later draw when it was deleted, and a failure kept unrelated users or MFA
+    # records. What depends on the users before (a shared email) is settled afterwards.
+    drawn = draw(
+        st.lists(
+            _drawn_users(tuple(kinds), tuple(enterprise_strategies), shared_emails),
+            min_size=min_users,
+            max_size=max_users,
+            unique_by=lambda user: user.uid,
+        )
+    )
     users: list[dict[str, Any]] = []
-    for uid in uids:
-        user = draw(
-            auth0_user_records(
-                kinds, uid=uid, metadata=metadata, enterprise_strategies=enterprise_strategies
-            )
-        )
-        earlier = [u["email"] for u in users if "email" in u]
-        if shared_emails and "email" in user and len(earlier) > 0 and draw(st.booleans()):
-            user["email"] = draw(case_variants(draw(st.sampled_from(earlier))))
-        users.append(user)
-    if duplicate_records and users:
-        for index in draw(st.lists(st.integers(0, len(users) - 1), max_size=3)):
-            users.insert(draw(st.integers(index + 1, len(users))), dict(users[index]))
-
     hashes: list[dict[str, Any]] = []
+    mfa: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for user in users:
-        ids = [i for i in _database_ids(user) if i not in seen]
-        seen.update(ids)
-        if not ids or not draw(st.booleans()):
-            continue
-        email = user.get("email")
-        by_email = email is not None and draw(st.integers(0, 4)) == 0
-        hashes.append(
-            draw(
-                password_hash_records(
-                    oid=ids[-1] if len(ids) > 1 and draw(st.booleans()) else ids[0],
-                    email=draw(case_variants(email)) if email is not None else None,
-                    password_hash=draw(bcrypt_hashes() | ory_password_hashes()),
-                    with_id=not by_email,
-                )
-            )
-        )
-    for _ in range(draw(st.integers(0, 2))):  # hashes of users deleted since
+    for one in drawn:
+        user = dict(one.record)
+        hash_record = one.hash_record
+        earlier = [u["email"] for u in users if "email" in u]
+        if one.share and earlier:
+            user["email"] = _flip_case(earlier[(one.share - 1) % len(earlier)], one.flips)
+            if hash_record is not None:
+                hash_record = _with_email(hash_record, user["email"])
+        users.append(user)
+        seen.update(_database_ids(user))
+        if hash_record is not None:
+            hashes.append(hash_record)
+        if one.mfa_record is not None:
+            mfa.append(one.mfa_record)
+    for _ in range(draw(_below(3))):  # hashes of users deleted since
         orphan = draw(object_ids())
         if orphan in seen:
             continue
         seen.add(orphan)
         hashes.append(draw(password_hash_records(oid=orphan, email=f"gone-{orphan}@example.com")))
-
-    mfa: list[dict[str, Any]] = []
-    for user in users:
-        if draw(st.integers(0, 3)) == 0:
-            mfa.append(draw(mfa_records(user["user_id"])))
+    if duplicate_records and users:
+        for index in draw(st.lists(_below(len(users)), max_size=3)):
+            users.insert(index + 1 + draw(_below(len(users) - index)), dict(users[index]))
     return Auth0Export(users=users, password_hashes=hashes, mfa_secrets=mfa)

@@ -1,0 +1,68 @@
+"""``sync``'s reads of Ory: the changed users' identities read 100 a request, the same plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from auth0_ory_migrate import Ledger, OryAdmin
+from auth0_ory_migrate._cli import main
+from auth0_ory_migrate.testing import OryAdminServer, auth0_users, tenant_a_week_later, write_export
+
+
+KEY = "ory_pat_sync_reads_0123456789"
+
+
+pytestmark = pytest.mark.usefixtures("no_backoff")
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={"ORY_API_KEY": KEY})
+
+
+def _files(directory: Path) -> list[str]:
+    return ["--users", str(directory / "auth0-users.ndjson.gz"), "--password-hashes",
+            str(directory / "auth0-password-hashes.json")]  # fmt: skip
+
+
+def test_the_changed_users_are_read_a_hundred_a_request(
+    server: OryAdminServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dry run reads the changed users 100 a request (GET ?ids=): the plan of one read each."""
+    users = auth0_users(1200, seed=23, real_hashes=False)
+    first, later_dir = tmp_path / "first", tmp_path / "later"
+    first.mkdir()
+    later_dir.mkdir()
+    write_export(first, users, mfa_secrets=False)
+    state = tmp_path / "state"
+    result = _run("migrate", *_files(first), "--ory-url", server.url, "--state-dir", str(state),
+                  "--report", str(tmp_path / "first-report.json"), "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    later = tenant_a_week_later(users, seed=4, email_changed=150, blocked=60, real_hashes=False)
+    write_export(later_dir, later.users, mfa_secrets=False)
+
+    def dry_run(name: str) -> tuple[str, list[str]]:
+        server.requests.clear()
+        plan = tmp_path / f"{name}.ndjson"
+        ran = _run("sync", *_files(later_dir), "--ory-url", server.url, "--state-dir",
+                   str(state), "--dry-run", "--plan-out", str(plan), "--report",
+                   str(tmp_path / f"{name}-report.json"), "--quiet")  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+        reads = [r.path for r in server.requests if r.method == "GET"]
+        return plan.read_text(), reads
+
+    batched, reads = dry_run("batched")
+    singles = [p for p in reads if p.startswith("/admin/identities/")]
+    lists = [p for p in reads if p == "/admin/identities"]
+    assert singles == []
+    with Ledger.open_existing(state) as ledger:
+        records = ledger.imported_records()
+        changed = sum(1 for u in (*later.email_changed, *later.blocked) if u in records)
+    assert changed > 100
+    assert len(lists) == -(-changed // 100) + 1  # (+1: the first request, that Ory answers)
+    monkeypatch.delattr(OryAdmin, "get_identities")
+    one_by_one, reads = dry_run("one-by-one")
+    assert len([p for p in reads if p.startswith("/admin/identities/")]) >= changed
+    assert batched == one_by_one

@@ -78,7 +78,8 @@ def test_a_skipped_user_who_now_merges_takes_over_the_imported_identity(
         [_user(DATABASE, verified=True, updated="2025-06-03T00:00:00.000Z"), google],
     )
     sync = ("sync", "--users", str(later), "--ory-url", server.url, "--state-dir", state,
-            "--report", str(tmp_path / "report.json"), "--quiet")  # fmt: skip
+            "--report", str(tmp_path / "report.json"), "--plan-out", str(tmp_path / "plan.ndjson"),
+            "--quiet")  # fmt: skip
     result = _run(*sync)
     assert result.exit_code == 0, result.output
     (after,) = server.identities()
@@ -111,7 +112,7 @@ def test_undo_after_a_takeover_deletes_the_identity_the_import_created(
         [_user(DATABASE, verified=True, updated="2025-06-03T00:00:00.000Z"), google],
     )
     result = _run("sync", "--users", str(later), "--ory-url", server.url, "--state-dir", state,
-                  "--quiet")  # fmt: skip
+                  "--plan-out", str(tmp_path / "plan.ndjson"), "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
     result = _run("undo", "--ory-url", server.url, "--state-dir", state, "--yes", "--quiet")
     assert result.exit_code == 0, result.output
@@ -138,7 +139,8 @@ def test_an_address_freed_in_the_same_sync_is_taken_on_a_second_try(
          {**bob, "email": "robert@example.com", "updated_at": "2025-06-03T00:00:00.000Z"}],
     )  # fmt: skip
     result = _run("sync", "--users", str(later), "--ory-url", server.url, "--state-dir", state,
-                  "--report", str(tmp_path / "report.json"), "--quiet")  # fmt: skip
+                  "--report", str(tmp_path / "report.json"), "--plan-out",
+                  str(tmp_path / "plan.ndjson"), "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "failed 0" in result.output
     emails = {i.external_id: i.traits["email"] for i in server.identities()}

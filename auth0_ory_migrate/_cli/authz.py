@@ -174,8 +174,8 @@ def _say_unmapped(plan: OrganizationPlan, fallback: bool) -> None:
         click.echo(f"  ... and {len(plan.members_unmapped) - len(shown):,} more members")
     if plan.unmapped and not fallback:
         click.echo(
-            "warning: these organizations' memberships are in no Ory form: add --as "
-            "permissions (or convert/migrate with --authz metadata)",
+            "warning: these organizations' memberships are not landed by this run: add --as "
+            "permissions (unless the identities were imported with --authz metadata)",
             err=True,
         )
 

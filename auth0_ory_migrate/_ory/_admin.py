@@ -219,6 +219,38 @@ class _BatchAnswer:
         return read
 
 
+def ory_configuration(url: str, api_key: str | None) -> Configuration:
+    """The ory-client configuration of the project at *url*, its SDK retries off.
+
+    Retries are the caller's (:class:`~auth0_ory_migrate.RetryPolicy`): urllib3's own would
+    sleep a 429's ``Retry-After`` inside a single call, unseen and unbounded by the policy.
+
+    Raises:
+        ConfigurationError: *url* is not an ``http(s)://`` URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"the Ory URL must look like https://<slug>.projects.oryapis.com, not {url!r}"
+        )
+    configuration = Configuration(host=url.rstrip("/"), access_token=api_key or None)
+    configuration.retries = 0
+    return configuration
+
+
+def client_secrets(api_client: ApiClient) -> frozenset[str]:
+    """The credentials an ory-client sends (API key, basic-auth password, URL password)."""
+    configuration = api_client.configuration
+    keys: list[object] = [configuration.access_token, configuration.password]
+    keys.extend((configuration.api_key or {}).values())
+    for name, value in (api_client.default_headers or {}).items():
+        if str(name).lower() in ("authorization", "cookie", "x-session-token"):
+            keys.extend((value, str(value).partition(" ")[2]))
+    with contextlib.suppress(ValueError):
+        keys.append(urlsplit(str(configuration.host)).password)
+    return frozenset(k for k in keys if isinstance(k, str) and k)
+
+
 @define(repr=False)
 class OryAdmin:
     """The identity admin API of one Ory project (Ory Network or a self-hosted Kratos).
@@ -295,16 +327,8 @@ class OryAdmin:
 
         .. versionadded:: 0.1.0
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(
-                f"the Ory URL must look like https://<slug>.projects.oryapis.com, not {url!r}"
-            )
-        configuration = Configuration(host=url.rstrip("/"), access_token=api_key or None)
+        configuration = ory_configuration(url, api_key)
         configuration.connection_pool_maxsize = max(connections, 1)
-        # Retries are the engine's (RetryPolicy); urllib3's own would sleep a 429's
-        # Retry-After inside a single call, unseen and unbounded by the policy.
-        configuration.retries = 0
         return cls(ApiClient(configuration), request_timeout=request_timeout)
 
     @property
@@ -320,15 +344,7 @@ class OryAdmin:
 
     def _keys(self) -> frozenset[str]:
         """The credentials the client sends (API key, basic-auth password, URL password)."""
-        configuration = self.api_client.configuration
-        keys: list[object] = [configuration.access_token, configuration.password]
-        keys.extend((configuration.api_key or {}).values())
-        for name, value in (self.api_client.default_headers or {}).items():
-            if str(name).lower() in ("authorization", "cookie", "x-session-token"):
-                keys.extend((value, str(value).partition(" ")[2]))
-        with contextlib.suppress(ValueError):
-            keys.append(urlsplit(str(configuration.host)).password)
-        return frozenset(k for k in keys if isinstance(k, str) and k)
+        return client_secrets(self.api_client)
 
     def _redactor(self, batch: PreparedBatch | None = None) -> Redactor:
         """Cuts the API key, and *batch*'s credential secrets, out of texts."""

@@ -12,19 +12,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
-from urllib.parse import urlsplit
 
 import pydantic
 from attrs import define, field
-from ory_client import ApiClient, Configuration, RelationshipApi
+from ory_client import ApiClient, RelationshipApi
 from ory_client.exceptions import ApiException, OpenApiException
 from ory_client.models.relationship import Relationship
 from ory_client.models.relationship_patch import RelationshipPatch
 
 from .._core._authz import RelationTuple
 from .._core._redact import Redactor
-from ..exceptions import ConfigurationError, OryError
-from ._admin import _TRANSPORT_ERRORS, _from_api_exception, _from_transport
+from ..exceptions import OryError
+from ._admin import (
+    _TRANSPORT_ERRORS,
+    _from_api_exception,
+    _from_transport,
+    client_secrets,
+    ory_configuration,
+)
 
 
 __all__ = ["OryPermissions"]
@@ -82,14 +87,7 @@ class OryPermissions:
 
         .. versionadded:: 0.1.0
         """
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(
-                f"the Ory URL must look like https://<slug>.projects.oryapis.com, not {url!r}"
-            )
-        configuration = Configuration(host=url.rstrip("/"), access_token=api_key or None)
-        configuration.retries = 0
-        return cls(ApiClient(configuration), request_timeout=request_timeout)
+        return cls(ApiClient(ory_configuration(url, api_key)), request_timeout=request_timeout)
 
     @property
     def url(self) -> str:
@@ -103,11 +101,7 @@ class OryPermissions:
         return f"OryPermissions(url={self._redactor().text(self.url)!r})"
 
     def _redactor(self) -> Redactor:
-        configuration = self.api_client.configuration
-        keys: list[object] = [configuration.access_token, configuration.password]
-        with contextlib.suppress(ValueError):
-            keys.append(urlsplit(str(configuration.host)).password)
-        return Redactor(frozenset(k for k in keys if isinstance(k, str) and k))
+        return Redactor(client_secrets(self.api_client))
 
     @contextlib.contextmanager
     def _as_ory_error(self) -> Iterator[None]:

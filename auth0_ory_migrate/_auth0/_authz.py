@@ -23,6 +23,7 @@ says which scopes the token needs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -107,69 +108,59 @@ class Auth0Authz:
 
     # -- roles -------------------------------------------------------------------------------
 
-    def roles(self) -> Iterator[dict[str, Any]]:
-        """Every role: ``{"id", "name", "description"}``, in Auth0's order (offset paging).
+    def _offset_pages(self, what: str, scope: str, listing: Callable[..., Any]) -> Iterator[Any]:
+        """Every item of an offset-paged listing (``page``, ``per_page``, ``include_totals``).
 
-        .. versionadded:: 0.1.0
+        *listing* is the SDK method with its positional arguments bound; the walk ends at a
+        short or empty page, or once Auth0's ``total`` items were read.
         """
-        client = self.exporter.client
-        page = 0
-        seen = 0
+        page = seen = 0
         while True:
             number = page
 
             def get(options: RequestOptions, number: int = number) -> Any:
-                return client.roles.list(
+                return listing(
                     page=number, per_page=self._take, include_totals=True, request_options=options
                 )
 
-            pager = self._call(f"listing roles (page {page})", "read:roles", get)
+            pager = self._call(f"{what} (page {page})", scope, get)
             items = list(pager.items or [])
-            for role in items:
-                yield {
-                    "id": _text(role.id),
-                    "name": _text(role.name),
-                    "description": _text(role.description),
-                }
+            yield from items
             seen += len(items)
             total = getattr(pager.response, "total", None)
             if not items or len(items) < self._take or (total is not None and seen >= total):
                 return
             page += 1
 
+    def roles(self) -> Iterator[dict[str, Any]]:
+        """Every role: ``{"id", "name", "description"}``, in Auth0's order (offset paging).
+
+        .. versionadded:: 0.1.0
+        """
+        for role in self._offset_pages(
+            "listing roles", "read:roles", self.exporter.client.roles.list
+        ):
+            yield {
+                "id": _text(role.id),
+                "name": _text(role.name),
+                "description": _text(role.description),
+            }
+
     def role_permissions(self, role_id: str) -> list[dict[str, str | None]]:
         """A role's permissions: ``{"resource_server_identifier", "permission_name"}``.
 
         .. versionadded:: 0.1.0
         """
-        client = self.exporter.client
-        out: list[dict[str, str | None]] = []
-        page = 0
-        while True:
-            number = page
-
-            def get(options: RequestOptions, number: int = number) -> Any:
-                return client.roles.permissions.list(
-                    role_id,
-                    page=number,
-                    per_page=self._take,
-                    include_totals=True,
-                    request_options=options,
-                )
-
-            pager = self._call(f"listing the permissions of role {role_id}", "read:roles", get)
-            items = list(pager.items or [])
-            out.extend(
-                {
-                    "resource_server_identifier": _text(p.resource_server_identifier),
-                    "permission_name": _text(p.permission_name),
-                }
-                for p in items
+        listing = functools.partial(self.exporter.client.roles.permissions.list, role_id)
+        return [
+            {
+                "resource_server_identifier": _text(p.resource_server_identifier),
+                "permission_name": _text(p.permission_name),
+            }
+            for p in self._offset_pages(
+                f"listing the permissions of role {role_id}", "read:roles", listing
             )
-            total = getattr(pager.response, "total", None)
-            if not items or len(items) < self._take or (total is not None and len(out) >= total):
-                return out
-            page += 1
+        ]
 
     def role_members(self, role_id: str, cursor: str | None) -> tuple[list[str], str | None]:
         """One page of a role's direct members: their user ids and the next page's cursor.
@@ -224,41 +215,25 @@ class Auth0Authz:
 
         .. versionadded:: 0.1.0
         """
-        client = self.exporter.client
+        listing = functools.partial(
+            self.exporter.client.organizations.enabled_connections.list, organization_id
+        )
         out: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            number = page
-
-            def get(options: RequestOptions, number: int = number) -> Any:
-                return client.organizations.enabled_connections.list(
-                    organization_id,
-                    page=number,
-                    per_page=self._take,
-                    include_totals=True,
-                    request_options=options,
-                )
-
-            pager = self._call(
-                f"listing the connections of organization {organization_id}",
-                "read:organization_connections",
-                get,
+        for c in self._offset_pages(
+            f"listing the connections of organization {organization_id}",
+            "read:organization_connections",
+            listing,
+        ):
+            info = c.connection
+            out.append(
+                {
+                    "connection_id": _text(c.connection_id),
+                    "name": _text(info.name) if info is not None else None,
+                    "strategy": _text(info.strategy) if info is not None else None,
+                    "assign_membership_on_login": c.assign_membership_on_login is True,
+                }
             )
-            items = list(pager.items or [])
-            for c in items:
-                info = c.connection
-                out.append(
-                    {
-                        "connection_id": _text(c.connection_id),
-                        "name": _text(info.name) if info is not None else None,
-                        "strategy": _text(info.strategy) if info is not None else None,
-                        "assign_membership_on_login": c.assign_membership_on_login is True,
-                    }
-                )
-            total = getattr(pager.response, "total", None)
-            if not items or len(items) < self._take or (total is not None and len(out) >= total):
-                return out
-            page += 1
+        return out
 
     def organization_members(
         self, organization_id: str, cursor: str | None

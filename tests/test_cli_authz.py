@@ -219,6 +219,11 @@ def test_authz_land_as_organizations_creates_them_and_undo_removes_them(
         assert console.organizations(project) == []
     assert all(i.organization_id is None for i in server.identities())
     assert server.relations.all() == []
+    # The organizations are gone: `undo` of the import does not say they are left.
+    identities = _run("undo", "--ory-url", server.url, "--state-dir", str(tmp_path / "state"),
+                      "--yes", "--quiet")  # fmt: skip
+    assert identities.exit_code == 0, identities.output
+    assert "organizations" not in identities.output
 
 
 def test_authz_land_as_organizations_without_the_console_key_is_one_clear_error(

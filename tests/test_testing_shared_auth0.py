@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from hypothesis import given, settings
 
-from auth0_ory_migrate.testing import Auth0ManagementServer
+from auth0_ory_migrate.testing import Auth0ManagementServer, authz_graph
 from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
 
 
@@ -45,3 +45,22 @@ def test_the_shared_server_takes_each_example_without_a_health_check(
     shared_auth0_server.reset(users=users, keep_faults=True)
     assert [u["user_id"] for u in shared_auth0_server.users] == [u["user_id"] for u in users]
     assert shared_auth0_server.requests == []
+
+
+def test_the_roles_endpoints_serve_the_users_of_the_latest_reset() -> None:
+    """After many resets (list addresses reused), a role's members are this tenant's users."""
+    users = [{"user_id": f"auth0|u{i}", "email": f"u{i}@x.test"} for i in range(10)]
+    graph = authz_graph(users, roles=3, organizations=0, seed=1)
+    role_id = graph.role_members[0]["role_id"]
+    with Auth0ManagementServer(users, authz=graph) as server:
+        for n in range(200):
+            server.reset(users=[{**u, "email": f"n{n}.{u['email']}"} for u in users])
+            if n % 7:
+                continue  # (queried now and then: a freed list's address is reused meanwhile)
+            answer = httpx.get(
+                f"{server.url}/api/v2/roles/{role_id}/users",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ).json()
+            members = answer["users"] if isinstance(answer, dict) else answer
+            assert members, n
+            assert all(str(m.get("email")).startswith(f"n{n}.") for m in members), (n, members)

@@ -294,24 +294,13 @@ def undo_landed_relationships(ledger: Ledger, *, ory_url: str, api_key: str | No
             f"relationships `authz land` made: deleted {result.sent:,} "
             f"in {result.requests:,} requests"
         )
-    with path.open("rb") as f:
-        organizations = any(
-            isinstance(entry, dict) and entry.get("authz") == "organization"
-            for entry in map(_json_line, f)
-        )
-    if organizations:
+    if result.organizations_left:
         click.echo(
-            "warning: the Ory organizations `authz land --as organizations` made are left: "
-            "remove them with `authz undo --project ... --workspace-api-key ...`",
+            f"warning: {result.organizations_left:,} Ory organization(s) `authz land --as "
+            "organizations` made are left: remove them with `authz undo --project ... "
+            "--workspace-api-key ...`",
             err=True,
         )
-
-
-def _json_line(line: bytes) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
 
 
 def _renamed_roles(data: AuthzData) -> None:

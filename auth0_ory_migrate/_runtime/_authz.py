@@ -215,6 +215,9 @@ class AuthzResult:
         already: Tuples an earlier run landed (or deleted): not sent again.
         existing: Tuples Ory held before this tool sent any (not sent; ``undo`` leaves them).
         requests: ``PATCH /admin/relation-tuples`` requests made (retries included).
+        organizations_left: (:func:`undo_relation_tuples`) Ory organizations
+            :func:`create_organizations` made (or may have made: no answer) that
+            :func:`undo_organizations` has not deleted: they need the workspace key.
 
     .. versionadded:: 0.1.0
     """
@@ -224,6 +227,7 @@ class AuthzResult:
     already: int = 0
     existing: int = 0
     requests: int = 0
+    organizations_left: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """A JSON-ready dict for reports."""
@@ -233,6 +237,7 @@ class AuthzResult:
             "already": self.already,
             "existing": self.existing,
             "requests": self.requests,
+            "organizations_left": self.organizations_left,
         }
 
 
@@ -473,8 +478,13 @@ def undo_relation_tuples(
         ]
         resent = sum(k in ledger.deleting for k in targets)
         _send_chunks(ledger, ory, "delete", targets, chunk_size, policy, count)
+        left = sum(1 for e in ledger.organizations.values() if e.get("status") != "deleted")
     return AuthzResult(
-        sent=len(targets), resent=resent, existing=len(ledger.existing), requests=requests
+        sent=len(targets),
+        resent=resent,
+        existing=len(ledger.existing),
+        requests=requests,
+        organizations_left=left,
     )
 
 

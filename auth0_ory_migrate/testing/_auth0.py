@@ -770,7 +770,7 @@ class Auth0ManagementServer:
         """
         with self._lock:
             if users is not None:
-                self._users = [dict(u) for u in users]
+                self.set_users(users)
             self._jobs.clear()
             self._links.clear()
             self._requests.clear()

@@ -380,7 +380,8 @@ class AuthzApi:
         for m in graph.organization_members:
             self.org_members.setdefault(m["organization_id"], []).append(m)
         self.users: Mapping[str, Mapping[str, Any]] = {}
-        self._users_key: tuple[int, int] | None = None
+        #: the list :attr:`users` was made from (held: an id() of a freed list is reused)
+        self._users_of: Sequence[Mapping[str, Any]] | None = None
 
     def answer(
         self, request: HttpRequest, scopes: Sequence[str], users: Sequence[Mapping[str, Any]]
@@ -390,10 +391,9 @@ class AuthzApi:
         *users* are the tenant's users (their ``email``, ``name`` and ``picture`` are shown).
         """
         with self._lock:
-            key = (id(users), len(users))
-            if key != self._users_key:
+            if users is not self._users_of:
                 self.users = {str(u.get("user_id")): u for u in users}
-                self._users_key = key
+                self._users_of = users
         response = self._route(request, scopes)
         if response is None:
             return None

@@ -204,8 +204,8 @@ class Auth0Authz:
                     "name": _text(org.name),
                     "display_name": _text(org.display_name),
                 }
-            cursor = _text(getattr(pager.response, "next", None)) or None
-            if cursor is None or not pager.items:
+            cursor = _next(pager)
+            if cursor is None:
                 return
 
     def organization_connections(self, organization_id: str) -> list[dict[str, Any]]:

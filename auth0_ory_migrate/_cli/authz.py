@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -34,7 +34,7 @@ from .. import (
     role_relation_names,
 )
 from ..exceptions import ConfigurationError, InputFileError, OryError
-from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
+from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors, option_group
 from .ory import _confirm, _Display, _ory_options, _state_dir_option, answering_ory
 
 
@@ -69,7 +69,7 @@ _report_option = click.option(
     help="The report of the convert/migrate run: users merged into another user's identity "
     "get their roles on that identity (without it, they are counted as not in Ory).",
 )
-_console_options = (
+_console_opts = option_group(
     click.option(
         "--project",
         envvar="ORY_PROJECT_ID",
@@ -91,12 +91,6 @@ _console_options = (
         help="Ory console API base URL.",
     ),
 )
-
-
-def _console_opts(func: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_console_options):
-        func = option(func)
-    return func
 
 
 @cli.group()
@@ -207,7 +201,7 @@ def land_authz(
     data: AuthzData,
     *,
     ledger: Ledger,
-    ory: OryAdmin,
+    ory: OryAdmin | None,
     ory_url: str,
     api_key: str | None,
     merged: Mapping[str, str],
@@ -218,7 +212,10 @@ def land_authz(
     workspace_api_key: str | None = None,
     console_url: str = DEFAULT_CONSOLE_URL,
 ) -> int:
-    """Land *data* in the chosen forms; print what was done; return the exit status."""
+    """Land *data* in the chosen forms; print what was done; return the exit status.
+
+    *ory* (the identity API) is needed for ``organizations`` only (the members' identities).
+    """
     from .. import (  # noqa: PLC0415 - ory-client: ~1 s, not for --help
         OryPermissions,
         assign_organization_members,
@@ -230,6 +227,9 @@ def land_authz(
     status = EXIT_OK
     identity_of = identity_lookup(ledger, merged)
     if "organizations" in forms:
+        if ory is None:
+            msg = "organizations: the members' identities need Ory's identity API"
+            raise ConfigurationError(msg)
         console = _console(project, workspace_api_key, console_url)
         plan = plan_organizations(data, _user_logins(users_path, data.users))
         with console:

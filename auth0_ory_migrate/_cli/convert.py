@@ -326,11 +326,17 @@ def open_plan(
     authz: tuple[str, ...] = (),
     authz_files: Path | None = None,
     authz_public: bool = False,
+    authz_data: AuthzData | None = None,
 ) -> Iterator[MigrationPlan]:
-    """Read the side files and return the plan for the options of :func:`input_options`."""
-    authz_data = read_authz_option(
-        authz, authz_files=authz_files, authz_public=authz_public, users_path=users_path
-    )
+    """Read the side files and return the plan for the options of :func:`input_options`.
+
+    *authz_data*: the roles and organizations files, read already (``migrate`` reads them
+    once for the mapping and the relationships); by default read here when ``--authz`` asks.
+    """
+    if authz_data is None:
+        authz_data = read_authz_option(
+            authz, authz_files=authz_files, authz_public=authz_public, users_path=users_path
+        )
     # The encrypted hash export: the key and passphrase checked before anything else is read.
     decryption = _pgp_decryption(
         pgp_key, pgp_passphrase_env, hashes_path=hashes_path, ignore_hashes=ignore_hashes
@@ -400,6 +406,11 @@ def check_authz_forms(authz: tuple[str, ...], command: str, allowed: tuple[str, 
         raise ConfigurationError(msg)
 
 
+def authz_folder(authz_files: Path | None, users_path: Path) -> Path:
+    """Where the roles and organizations files are: ``--authz-files``, else the users export's."""
+    return authz_files if authz_files is not None else users_path.parent
+
+
 def read_authz_option(
     authz: tuple[str, ...],
     *,
@@ -417,7 +428,7 @@ def read_authz_option(
     if authz_public and "metadata" not in authz:
         msg = "--authz-public copies the metadata: it needs --authz metadata"
         raise ConfigurationError(msg)
-    data = read_authz_files(authz_files if authz_files is not None else users_path.parent)
+    data = read_authz_files(authz_folder(authz_files, users_path))
     click.echo(
         f"roles and organizations: {len(data.roles):,} roles, {len(data.organizations):,} "
         f"organizations, {data.assignments:,} assignments of {len(data.users):,} users"

@@ -28,7 +28,6 @@ from .. import (
     file_digest,
     format_summary,
     open_input,
-    read_authz_files,
     read_identities,
 )
 from ..exceptions import Auth0OryMigrateError, ConfigurationError, InputFileError, OryError
@@ -36,11 +35,13 @@ from ._app import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, cli, fail_on_library_er
 from .convert import (
     allow_no_users_option,
     allow_unmatched_hashes_option,
+    authz_folder,
     check_authz_forms,
     check_output_files,
     check_some_users,
     input_options,
     open_plan,
+    read_authz_option,
     report_option,
     warn_unused_mappings,
     write_report,
@@ -700,9 +701,9 @@ def _inputs_digest(inputs: dict[str, Any]) -> str:
     h = hashlib.sha256(b"auth0-ory-migrate migrate v1\n")
     authz = inputs.get("authz") or ()
     if "metadata" in authz:
-        folder = inputs.get("authz_files") or Path(inputs["users_path"]).parent
+        folder = authz_folder(inputs.get("authz_files"), Path(inputs["users_path"]))
         for name in sorted(AUTHZ_FILES.values()):
-            path = Path(folder) / name
+            path = folder / name
             h.update(f"{name}={file_digest(path) if path.is_file() else None}\n".encode())
         h.update(f"authz_public={inputs.get('authz_public')!r}\n".encode())
     for key in sorted(inputs.keys() - _NOT_DIGESTED):
@@ -746,12 +747,18 @@ def migrate(
     authz = inputs.get("authz", ())
     check_authz_forms(authz, "migrate", ("metadata", "permissions"))
     check_output_files(inputs, **{"--report": None if dry_run else report_path})
-    if "permissions" in authz and not dry_run:  # Ory must take them before anything is sent
+    # The roles and organizations files, read once: for the bodies and the relationships.
+    authz_data = read_authz_option(
+        authz,
+        authz_files=inputs.get("authz_files"),
+        authz_public=inputs.get("authz_public", False),
+        users_path=Path(inputs["users_path"]),
+    )
+    if "permissions" in authz and not dry_run and authz_data is not None:
         from .authz import check_namespaces  # noqa: PLC0415
 
-        folder = inputs.get("authz_files") or Path(inputs["users_path"]).parent
-        check_namespaces(read_authz_files(folder), ory_url, api_key)
-    with open_plan(**inputs) as plan:
+        check_namespaces(authz_data, ory_url, api_key)  # Ory must take them: before any send
+    with open_plan(**inputs, authz_data=authz_data) as plan:
         if inputs.get("hashes_path") is not None and not allow_unmatched_hashes:
             # Whether the hash file joins its users is known once every user is planned: a
             # first pass that sends nothing, so that a wrong hash file is refused before the
@@ -782,7 +789,7 @@ def migrate(
     if not dry_run:
         write_report(report_path, report)
         click.echo(f"conversion report: {report_path}")
-    if "permissions" in authz and not dry_run:
+    if "permissions" in authz and not dry_run and authz_data is not None:
         # The relationships need the identity ids: after the import, from its ledger.
         from .authz import land_authz  # noqa: PLC0415
 
@@ -790,9 +797,9 @@ def migrate(
         with Ledger.open_existing(state_dir) as ledger:
             landed = land_authz(
                 ["permissions"],
-                read_authz_files(inputs.get("authz_files") or Path(inputs["users_path"]).parent),
+                authz_data,
                 ledger=ledger,
-                ory=_open_ory(ory_url, api_key, concurrency + 4),
+                ory=None,
                 ory_url=ory_url,
                 api_key=api_key,
                 merged=merged,

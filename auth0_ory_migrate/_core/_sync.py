@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Final, Literal, Protocol, TypeAlias, get_args
@@ -70,6 +69,7 @@ from attrs import field, frozen
 from ..exceptions import ConfigurationError
 from ._json import HAVE_ORJSON, dumps
 from ._mapping import IdentityBody, PlannedIdentity, Skipped
+from ._ory import normalize_identifier
 from ._password_hashes import to_epoch
 from ._plan import PlanItem
 
@@ -131,13 +131,6 @@ _BEFORE_PASSWORD: Final = frozenset(SYNC_SECTIONS[: SYNC_SECTIONS.index("passwor
 def _object(value: Any) -> Any:
     """A JSON object as is; an empty object or none at all is None (Ory shows both as null)."""
     return value if value else None
-
-
-def _address_value(value: str) -> str:
-    """An address as Ory stores it: trimmed, NFKC, lower-case (its identifier normalisation)."""
-    if value.isascii():
-        return value.strip().lower()
-    return unicodedata.normalize("NFKC", value.strip()).lower()
 
 
 def _config(credentials: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -212,7 +205,11 @@ def identity_sections(identity: Mapping[str, Any]) -> dict[SyncSection, Any]:
         "state": identity.get("state") or "active",
         "addresses": tuple(
             sorted(
-                (str(a.get("via")), _address_value(str(a.get("value"))), a.get("verified") is True)
+                (
+                    str(a.get("via")),
+                    normalize_identifier(str(a.get("value"))),
+                    a.get("verified") is True,
+                )
                 for a in addresses
                 if isinstance(a, Mapping)
             )
@@ -566,14 +563,14 @@ def _address_patch(
     *stored* unknown (None), *planned*'s addresses, always.
     """
     wanted = {
-        (str(a.get("via")), _address_value(str(a.get("value")))): a.get("verified") is True
+        (str(a.get("via")), normalize_identifier(str(a.get("value")))): a.get("verified") is True
         for a in _addresses(planned)
     }
     entries: list[dict[str, Any]] = []
     changed = stored is None or "verifiable_addresses" not in stored
     present: set[tuple[str, str]] = set()
     for address in _addresses(stored):
-        key = (str(address.get("via")), _address_value(str(address.get("value"))))
+        key = (str(address.get("via")), normalize_identifier(str(address.get("value"))))
         present.add(key)
         entry = dict(address)
         target = wanted.get(key)
@@ -792,6 +789,7 @@ class _Planner:
         if record is None or record.identity_id is None:
             takeover = self._merged_record(item)
             record = takeover or record
+        fingerprint = body_fingerprint(body, self.key)  # (once: it serialises the whole body)
         if record is None or record.identity_id is None:
             self.creates += 1
             self.ops.append(
@@ -803,7 +801,7 @@ class _Planner:
                     detail="new in Auth0" if record is None else "not imported yet",
                     line=item.line,
                     digests=section_digests(identity_sections(body), self.key),
-                    fingerprint=body_fingerprint(body, self.key),
+                    fingerprint=fingerprint,
                 )
             )
             return
@@ -811,7 +809,7 @@ class _Planner:
             takeover is None
             and record.fingerprint is not None
             and record.digests is not None
-            and body_fingerprint(body, self.key) == record.fingerprint
+            and fingerprint == record.fingerprint
         ):
             self.unchanged += 1  # the very body written: no section can differ
             return
@@ -842,7 +840,15 @@ class _Planner:
             decision = self._against_record(
                 item, record, sections, digests, changed=changed, remote=remote
             )
-        self._add_update(item, record, digests, decision, remote, takeover=takeover is not None)
+        self._add_update(
+            item,
+            record,
+            digests,
+            decision,
+            remote,
+            fingerprint=fingerprint,
+            takeover=takeover is not None,
+        )
 
     def _merged_record(self, item: PlannedIdentity) -> ImportedRecord | None:
         """The record of an imported user merged into *item* now (its identity is *item*'s).
@@ -1006,6 +1012,7 @@ class _Planner:
         decision: _Decision,
         remote: Mapping[str, Any] | None,
         *,
+        fingerprint: str,
         takeover: bool = False,
     ) -> None:
         fields = decision.fields
@@ -1068,7 +1075,7 @@ class _Planner:
                 unlink=decision.unlink,
                 conflicts=decision.conflicts,
                 digests=kept,
-                fingerprint=body_fingerprint(item.body, self.key),
+                fingerprint=fingerprint,
             )
         )
 

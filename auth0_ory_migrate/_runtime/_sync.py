@@ -34,6 +34,7 @@ users trading addresses); a second 409 is a failed operation with Ory's reason.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -357,9 +358,9 @@ def sync_identities(
         # the others: the holder may be changing it in this very sync.
         later: list[SyncOp] = []
         retrying = False
-        chunks = list(_chunks([*to_send, *updates], _CHUNK * concurrency))
+        chunks = deque(_chunks([*to_send, *updates], _CHUNK * concurrency))
         while chunks:
-            chunk = chunks.pop(0)
+            chunk = chunks.popleft()
             deferred = 0
             targets = {op.external_id: runner.targets(op) for op in chunk}
             decided = list(
@@ -404,7 +405,7 @@ def sync_identities(
             if progress is not None:
                 progress(dealt)
             if not chunks and later and not retrying:
-                chunks, retrying = list(_chunks(later, _CHUNK * concurrency)), True
+                chunks, retrying = deque(_chunks(later, _CHUNK * concurrency)), True
 
     created = already = 0
     if creates:

@@ -47,6 +47,8 @@ from typing import Any
 from attrs import field, frozen
 
 from .. import AUTHZ_FILES
+from ._auth0 import Auth0ManagementServer, _connection_id_for
+from ._auth0 import _management_error as _error
 from ._http import HttpRequest, HttpResponse
 
 
@@ -258,7 +260,6 @@ def authz_graph(
     joined: set[str] = set()  # users in any organization
 
     def enabled(name: str) -> dict[str, Any]:
-        from ._auth0 import _connection_id_for  # noqa: PLC0415 - _auth0 imports this module
 
         return {
             "connection_id": _connection_id_for(name),
@@ -314,22 +315,10 @@ def authz_graph(
 
 # -- the Management API endpoints ----------------------------------------------------------------
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
 _ROLE = re.compile(r"^/api/v2/roles/([^/]+)/(permissions|users)$")
 _ORG = re.compile(r"^/api/v2/organizations/([^/]+)/(members|enabled_connections)$")
 _MAX_PER_PAGE = 100
 _OFFSET_CAP = 1000  # offset paging stops at 1,000 records
-
-
-def _error(status: int, message: str, code: str | None = None) -> HttpResponse:
-    body: dict[str, Any] = {
-        "statusCode": status,
-        "error": _REASONS.get(status, "Error"),
-        "message": message,
-    }
-    if code is not None:
-        body["errorCode"] = code
-    return HttpResponse.json(status, body)
 
 
 def _cursor(index: int) -> str:
@@ -600,6 +589,4 @@ def _fields(request: HttpRequest) -> set[str]:
 
 
 def _needs(scopes: Sequence[str], scope: str) -> HttpResponse | None:
-    if scope in scopes:
-        return None
-    return _error(403, f"Insufficient scope, expected any of: {scope}", "insufficient_scope")
+    return Auth0ManagementServer._needs(scopes, (scope,))

@@ -22,7 +22,7 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, get_args
 
 import attrs
 import bcrypt
@@ -599,17 +599,7 @@ ChangeKind = Literal[
     "password_reset_no_hash",
     "deleted",
 ]
-_CHANGE_KINDS: tuple[ChangeKind, ...] = (
-    "new",
-    "email_changed",
-    "email_verified",
-    "blocked",
-    "unblocked",
-    "social_linked",
-    "password_reset_new_hash",
-    "password_reset_no_hash",
-    "deleted",
-)
+_CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
 
 # The order in which the kinds choose their users: the scarce ones first, so that a common
 # one does not take their only candidates.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +192,60 @@ def test_a_refused_key_is_exit_2_before_anything_is_written(
     assert "wrong" not in result.output
     assert not (tmp_path / "p.ndjson").exists()
     assert not (tmp_path / "r.json").exists()
+
+
+def _sync_process(
+    tmp_path: Path, url: str, key: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``sync --dry-run`` as an operator runs it: its own process (which may fork)."""
+    args = [sys.executable, "-m", "auth0_ory_migrate", "sync", *_files(tmp_path / "later"),
+            "--ory-url", url, "--state-dir", str(tmp_path / "state"), "--dry-run", "--quiet",
+            "--plan-out", str(tmp_path / "p.ndjson"), "--report", str(tmp_path / "r.json"),
+            *extra]  # fmt: skip
+    env = {**os.environ, "ORY_API_KEY": key}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_a_dry_run_in_its_own_process_asks_ory_once_and_plans(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """In its own process (Ory asked by a forked child): exit 0, the plan, one read of Ory."""
+    tmp_path, later = imported
+    before = len(server.requests)
+    done = _sync_process(tmp_path, server.url, KEY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dry run: nothing was changed in Ory" in done.stdout
+    plan = [json.loads(line) for line in (tmp_path / "p.ndjson").read_text().splitlines()]
+    assert {p["external_id"] for p in plan if p["kind"] == "create"} == set(later.changes["new"])
+    asked = server.requests[before:]
+    assert [(r.method, r.query) for r in asked if r.query == "page_size=1"] == [
+        ("GET", "page_size=1")
+    ]
+    assert not [r for r in asked if r.method != "GET"]
+
+
+def test_in_its_own_process_an_unreachable_ory_is_exit_2(
+    imported: tuple[Path, LaterTenant],
+) -> None:
+    """In its own process: Ory down is one error naming it, exit 2, no traceback, no plan."""
+    tmp_path, _ = imported
+    done = _sync_process(tmp_path, "http://127.0.0.1:9", KEY)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no answer from Ory" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "p.ndjson").exists()
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_in_its_own_process_a_refused_key_is_exit_2(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """In its own process: a wrong key is Ory's 401, exit 2, the key not shown, nothing written."""
+    tmp_path, _ = imported
+    done = _sync_process(tmp_path, server.url, "ory_pat_wrong_key_0123456789")
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "401" in out
+    assert "ory_pat_wrong_key_0123456789" not in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "p.ndjson").exists()

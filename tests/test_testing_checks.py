@@ -9,9 +9,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import ory_client
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from ory_client.models.create_identity_body import CreateIdentityBody
 from ory_client.models.identity_patch import IdentityPatch
 from ory_client.models.patch_identities_body import PatchIdentitiesBody
@@ -196,6 +199,36 @@ def test_drawn_exports_are_written_by_write_export(export: Auth0Export) -> None:
         assert files.fake_users == ()
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 3), st.integers(0, 4), st.data())
+def test_drawn_exports_hold_min_to_max_users_sharing_no_id(
+    min_users: int, more: int, data: st.DataObject
+) -> None:
+    """auth0_exports keeps to min_users..max_users, and no two users share a user or database id."""
+    export = data.draw(auth0_exports(min_users=min_users, max_users=min_users + more))
+    assert min_users <= len(export.users) <= min_users + more
+    assert len({u["user_id"] for u in export.users}) == len(export.users)
+    database_ids: list[str] = []
+    for user in export.users:
+        provider, _, local = user["user_id"].partition("|")
+        own = {local} if provider == "auth0" else set()
+        own |= {str(i["user_id"]) for i in user.get("identities", ()) if i["provider"] == "auth0"}
+        database_ids.extend(own)
+    assert len(set(database_ids)) == len(database_ids)
+
+
+@pytest.mark.parametrize(("min_users", "max_users"), [(3, 2), (-1, 2)])
+def test_drawn_exports_refuse_a_size_range_that_is_empty(min_users: int, max_users: int) -> None:
+    """auth0_exports with min_users above max_users (or below 0) is Hypothesis' InvalidArgument."""
+
+    @given(auth0_exports(min_users=min_users, max_users=max_users))
+    def draws(export: Auth0Export) -> None:
+        """Never runs."""
+
+    with pytest.raises(InvalidArgument, match="min_users"):
+        draws()
+
+
 def test_drawn_exports_keep_their_own_id_forms(tmp_path: Path) -> None:
     """hash_id_form is for generated users: with drawn records it is refused, not ignored."""
     with pytest.raises(ValueError, match="hash_id_form applies to generated users only"):
@@ -218,18 +251,17 @@ def test_reset_can_keep_the_faults() -> None:
 # --- 6. a failing property shrinks to what matters ---------------------------------------------
 
 
-def test_a_forgotten_state_shrinks_to_one_blocked_user(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """A pipeline that drops state shrinks to one blocked user, no hash or MFA record."""
+def _shrink_forgotten_state(directories: pytest.TempPathFactory, seed: int | None) -> Auth0Export:
+    """What a property over a pipeline that drops ``state`` shrinks to (derandomized: no seed)."""
     found: list[Auth0Export] = []
 
-    @settings(max_examples=500, database=None, derandomize=True, print_blob=False,
+    @settings(max_examples=500, database=None, derandomize=seed is None, print_blob=False,
               report_multiple_bugs=False,  # no time-bound search for more: the same each run
+              phases=[Phase.explicit, Phase.generate, Phase.shrink],  # no explain phase
               suppress_health_check=[HealthCheck.too_slow], deadline=None)  # fmt: skip
     @given(auth0_exports(max_users=8))
     def forgets_state(export: Auth0Export) -> None:
-        files = write_export(tmp_path_factory.mktemp("export"), export, hashes=False)
+        files = write_export(directories.mktemp("export"), export, hashes=False)
         ory = InMemoryOryAdmin()
         _migrate(files, ory, drop="state")
         problems = migration_problems(files, ory, ignore=["password", "mfa"])
@@ -238,15 +270,33 @@ def test_a_forgotten_state_shrinks_to_one_blocked_user(
             raise AssertionError(problems[0].message)
 
     with pytest.raises(AssertionError, match="blocked in Auth0 but active in Ory"):
-        forgets_state()
+        (forgets_state if seed is None else hypothesis.seed(seed)(forgets_state))()
     (shrunk,) = found
-    blocked = [u for u in shrunk.users if u.get("blocked")]
-    assert len(blocked) == 1, shrunk.users
-    assert set(blocked[0]) <= {"user_id", "email", "blocked"}, blocked[0]
-    # Hypothesis' shrinker sometimes leaves one other user, reduced to its id alone.
-    assert all(set(u) == {"user_id"} for u in shrunk.users if u is not blocked[0]), shrunk.users
+    return shrunk
+
+
+def _assert_one_blocked_user(shrunk: Auth0Export) -> None:
+    assert len(shrunk.users) == 1, shrunk.users  # no other user, not even a bare id
+    (user,) = shrunk.users
+    assert user.get("blocked") is True, user
+    assert set(user) <= {"user_id", "email", "blocked"}, user
     assert shrunk.mfa_secrets == []
     assert shrunk.password_hashes == []
+
+
+def test_a_forgotten_state_shrinks_to_one_blocked_user(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A pipeline that drops state shrinks to one blocked user alone, no hash or MFA record."""
+    _assert_one_blocked_user(_shrink_forgotten_state(tmp_path_factory, None))
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_a_forgotten_state_shrinks_to_one_blocked_user_from_any_start(
+    tmp_path_factory: pytest.TempPathFactory, seed: int
+) -> None:
+    """From seeds that once left a user before the blocked one, the shrink still ends at one."""
+    _assert_one_blocked_user(_shrink_forgotten_state(tmp_path_factory, seed))
 
 
 @given(ory_password_hashes())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -327,11 +327,13 @@ def open_plan(
     authz_files: Path | None = None,
     authz_public: bool = False,
     authz_data: AuthzData | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`.
 
     *authz_data*: the roles and organizations files, read already (``migrate`` reads them
     once for the mapping and the relationships); by default read here when ``--authz`` asks.
+    *meanwhile*: as for :func:`plan_from_files` (work done while the users' first pass runs).
     """
     if authz_data is None:
         authz_data = read_authz_option(
@@ -391,6 +393,7 @@ def open_plan(
         strict=strict,
         allow_empty_password_hashes=allow_empty_hashes,
         password_hashes_decryption=decryption,
+        meanwhile=meanwhile,
     )
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import click
 
 from .. import (
     ExportScope,
     ImportedRecord,
+    ImportedRecords,
     Ledger,
     MigrationReport,
     PlanItem,
@@ -25,8 +29,8 @@ from .. import (
     private_file,
     sync_plan_items,
 )
-from ..exceptions import ConfigurationError, InputFileError
-from ..typing import IdentityUpdater, RemovalAction
+from ..exceptions import ConfigurationError, InputFileError, OryError
+from ..typing import RemovalAction
 from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
 from .convert import (
     allow_no_users_option,
@@ -39,62 +43,138 @@ from .convert import (
     warn_unused_mappings,
     write_report,
 )
-from .ory import _Display, _ory_options, _state_dir_option, answering_ory
+from .ory import (
+    _Display,
+    _open_ory,
+    _ory_options,
+    _state_dir_option,
+    answering_ory,
+)
+
+
+#: Reads Ory's identities by id (those Ory has): :meth:`_OryReader.read`.
+_Read: TypeAlias = Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]]
+
+
+def _serve_reads(conn: Connection, url: str, api_key: str | None) -> None:
+    """The forked child of :class:`_OryReader`: asks Ory once, then reads what it is sent."""
+    try:
+        ory = answering_ory(url, api_key, 1)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            conn.send(False)
+        return
+    try:
+        conn.send(True)
+        while (ids := conn.recv()) is not None:
+            try:
+                conn.send(("found", dict(ory.get_identities(ids))))
+            except OryError as e:
+                conn.send(("error", e.status, e.reason, dict(e.headers), e.outcome_unknown))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return  # (the parent is gone, or stopping)
+
+
+class _OryReader:
+    """Ory asked (:func:`answering_ory`) and read by a forked child, for ``sync``'s planning.
+
+    Ory must answer, and take the key, before anything is planned; but ory-client takes
+    a second and some 50 MB to load, which planning need not spend here: a child loads it
+    and asks Ory while this process reads the ledger and the exports, then reads the
+    identities the plan compares with (:meth:`read`, 100 a request). A dry run never loads
+    ory-client here; a real sync does for its writes, once planning is over. Where this
+    process may not fork (threads, not Linux), all is done here.
+    """
+
+    def __init__(self, url: str, api_key: str | None, connections: int) -> None:
+        self._args = (url, api_key, connections)
+        self._conn: Connection | None = None
+        self._process: Any = None
+        if sys.platform == "linux" and threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+            self._conn, child = context.Pipe()
+            self._process = context.Process(
+                target=_serve_reads, args=(child, url, api_key), daemon=True
+            )
+            self._process.start()
+            child.close()
+        else:
+            answering_ory(*self._args)  # asked here, at once
+
+    def answered(self) -> None:
+        """Wait for the child's answer; when Ory did not answer, the error (asked here again)."""
+        if self._conn is None:
+            return
+        try:
+            ok = self._conn.recv()
+        except (EOFError, OSError):  # (the child died without a word)
+            ok = False
+        if not ok:
+            self.close()
+            answering_ory(*self._args)  # raises what it raises (exit status 2)
+
+    def read(self, identity_ids: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        """The identities Ory has of these, by id (with their credentials)."""
+        if self._conn is None:
+            return _open_ory(*self._args).get_identities(identity_ids)
+        self._conn.send(list(identity_ids))
+        answer = self._conn.recv()
+        if answer[0] == "error":
+            _, status, reason, headers, unknown = answer
+            raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
+        return cast("Mapping[str, Mapping[str, Any]]", answer[1])
+
+    def close(self) -> None:
+        """Stop the child (at once: it holds nothing to finish)."""
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._process = None
 
 
 class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
     """Ory's identities by external id, each read (with its credentials) when first asked for.
 
-    :func:`plan_sync` asks only for the users it must compare with Ory: one read each.
+    :func:`plan_sync` asks only for the users it must compare with Ory (the users that
+    changed): read ahead, 100 a request, once the workers are done (:meth:`read_ahead`).
     """
 
-    def __init__(self, ory: IdentityUpdater, records: Mapping[str, ImportedRecord]) -> None:
-        self._ory = ory
+    def __init__(self, read: _Read, records: Mapping[str, ImportedRecord]) -> None:
+        self._read = read
         self._records = records
         self._seen: dict[str, Mapping[str, Any] | None] = {}
 
     def __getitem__(self, external_id: str) -> Mapping[str, Any]:
         if external_id not in self._seen:
-            record = self._records.get(external_id)
-            found = None
-            if record is not None and record.identity_id is not None:
-                found = self._ory.get_identity(record.identity_id)
-            self._seen[external_id] = found
-        identity = self._seen[external_id]
+            self.read_ahead([external_id])
+        identity = self._seen.get(external_id)
         if identity is None:
             raise KeyError(external_id)
         return identity
 
-    def read_ahead(self, external_ids: Iterable[str], readers: int) -> None:
-        """Read the identities of these users now, before :func:`plan_sync` asks for them.
-
-        What :func:`plan_sync` will ask for (the users that changed). An Ory adapter with
-        ``get_identities`` (:class:`~auth0_ory_migrate.OryAdmin`) reads them 100 a request
-        (``GET /admin/identities?ids=``); another reads one each, *readers* requests in
-        flight (threads; with one reader, each is read when asked for).
-        """
+    def read_ahead(self, external_ids: Iterable[str]) -> None:
+        """Read the identities of these users now, before :func:`plan_sync` asks for them."""
         wanted: list[tuple[str, str]] = []
         for external_id in dict.fromkeys(external_ids):
             record = self._records.get(external_id)
-            if external_id not in self._seen and record is not None and record.identity_id:
-                wanted.append((external_id, record.identity_id))
+            if external_id in self._seen:
+                continue
+            if record is None or not record.identity_id:
+                self._seen[external_id] = None
+                continue
+            wanted.append((external_id, record.identity_id))
         if not wanted:
             return
-        batch = getattr(self._ory, "get_identities", None)
-        if batch is not None:
-            found = batch([identity_id for _, identity_id in wanted])
-            for external_id, identity_id in wanted:
-                self._seen[external_id] = found.get(identity_id)
-            return
-        if readers <= 1 or len(wanted) < 2:
-            return
-        pool = ThreadPoolExecutor(min(readers, len(wanted)))
-        try:
-            read = pool.map(lambda w: self._ory.get_identity(w[1]), wanted)
-            for (external_id, _), identity in zip(wanted, read, strict=True):
-                self._seen[external_id] = identity
-        finally:  # (a read that failed: the error goes up, the reads not started are not made)
-            pool.shutdown(wait=True, cancel_futures=True)
+        found = self._read([identity_id for _, identity_id in wanted])
+        for external_id, identity_id in wanted:
+            self._seen[external_id] = found.get(identity_id)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._records)
@@ -249,31 +329,43 @@ def sync(
     if str(plan_out) == "-":
         raise ConfigurationError("--plan-out -: give a file (stdout carries the summary)")
     complete, why_partial = _complete_export(inputs["users_path"], export_complete)
-    with Ledger.open_existing(state_dir, index_records=True) as ledger:
-        records = ledger.imported_records()
-        if not records:
-            raise ConfigurationError(
-                f"the state directory {state_dir} records no imported user: sync carries "
-                "changes into an earlier import (run migrate or import with --state-dir first)"
+    with contextlib.ExitStack() as stack:
+        opened: list[tuple[Ledger, ImportedRecords, _OryReader]] = []
+
+        def open_ledger() -> None:
+            """The ledger, read while the users' first pass runs (a child of open_plan)."""
+            ledger = stack.enter_context(Ledger.open_existing(state_dir, index_records=True))
+            records = ledger.imported_records()
+            if not records:
+                raise ConfigurationError(
+                    f"the state directory {state_dir} records no imported user: sync carries "
+                    "changes into an earlier import (run migrate or import with --state-dir "
+                    "first)"
+                )
+            # Ory must answer (and take the key) before anything is planned or written: a
+            # sync with nothing to change would otherwise never ask, and say all is well.
+            reader = stack.enter_context(
+                contextlib.closing(_OryReader(ory_url, api_key, concurrency))
             )
-        # Ory must answer (and take the key) before anything is planned or written: a sync
-        # with nothing to change would otherwise never ask, and say all is well.
-        ory = answering_ory(ory_url, api_key, concurrency)
-        key = ledger.sync_key()
-        remote = _RemoteIdentities(ory, records)
-        with open_plan(**inputs) as users:
+            opened.append((ledger, records, reader))
+
+        with open_plan(**inputs, meanwhile=open_ledger) as users:
+            ((ledger, records, reader),) = opened
+            del opened[:]  # (see below: records)
+            key = ledger.sync_key()
+            remote = _RemoteIdentities(reader.read, records)
+            reader.answered()
             plan = plan_sync(
                 records,
                 # (the unchanged users are found by forked workers: before any thread starts)
-                _planned_last(
-                    sync_plan_items(users, records, key=key),
-                    lambda ids: remote.read_ahead(ids, concurrency),
-                ),
+                _planned_last(sync_plan_items(users, records, key=key), remote.read_ahead),
                 key=key,
                 remote=remote,
                 removed=cast("RemovalAction", removed),  # one of click's choices
                 complete_export=complete,
             )
+            reader.close()
+            del records, remote  # (the index of a million users: not kept beside the report)
             report: MigrationReport = users.report
         check_some_users(report, inputs["users_path"], allow_no_users)
         warn_unused_mappings(report, inputs)
@@ -292,7 +384,11 @@ def sync(
         display = _Display(quiet, total=len(plan.ops), unit="changes", what="synced")
         try:
             result = sync_identities(
-                plan, ory, ledger=ledger, concurrency=concurrency, progress=display.update
+                plan,
+                _open_ory(ory_url, api_key, concurrency),  # (Ory answered the child)
+                ledger=ledger,
+                concurrency=concurrency,
+                progress=display.update,
             )
         finally:
             display.close()

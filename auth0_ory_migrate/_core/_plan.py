@@ -386,6 +386,7 @@ class PlanRun(Iterator[PlanItem]):
         hashes = context.hashes  # the hash entries users found (PasswordHashIndex.find):
         self._matched = HashUses(hashes.entries if hashes is not None else 0)
         self._report: MigrationReport | None = None
+        self._finished = False
         self._items = self._in_order()
 
     def __next__(self) -> PlanItem:
@@ -477,21 +478,18 @@ class PlanRun(Iterator[PlanItem]):
         for group in self._groups.values():
             items.extend(self._map_group(group))
         self._groups.clear()
-        context = self.context
-        self._report = self._builder.build(
-            hashes=context.hashes, matched_hashes=self._matched, mfa=context.mfa
-        )
+        self._finished = True  # (the report is built when first asked for: see report)
         return items
 
     @property
     def finished(self) -> bool:
         """Whether :meth:`finish` has run (the report is complete)."""
-        return self._report is not None
+        return self._finished
 
     def report_so_far(self) -> MigrationReport:
         """The report of what has been fed (and merged) so far: :attr:`report` once finished."""
-        if self._report is not None:
-            return self._report
+        if self._finished:
+            return self.report
         context = self.context
         return self._builder.build(
             hashes=context.hashes, matched_hashes=self._matched.found_count, mfa=context.mfa
@@ -505,7 +503,14 @@ class PlanRun(Iterator[PlanItem]):
             RuntimeError: :meth:`finish` has not run yet.
         """
         if self._report is None:
-            raise RuntimeError(_NOT_YET)
+            if not self._finished:
+                raise RuntimeError(_NOT_YET)
+            # Built now, not at finish(): a caller done with other big things (sync's index
+            # of what was imported) lets them go first; the unused hash entries are many.
+            context = self.context
+            self._report = self._builder.build(
+                hashes=context.hashes, matched_hashes=self._matched, mfa=context.mfa
+            )
         return self._report
 
     def _map_group(self, group: list[Auth0User]) -> list[PlanItem]:

@@ -24,9 +24,33 @@ from attrs import field, frozen
 from . import _json
 
 
-__all__ = ["REDACTED", "Redactor", "batch_secrets", "credential_secrets", "redact"]
+__all__ = [
+    "REDACTED",
+    "ConfidentialIdentity",
+    "Redactor",
+    "batch_secrets",
+    "credential_secrets",
+    "redact",
+]
 
 REDACTED = "[redacted]"
+
+
+class ConfidentialIdentity(dict[str, Any]):
+    """An identity as Ory answered it, whose ``repr`` leaves its credentials out.
+
+    (Here, not in the Ory adapter: an identity read in another process is unpickled without
+    loading ory-client.)
+    """
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.items() if k != "credentials"}
+        if "credentials" in self:
+            shown["credentials"] = REDACTED
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
 
 _SECRETISH = re.compile(
     r"\$(?:2[aby]|argon2id|argon2i|pbkdf2-[a-z0-9]+|scrypt|firescrypt|md5|sha1|sha256|sha512"

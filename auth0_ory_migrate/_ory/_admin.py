@@ -37,7 +37,12 @@ from .._core._ory import (
     iter_pages,
     next_page_token,
 )
-from .._core._redact import REDACTED, Redactor, batch_secrets, credential_secrets
+from .._core._redact import (
+    ConfidentialIdentity,
+    Redactor,
+    batch_secrets,
+    credential_secrets,
+)
 from .._core._unlink import LinkedIdentity
 from ..exceptions import ConfigurationError, OryError
 from ..typing import BatchAnswer
@@ -161,18 +166,6 @@ def _as_ory_error(redactor: Redactor) -> Iterator[None]:
         raise _from_api_exception(e, redactor) from None
     except _TRANSPORT_ERRORS as e:
         raise _from_transport(e) from None
-
-
-class _Confidential(dict[str, Any]):
-    """An identity as Ory answered it, whose ``repr`` leaves its credentials out."""
-
-    def __repr__(self) -> str:
-        shown = {k: v for k, v in self.items() if k != "credentials"}
-        if "credentials" in self:
-            shown["credentials"] = REDACTED
-        return f"{type(self).__name__}({shown!r})"
-
-    __str__ = __repr__
 
 
 def _timestamp(value: datetime | None) -> float | None:
@@ -571,7 +564,7 @@ class OryAdmin:
         )
         if not isinstance(answer, Mapping):
             raise OryError(status, "Ory's answer is not an identity (a JSON object)")
-        return _Confidential(answer)
+        return ConfidentialIdentity(answer)
 
     def _send_json(
         self,
@@ -646,7 +639,7 @@ class OryAdmin:
             if not isinstance(answer, list) or not all(isinstance(a, Mapping) for a in answer):
                 raise OryError(status, "Ory's answer is not a list of identities")
             for identity in answer:
-                found[str(identity.get("id"))] = _Confidential(identity)
+                found[str(identity.get("id"))] = ConfidentialIdentity(identity)
         return found
 
     def get_identity(

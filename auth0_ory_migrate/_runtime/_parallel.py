@@ -156,6 +156,7 @@ def plan_from_files(
     strict: bool = False,
     allow_empty_password_hashes: bool = False,
     password_hashes_decryption: PgpDecryption | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> MigrationPlan:
     """Plan the migration of the users in Auth0's export files, as ``convert`` does.
 
@@ -178,6 +179,9 @@ def plan_from_files(
         password_hashes_decryption: *password_hashes* is OpenPGP-encrypted, as
             Auth0 support sends it: decrypt it as it is read, with this key
             (``--pgp-key``); no plaintext copy is written.
+        meanwhile: Other work of the caller, done while the first pass runs in its
+            child (before the side files are read): ``sync`` reads its ledger then. What
+            it raises goes up, the child stopped.
 
     Raises:
         InputFileError: A side file cannot be read at all; or no hash can be
@@ -203,6 +207,8 @@ def plan_from_files(
         else contextlib.nullcontext(lambda: None)
     )
     with background as scanned:
+        if meanwhile is not None:
+            meanwhile()
         hashes = None
         decryption = password_hashes_decryption
         open_hashes = open_input if decryption is None else decryption.open
@@ -366,7 +372,10 @@ class _Link:
         self._in, self._out, self.room = inbox, outbox, room
 
     def send(self, obj: object) -> None:
-        self._out.send(obj)
+        try:
+            self._out.send(obj)
+        except OSError as e:  # (a broken pipe: the worker is gone)
+            raise Auth0OryMigrateError(_WORKER_DIED) from e
 
     def recv(self) -> Any:
         return self._in.recv()
@@ -489,21 +498,24 @@ def _start_workers(
 
 def _stop_workers(workers: _Workers) -> None:
     for process, conn in workers:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(Auth0OryMigrateError):  # (a worker gone already)
             conn.send(None)
         conn.close()
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
             process.join()
+            process.join()
+
+
+_WORKER_DIED = "a worker process died (out of memory?); run again with --jobs 1"
 
 
 def _receive(conn: _Link) -> _Result:
     try:
         message = conn.recv()
     except (EOFError, OSError) as e:
-        msg = "a worker process died (out of memory?); run again with --jobs 1"
-        raise Auth0OryMigrateError(msg) from e
+        raise Auth0OryMigrateError(_WORKER_DIED) from e
     if isinstance(message, BaseException):
         raise message
     return message  # type: ignore[no-any-return]

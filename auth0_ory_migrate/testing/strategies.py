@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 
 from attrs import field, frozen
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from ._builders import _B64 as _BCRYPT_ALPHABET
 from ._builders import DATABASE_CONNECTION, ENTERPRISE_STRATEGIES, UserKind
@@ -666,13 +667,23 @@ class _DrawnUser:
 
 @functools.lru_cache(maxsize=64)
 def _drawn_users(
-    kinds: tuple[UserKind, ...], enterprise_strategies: tuple[str, ...], shared_emails: bool
-) -> st.SearchStrategy[_DrawnUser]:
-    """One user of :func:`auth0_exports` with its hash and MFA records, as one list element."""
+    kinds: tuple[UserKind, ...],
+    enterprise_strategies: tuple[str, ...],
+    shared_emails: bool,
+    may_be_empty: bool,
+) -> st.SearchStrategy[_DrawnUser | None]:
+    """One place of :func:`auth0_exports`: a user with its hash and MFA records, in one draw.
+
+    With *may_be_empty*, one place in 16 holds no user (``None``), what its first choice shrinks
+    to: Hypothesis' shrinker sets every choice of a span to its simplest in turn
+    (``try_trivial_spans``), which then deletes the user, wherever it stands.
+    """
     metadata = json_objects(max_size=2, max_leaves=3)  # the plan never looks inside
 
     @st.composite
-    def drawn_user(draw: st.DrawFn) -> _DrawnUser:
+    def drawn_user(draw: st.DrawFn) -> _DrawnUser | None:
+        if may_be_empty and draw(_below(16)) == 0:
+            return None
         uid = draw(database_ids())
         user = draw(
             auth0_user_records(
@@ -753,18 +764,32 @@ def auth0_exports(
 
     .. versionadded:: 0.1.0
     """
-    # Each user is drawn whole (its id, record, hash record and MFA record) as one element of
-    # the list, so that the shrinker deletes a user in one step: drawn apart, a user's records
-    # shifted every later draw when it was deleted, and a failure kept unrelated users or MFA
-    # records. What depends on the users before (a shared email) is settled afterwards.
-    drawn = draw(
-        st.lists(
-            _drawn_users(tuple(kinds), tuple(enterprise_strategies), shared_emails),
-            min_size=min_users,
-            max_size=max_users,
-            unique_by=lambda user: user.uid,
-        )
-    )
+    if not 0 <= min_users <= max_users:
+        msg = f"need 0 <= min_users <= max_users, got min_users={min_users}, max_users={max_users}"
+        raise InvalidArgument(msg)
+    # Each user is drawn whole (its id, record, hash record and MFA record) in one draw, so that
+    # the shrinker deletes a user in one step: drawn apart, a user's records shifted every later
+    # draw when it was deleted, and a failure kept unrelated users or MFA records. Not as a
+    # st.lists, though: Hypothesis' shrinker (6.170) deletes at most five choices in a row
+    # anywhere, and more only right after a choice it lowers (a list's "one more?" set to no
+    # drops the users after it), so a user in front of the failing one (some 25 choices, even
+    # reduced to its bare id) stayed in 6 seeds of 10. So the number of places is drawn first
+    # (lowering it drops the last user) and a place may be empty (emptying it drops its user,
+    # wherever it stands). What depends on the users before (a shared email) is settled after.
+    key = (tuple(kinds), tuple(enterprise_strategies), shared_emails)
+    uids: set[str] = set()
+
+    def new_uid(one: _DrawnUser | None) -> bool:
+        return one is None or one.uid not in uids  # users share no id
+
+    places = min_users + draw(_below(max_users - min_users + 1))  # shrinks to min_users
+    drawn: list[_DrawnUser] = []
+    for place in range(places):
+        may_be_empty = len(drawn) + places - place - 1 >= min_users
+        one = draw(_drawn_users(*key, may_be_empty).filter(new_uid))
+        if one is not None:
+            uids.add(one.uid)
+            drawn.append(one)
     users: list[dict[str, Any]] = []
     hashes: list[dict[str, Any]] = []
     mfa: list[dict[str, Any]] = []

@@ -160,6 +160,7 @@ from ._runtime._ledger import (
 )
 from ._runtime._parallel import plan_from_files, sync_plan_items, write_identities
 from ._runtime._pgp import PgpDecryption
+from ._runtime._reader import ForkedIdentityReader
 from .exceptions import (
     Auth0ApiError,
     Auth0ExportError,
@@ -323,6 +324,7 @@ __all__ = [
     "ExportResult",
     "ExportScope",
     "ExportTimeoutError",
+    "ForkedIdentityReader",
     "FoundIdentity",
     "HashConversion",
     "HashJoinError",

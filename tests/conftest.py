@@ -8,6 +8,7 @@ draws ten times as many examples for a deliberate search.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[OryAdminServer]:
     """An Ory admin test server that takes the test module's API key (its ``KEY``)."""
     with OryAdminServer(api_key=request.module.KEY) as s:
         yield s
+
+
+# A test run started with SIGINT ignored (a background job of a non-interactive shell, some CI
+# runners) would pass that on to every child: the Ctrl-C tests' commands would ignore their
+# SIGINT. A handler of this process's own is not inherited (it is reset on exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)

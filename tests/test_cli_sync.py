@@ -194,11 +194,20 @@ def test_a_refused_key_is_exit_2_before_anything_is_written(
     assert not (tmp_path / "r.json").exists()
 
 
+#: ``python -m auth0_ory_migrate``, that says at exit whether ory-client was loaded.
+_SAYS_IF_ORY_CLIENT_LOADED = (
+    "import atexit, runpy, sys; "
+    "atexit.register(lambda: print('ory_client loaded:', 'ory_client' in sys.modules, "
+    "file=sys.stderr)); sys.argv[0] = 'auth0-ory-migrate'; "
+    "runpy.run_module('auth0_ory_migrate', run_name='__main__')"
+)
+
+
 def _sync_process(
     tmp_path: Path, url: str, key: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """``sync --dry-run`` as an operator runs it: its own process (which may fork)."""
-    args = [sys.executable, "-m", "auth0_ory_migrate", "sync", *_files(tmp_path / "later"),
+    args = [sys.executable, "-c", _SAYS_IF_ORY_CLIENT_LOADED, "sync", *_files(tmp_path / "later"),
             "--ory-url", url, "--state-dir", str(tmp_path / "state"), "--dry-run", "--quiet",
             "--plan-out", str(tmp_path / "p.ndjson"), "--report", str(tmp_path / "r.json"),
             *extra]  # fmt: skip
@@ -209,12 +218,13 @@ def _sync_process(
 def test_a_dry_run_in_its_own_process_asks_ory_once_and_plans(
     imported: tuple[Path, LaterTenant], server: OryAdminServer
 ) -> None:
-    """In its own process (Ory asked by a forked child): exit 0, the plan, one read of Ory."""
+    """In its own process: exit 0, the plan, Ory asked once, ory-client never loaded there."""
     tmp_path, later = imported
     before = len(server.requests)
     done = _sync_process(tmp_path, server.url, KEY)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dry run: nothing was changed in Ory" in done.stdout
+    assert "ory_client loaded: False" in done.stderr  # (a forked child asked and read Ory)
     plan = [json.loads(line) for line in (tmp_path / "p.ndjson").read_text().splitlines()]
     assert {p["external_id"] for p in plan if p["kind"] == "create"} == set(later.changes["new"])
     asked = server.requests[before:]
@@ -222,6 +232,9 @@ def test_a_dry_run_in_its_own_process_asks_ory_once_and_plans(
         ("GET", "page_size=1")
     ]
     assert not [r for r in asked if r.method != "GET"]
+    reads = [r for r in asked if "ids=" in r.query]
+    assert reads  # the changed users, 100 a request, by the child
+    assert not [r for r in asked if r.path.startswith("/admin/identities/")]
 
 
 def test_in_its_own_process_an_unreachable_ory_is_exit_2(

@@ -345,3 +345,11 @@ def test_plan_from_files_plans_like_plan_migration(tmp_path: Path, gzipped: bool
     assert plan.report == expected.report
     assert plan.report.totp
     assert plan.report.password_hashes_read
+
+
+def test_a_worker_whose_parent_stopped_listening_ends_quietly() -> None:
+    """A worker whose answer cannot be sent (the parent closed its end) ends, raising nothing."""
+    parent, worker = _parallel._links(multiprocessing.get_context("fork"))
+    parent.send((1, b'{"user_id": "auth0|1"}\n'))
+    # As in a forked worker: the parent's ends are closed (its inbox too: it reads no more).
+    _parallel._work(worker, None, None, [parent], mapper=lambda *_: "mapped")  # type: ignore[arg-type]

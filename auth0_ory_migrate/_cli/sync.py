@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeAlias, cast
 
@@ -15,6 +12,7 @@ import click
 
 from .. import (
     ExportScope,
+    ForkedIdentityReader,
     ImportedRecord,
     ImportedRecords,
     Ledger,
@@ -29,7 +27,7 @@ from .. import (
     private_file,
     sync_plan_items,
 )
-from ..exceptions import ConfigurationError, InputFileError, OryError
+from ..exceptions import ConfigurationError, InputFileError
 from ..typing import RemovalAction
 from ._app import EXIT_OK, EXIT_SOME_FAILED, cli, fail_on_library_errors
 from .convert import (
@@ -52,91 +50,8 @@ from .ory import (
 )
 
 
-#: Reads Ory's identities by id (those Ory has): :meth:`_OryReader.read`.
+#: Reads Ory's identities by id (those Ory has): ``ForkedIdentityReader.get_identities``.
 _Read: TypeAlias = Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]]
-
-
-def _serve_reads(conn: Connection, url: str, api_key: str | None) -> None:
-    """The forked child of :class:`_OryReader`: asks Ory once, then reads what it is sent."""
-    try:
-        ory = answering_ory(url, api_key, 1)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            conn.send(False)
-        return
-    try:
-        conn.send(True)
-        while (ids := conn.recv()) is not None:
-            try:
-                conn.send(("found", dict(ory.get_identities(ids))))
-            except OryError as e:
-                conn.send(("error", e.status, e.reason, dict(e.headers), e.outcome_unknown))
-    except (EOFError, OSError, KeyboardInterrupt):
-        return  # (the parent is gone, or stopping)
-
-
-class _OryReader:
-    """Ory asked (:func:`answering_ory`) and read by a forked child, for ``sync``'s planning.
-
-    Ory must answer, and take the key, before anything is planned; but ory-client takes
-    a second and some 50 MB to load, which planning need not spend here: a child loads it
-    and asks Ory while this process reads the ledger and the exports, then reads the
-    identities the plan compares with (:meth:`read`, 100 a request). A dry run never loads
-    ory-client here; a real sync does for its writes, once planning is over. Where this
-    process may not fork (threads, not Linux), all is done here.
-    """
-
-    def __init__(self, url: str, api_key: str | None, connections: int) -> None:
-        self._args = (url, api_key, connections)
-        self._conn: Connection | None = None
-        self._process: Any = None
-        if sys.platform == "linux" and threading.active_count() == 1:
-            context = multiprocessing.get_context("fork")
-            self._conn, child = context.Pipe()
-            self._process = context.Process(
-                target=_serve_reads, args=(child, url, api_key), daemon=True
-            )
-            self._process.start()
-            child.close()
-        else:
-            answering_ory(*self._args)  # asked here, at once
-
-    def answered(self) -> None:
-        """Wait for the child's answer; when Ory did not answer, the error (asked here again)."""
-        if self._conn is None:
-            return
-        try:
-            ok = self._conn.recv()
-        except (EOFError, OSError):  # (the child died without a word)
-            ok = False
-        if not ok:
-            self.close()
-            answering_ory(*self._args)  # raises what it raises (exit status 2)
-
-    def read(self, identity_ids: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
-        """The identities Ory has of these, by id (with their credentials)."""
-        if self._conn is None:
-            return _open_ory(*self._args).get_identities(identity_ids)
-        self._conn.send(list(identity_ids))
-        answer = self._conn.recv()
-        if answer[0] == "error":
-            _, status, reason, headers, unknown = answer
-            raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
-        return cast("Mapping[str, Mapping[str, Any]]", answer[1])
-
-    def close(self) -> None:
-        """Stop the child (at once: it holds nothing to finish)."""
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-            self._conn.close()
-            self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._process = None
 
 
 class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
@@ -193,7 +108,7 @@ def _planned_last(
     until the workers are done, not to share the CPU with them (reads meanwhile, even from
     a thread, slow this process down, which feeds the workers). The plan is the same: the
     planned users keep their order, the others only say who is still in Auth0. Once the
-    workers are done, *read_ahead* is given the planned users' ids (to read them side by side).
+    workers are done, *read_ahead* is given the planned users' ids (read 100 a request).
     """
     held: list[PlanItem | SeenUsers] = []
     for item in items:
@@ -298,8 +213,8 @@ def _echo_plan(plan: SyncPlan, why_partial: str | None) -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Requests in flight (the reads of the changed users' identities too). Ory Network's "
-    "single-identity writes share a small bucket: more only for a self-hosted Kratos.",
+    help="Write requests in flight. Ory Network's single-identity writes share a small "
+    "bucket: more only for a self-hosted Kratos.",
 )
 @fail_on_library_errors
 def sync(
@@ -330,7 +245,7 @@ def sync(
         raise ConfigurationError("--plan-out -: give a file (stdout carries the summary)")
     complete, why_partial = _complete_export(inputs["users_path"], export_complete)
     with contextlib.ExitStack() as stack:
-        opened: list[tuple[Ledger, ImportedRecords, _OryReader]] = []
+        opened: list[tuple[Ledger, ImportedRecords, ForkedIdentityReader]] = []
 
         def open_ledger() -> None:
             """The ledger, read while the users' first pass runs (a child of open_plan)."""
@@ -343,9 +258,10 @@ def sync(
                     "first)"
                 )
             # Ory must answer (and take the key) before anything is planned or written: a
-            # sync with nothing to change would otherwise never ask, and say all is well.
+            # sync with nothing to change would otherwise never ask, and say all is well. A
+            # child asks, and reads the changed users later: ory-client is not loaded here.
             reader = stack.enter_context(
-                contextlib.closing(_OryReader(ory_url, api_key, concurrency))
+                ForkedIdentityReader(lambda: answering_ory(ory_url, api_key, concurrency))
             )
             opened.append((ledger, records, reader))
 
@@ -353,7 +269,7 @@ def sync(
             ((ledger, records, reader),) = opened
             del opened[:]  # (see below: records)
             key = ledger.sync_key()
-            remote = _RemoteIdentities(reader.read, records)
+            remote = _RemoteIdentities(reader.get_identities, records)
             reader.answered()
             plan = plan_sync(
                 records,

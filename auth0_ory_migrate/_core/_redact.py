@@ -8,7 +8,8 @@ whatever the server answers before the answer leaves it. :class:`Redactor` does 
 
 :func:`redact` is a last line of defence for texts whose request is not known: it masks only
 what is certainly a password hash or an Ory API key, character class by character class,
-never the text after it.
+never the text after it. :class:`ConfidentialIdentity` is an identity Ory answered whose
+``repr`` leaves its credentials out.
 """
 
 from __future__ import annotations

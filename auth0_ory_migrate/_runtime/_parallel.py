@@ -179,9 +179,9 @@ def plan_from_files(
         password_hashes_decryption: *password_hashes* is OpenPGP-encrypted, as
             Auth0 support sends it: decrypt it as it is read, with this key
             (``--pgp-key``); no plaintext copy is written.
-        meanwhile: Other work of the caller, done while the first pass runs in its
-            child (before the side files are read): ``sync`` reads its ledger then. What
-            it raises goes up, the child stopped.
+        meanwhile: Other work of the caller, done before the side files are read: with
+            a side file, on Linux, while the first pass runs in its child (``sync`` reads
+            its ledger then). What it raises goes up, the child stopped.
 
     Raises:
         InputFileError: A side file cannot be read at all; or no hash can be
@@ -505,7 +505,6 @@ def _stop_workers(workers: _Workers) -> None:
         if process.is_alive():
             process.kill()
             process.join()
-            process.join()
 
 
 _WORKER_DIED = "a worker process died (out of memory?); run again with --jobs 1"
@@ -585,8 +584,8 @@ def _work(
                 conn.send(map_block(block, context, scan))
             except Exception as e:
                 conn.send(_picklable(e))
-    except (EOFError, OSError, KeyboardInterrupt):
-        pass
+    except (EOFError, OSError, KeyboardInterrupt, Auth0OryMigrateError):
+        pass  # (the parent is gone or stopped listening; it says what happened)
     finally:
         conn.close()
 

@@ -1,0 +1,186 @@
+"""Ory's identities read by a forked child process, which alone loads the Ory adapter.
+
+``sync`` plans in a process that forks workers and holds a big index: ory-client takes about
+a second and 50 MB to load, and a read of Ory meanwhile would slow the process that feeds the
+workers. :class:`ForkedIdentityReader` opens the adapter in a child (asking Ory there, while
+this process reads its inputs) and reads what it is asked for there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+from ..exceptions import OryError
+from ..typing import IdentityUpdater
+from ._parallel import can_fork
+
+
+__all__ = ["ForkedIdentityReader"]
+
+#: Identity ids sent to the child in one message (its answer holds their credentials).
+_READ_CHUNK = 1000
+
+
+def _read(ory: IdentityUpdater, identity_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    """The identities Ory has of *identity_ids*: 100 a request where the adapter can."""
+    many = getattr(ory, "get_identities", None)
+    if many is not None:
+        return dict(many(identity_ids))
+    found = {i: ory.get_identity(i) for i in identity_ids}
+    return {i: identity for i, identity in found.items() if identity is not None}
+
+
+def _error(e: OryError) -> tuple[Any, ...]:
+    """An :class:`OryError` as it crosses the pipe (its fields, redacted already)."""
+    return ("error", e.status, e.reason, dict(e.headers), e.outcome_unknown)
+
+
+def _serve(
+    conn: Connection, parents_end: Connection, open_reader: Callable[[], IdentityUpdater]
+) -> None:
+    """The child: open the adapter (Ory's answer or refusal goes back), then read on request."""
+    parents_end.close()  # (else the parent's death would never read as the end of the pipe)
+    try:
+        try:
+            ory = open_reader()
+        except OryError as e:
+            conn.send(_error(e))
+            return
+        except BaseException:
+            conn.send(("failed",))
+            return
+        conn.send(("ok",))
+        while (ids := conn.recv()) is not None:
+            try:
+                conn.send(("found", _read(ory, ids)))
+            except OryError as e:
+                conn.send(_error(e))
+            except Exception as e:
+                conn.send(("error", None, f"reading Ory failed ({type(e).__name__})", {}, False))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return  # the parent is gone, or stopping
+    finally:
+        conn.close()
+
+
+class ForkedIdentityReader:
+    """Ory's identities read by a forked child process, which alone loads the Ory adapter.
+
+    The child calls *open_reader* at once (say, an adapter that asks Ory whether it answers
+    and takes the key), while this process goes on; :meth:`answered` waits for it and raises
+    the :class:`~auth0_ory_migrate.OryError` the child met (the request is not sent again).
+    :meth:`get_identities` reads in the child (``GET /admin/identities?ids=``, 100 a request
+    where the adapter has ``get_identities``). Where this process may not fork (another
+    thread runs, or not Linux), or the child is gone, all of it happens in this process, with
+    the same results. Use it as a context manager, or :meth:`close` it.
+
+    Args:
+        open_reader: Makes the Ory adapter (in the child); called once.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, open_reader: Callable[[], IdentityUpdater]) -> None:
+        self._open = open_reader
+        self._local: IdentityUpdater | None = None
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._answer: tuple[Any, ...] | None = None
+        if not can_fork():
+            self._local = open_reader()
+            return
+        context = multiprocessing.get_context("fork")
+        mine, theirs = context.Pipe()
+        process = context.Process(target=_serve, args=(theirs, mine, open_reader), daemon=True)
+        try:
+            process.start()
+        except OSError:  # (no memory or process left for a fork: all of it here)
+            mine.close()
+            theirs.close()
+            self._local = open_reader()
+            return
+        theirs.close()
+        self._conn, self._process = mine, process
+
+    def _here(self) -> IdentityUpdater:
+        """The adapter of this process (opened when first needed)."""
+        if self._local is None:
+            self.close()
+            self._local = self._open()
+        return self._local
+
+    def answered(self) -> None:
+        """Wait until the adapter is open (Ory answered).
+
+        Raises:
+            OryError: As *open_reader* raised it in the child (or here).
+            Auth0OryMigrateError: What else *open_reader* raises (it is called again here
+                to raise it: the child sends no text of it).
+        """
+        if self._conn is None:
+            self._here()
+            return
+        if self._answer is None:
+            try:
+                self._answer = self._conn.recv()
+            except (EOFError, OSError):  # (the child died without a word)
+                self._answer = ("failed",)
+        if self._answer[0] == "error":
+            _, status, reason, headers, unknown = self._answer
+            raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
+        if self._answer[0] != "ok":
+            self._here()  # raises what open_reader raises, or opens it here after all
+
+    def get_identities(self, identity_ids: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        """The identities Ory has of *identity_ids*, by id, with their credentials.
+
+        Raises:
+            OryError: A request failed (after the adapter's own handling).
+        """
+        self.answered()
+        if self._conn is None:
+            return _read(self._here(), identity_ids)
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(identity_ids), _READ_CHUNK):
+            chunk = list(identity_ids[start : start + _READ_CHUNK])
+            try:
+                self._conn.send(chunk)
+                answer = self._conn.recv()
+            except (EOFError, OSError):  # the child is gone: the rest is read here
+                found.update(_read(self._here(), identity_ids[start:]))
+                break
+            if answer[0] == "error":
+                _, status, reason, headers, unknown = answer
+                raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
+            found.update(answer[1])
+        return found
+
+    def close(self) -> None:
+        """Stop the child (it holds nothing to finish). Safe to call more than once."""
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            conn.close()
+        if process is not None:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def __enter__(self) -> ForkedIdentityReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from auth0_ory_migrate import ExportScope, export_scope_path
+from auth0_ory_migrate import ExportScope, Ledger, export_scope_path
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.testing import (
     LaterTenant,
@@ -203,14 +205,18 @@ _SAYS_IF_ORY_CLIENT_LOADED = (
 )
 
 
-def _sync_process(
-    tmp_path: Path, url: str, key: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """``sync --dry-run`` as an operator runs it: its own process (which may fork)."""
-    args = [sys.executable, "-c", _SAYS_IF_ORY_CLIENT_LOADED, "sync", *_files(tmp_path / "later"),
-            "--ory-url", url, "--state-dir", str(tmp_path / "state"), "--dry-run", "--quiet",
+def _sync_args(tmp_path: Path, url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-c", _SAYS_IF_ORY_CLIENT_LOADED, "sync", *_files(tmp_path / "later"),
+            "--ory-url", url, "--state-dir", str(tmp_path / "state"), "--quiet",
             "--plan-out", str(tmp_path / "p.ndjson"), "--report", str(tmp_path / "r.json"),
             *extra]  # fmt: skip
+
+
+def _sync_process(
+    tmp_path: Path, url: str, key: str, *extra: str, dry_run: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``sync [--dry-run]`` as an operator runs it: its own process (which may fork)."""
+    args = _sync_args(tmp_path, url, *(["--dry-run"] if dry_run else []), *extra)
     env = {**os.environ, "ORY_API_KEY": key}
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
 
@@ -262,3 +268,46 @@ def test_in_its_own_process_a_refused_key_is_exit_2(
     assert "ory_pat_wrong_key_0123456789" not in out
     assert "Traceback" not in out
     assert not (tmp_path / "p.ndjson").exists()
+
+
+def test_in_its_own_process_a_sync_writes_the_changes_once(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """In its own process (Ory read by the forked child): the changes written; again, nothing."""
+    tmp_path, later = imported
+    done = _sync_process(tmp_path, server.url, KEY, dry_run=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "failed 0" in done.stdout
+    ory = _by_external_id(server)
+    assert all(u in ory for u in later.changes["new"])
+    assert all(ory[u].state == "inactive" for u in later.changes["blocked"] if u in ory)
+    writes = len(_writes(server))
+    again = _sync_process(tmp_path, server.url, KEY, dry_run=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "created 0, updated 0" in again.stdout
+    assert len(_writes(server)) == writes
+
+
+def test_in_its_own_process_ctrl_c_leaves_no_process_and_no_lock(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """Ctrl-C (SIGINT to the process group) while Ory is slow: 130, one line, nothing left."""
+    tmp_path, _ = imported
+    server.faults.latency = 3.0  # the child waits on Ory when the SIGINT comes
+    env = {**os.environ, "ORY_API_KEY": KEY}
+    with subprocess.Popen(
+        _sync_args(tmp_path, server.url, "--dry-run"), env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    ) as proc:  # fmt: skip
+        time.sleep(1.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    server.faults.latency = 0.0
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no process of its group is left
+    assert not (tmp_path / "p.ndjson").exists()
+    with Ledger.open_existing(tmp_path / "state"):  # the lock is free
+        pass

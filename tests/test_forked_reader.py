@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +51,32 @@ def test_reads_what_ory_has_a_hundred_a_request(server: OryAdminServer, where: s
         found = reader.get_identities([*ids, "00000000-0000-4000-8000-000000000000"])
         assert set(found) == set(ids)
         assert found[ids[7]]["traits"] == {"email": "u7@example.com"}
-        assert "credentials" not in repr(found[ids[7]]) or "[redacted]" in repr(found[ids[7]])
     reads = [r for r in server.requests if r.method == "GET" and r.path == "/admin/identities"]
     assert len(reads) == 3
+
+
+def test_credentials_come_along_and_their_repr_hides_them(
+    server: OryAdminServer, where: str
+) -> None:
+    """An identity's credentials are read (sync compares them); its repr never shows the hash."""
+    hashed = "$2b$10$" + "x" * 53
+    body = {"schema_id": "preset://email", "traits": {"email": "h@example.com"},
+            "credentials": {"password": {"config": {"hashed_password": hashed}}}}  # fmt: skip
+    identity_id = server.add_identity(body).id
+    with ForkedIdentityReader(lambda: OryAdmin.from_url(server.url, KEY)) as reader:
+        found = reader.get_identities([identity_id])[identity_id]
+    assert "password" in found["credentials"]
+    assert hashed not in repr(found)
+    assert hashed not in str(found)
+
+
+def test_a_closed_reader_reads_nothing(server: OryAdminServer, where: str) -> None:
+    """Once closed, it neither reads nor opens Ory again in this process: an error says so."""
+    reader = ForkedIdentityReader(lambda: OryAdmin.from_url(server.url, KEY))
+    reader.answered()
+    reader.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        reader.get_identities(["00000000-0000-4000-8000-000000000000"])
 
 
 def test_a_refused_key_is_ory_s_error_asked_once(server: OryAdminServer, where: str) -> None:
@@ -105,3 +135,38 @@ def test_the_child_ends_with_its_parent_s_end_of_the_pipe(
     assert not process.is_alive()
     reader._conn = None
     reader.close()
+
+
+_ORPHAN = """
+import os, sys, time
+from auth0_ory_migrate import ForkedIdentityReader
+
+def waits_on_ory():
+    time.sleep(120)  # an Ory that takes the connection and never answers
+
+reader = ForkedIdentityReader(waits_on_ory)
+print(reader._process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_child_dies_with_its_parent_even_while_it_waits_on_ory(tmp_path: Path) -> None:
+    """Its parent SIGKILLed while the child waits on Ory: the child is gone too (no orphan)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN], stdout=subprocess.PIPE, text=True
+    ) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+    for _ in range(200):  # (at most ten seconds: it goes at once)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the reader's child outlived its parent")

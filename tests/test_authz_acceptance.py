@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from click.testing import CliRunner
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.testing import OryAdminServer, auth0_users, authz_graph, write_export
 
+from .test_authz_ory import patched_items, sigkill_when
 from .test_cli_authz import expected_memberships
 
 
@@ -34,14 +33,6 @@ _CHILD = textwrap.dedent(
     main(sys.argv[1:], prog_name="auth0-ory-migrate")
     """
 )
-
-
-def _patched(server: OryAdminServer) -> int:
-    return sum(
-        r.items
-        for r in server.requests
-        if r.method == "PATCH" and r.path == "/admin/relation-tuples" and r.status == 204
-    )
 
 
 @pytest.mark.usefixtures("no_backoff")
@@ -68,14 +59,7 @@ def test_ten_thousand_users_land_every_assignment_once_through_429s_and_sigkill(
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ORY_API_KEY": KEY}
     server.faults.latency = 0.01
     server.faults.rate_limit_every = 9
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and _patched(server) < 4000:
-        assert time.monotonic() < deadline, "the landing did not progress"
-        time.sleep(0.002)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, err.decode()
+    err = sigkill_when(command, env, lambda: patched_items(server) >= 4000, within=120)
     server.faults.latency = 0.0
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
                            check=False)  # fmt: skip
@@ -93,7 +77,7 @@ def test_ten_thousand_users_land_every_assignment_once_through_429s_and_sigkill(
     members = {t for t in stored if t[2] == "member"}
     assert members == expected
     assert len(expected) > 10_000
-    assert _patched(server) <= len(stored) + 40  # at most the chunk in flight went twice
+    assert patched_items(server) <= len(stored) + 40  # at most the chunk in flight went twice
     rate_limited = [r for r in server.requests if r.path == "/admin/relation-tuples"
                     and r.status == 429]  # fmt: skip
     assert rate_limited

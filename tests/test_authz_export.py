@@ -363,17 +363,22 @@ def test_export_survives_sigkill(
     assert file_lines(tmp_path) == graph_lines(graph)
 
 
-def test_other_options_start_over(
-    tenant: Auth0ManagementServer, graph: AuthzGraph, tmp_path: Path
-) -> None:
-    """A checkpoint of a run with other options is not resumed: the export starts over."""
+def interrupt_at_organizations(tenant: Auth0ManagementServer, directory: Path) -> None:
+    """Run an export into *directory* and stop it (a Ctrl-C) once it reaches organizations."""
 
     def stop(progress: AuthzExportProgress) -> None:
         if progress.phase == "organizations":
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        export_authz(source(tenant), tmp_path, progress=stop)
+        export_authz(source(tenant), directory, progress=stop)
+
+
+def test_other_options_start_over(
+    tenant: Auth0ManagementServer, graph: AuthzGraph, tmp_path: Path
+) -> None:
+    """A checkpoint of a run with other options is not resumed: the export starts over."""
+    interrupt_at_organizations(tenant, tmp_path)
     result = export_authz(source(tenant), tmp_path, limit=2)
     assert not result.resumed
     assert (result.roles, result.organizations) == (2, 2)
@@ -479,13 +484,7 @@ def test_cli_checkpoint_is_json_without_secrets(
     tenant: Auth0ManagementServer, tmp_path: Path
 ) -> None:
     """The checkpoint of an interrupted run holds ids and cursors, never the token."""
-
-    def stop(progress: AuthzExportProgress) -> None:
-        if progress.phase == "organizations":
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        export_authz(source(tenant), tmp_path, progress=stop)
+    interrupt_at_organizations(tenant, tmp_path)
     text = (tmp_path / AUTHZ_CHECKPOINT_FILE).read_text()
     assert tenant.token is not None
     assert tenant.token not in text

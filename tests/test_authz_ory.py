@@ -14,12 +14,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import ory_client
 import pytest
-import stamina
 
 from auth0_ory_migrate import (
     AuthzResult,
@@ -50,11 +49,7 @@ WORKSPACE_KEY = "ory_wak_authz_secret_987654321"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _fast() -> Iterator[None]:
-    """No backoff waits in-process."""
-    with stamina.set_testing(True, attempts=10):
-        yield
+pytestmark = pytest.mark.usefixtures("no_backoff")  # no backoff waits in-process
 
 
 @pytest.fixture
@@ -114,6 +109,21 @@ def patched_items(server: OryAdminServer) -> int:
         for r in server.requests
         if r.method == "PATCH" and r.path == "/admin/relation-tuples" and r.status == 204
     )
+
+
+def sigkill_when(
+    command: list[str], env: dict[str, str], reached: Callable[[], bool], *, within: float
+) -> bytes:
+    """Run *command*, SIGKILL it once *reached* (it must get there in *within* s); its stderr."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + within
+    while proc.poll() is None and not reached():
+        assert time.monotonic() < deadline, "the landing did not progress"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    return err
 
 
 # -- the twin and the adapter -------------------------------------------------------------------
@@ -342,14 +352,7 @@ def test_sigkill_mid_landing_then_rerun_lands_every_tuple_once(
     command = [sys.executable, str(script), server.url, KEY, str(state), str(data)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server.faults.latency = 0.01
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and patched_items(server) < 2000:
-        assert time.monotonic() < deadline, "the landing did not progress"
-        time.sleep(0.002)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, err.decode()
+    err = sigkill_when(command, env, lambda: patched_items(server) >= 2000, within=60)
     first = patched_items(server)
     assert 2000 <= first < 10_000
     server.faults.latency = 0.0

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from auth0_ory_migrate import ExportScope, Ledger, export_scope_path
 from auth0_ory_migrate._cli import main
 from auth0_ory_migrate.testing import (
+    FakeAuth0User,
     LaterTenant,
     OryAdminServer,
     auth0_users,
@@ -46,10 +47,14 @@ def _complete(directory: Path, users: int) -> None:
     export_scope_path(directory / "auth0-users.ndjson.gz").write_text(scope.to_json())
 
 
-@pytest.fixture
-def imported(server: OryAdminServer, tmp_path: Path) -> tuple[Path, LaterTenant]:
-    """150 users migrated into Ory with a state directory; the tenant a week later, exported."""
-    users = auth0_users(150, seed=21, real_hashes=False)
+def migrated_then_later(
+    server: OryAdminServer, tmp_path: Path, users: list[FakeAuth0User], **changes: Any
+) -> LaterTenant:
+    """*users* exported (``first``) and migrated with the state directory ``state``.
+
+    Returns the tenant a week later (``tenant_a_week_later`` with *changes*), exported in
+    ``later``.
+    """
     first, later_dir = tmp_path / "first", tmp_path / "later"
     first.mkdir()
     later_dir.mkdir()
@@ -58,9 +63,18 @@ def imported(server: OryAdminServer, tmp_path: Path) -> tuple[Path, LaterTenant]
     result = _run("migrate", *_files(first), "--ory-url", server.url, "--state-dir", str(state),
                   "--report", str(tmp_path / "first-report.json"), "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
-    later = tenant_a_week_later(users, seed=5, real_hashes=False)
+    later = tenant_a_week_later(users, real_hashes=False, **changes)
     write_export(later_dir, later.users, mfa_secrets=False)
-    _complete(later_dir, len(later.users))
+    return later
+
+
+@pytest.fixture
+def imported(server: OryAdminServer, tmp_path: Path) -> tuple[Path, LaterTenant]:
+    """150 users migrated into Ory with a state directory; the tenant a week later, exported."""
+    later = migrated_then_later(
+        server, tmp_path, auth0_users(150, seed=21, real_hashes=False), seed=5
+    )
+    _complete(tmp_path / "later", len(later.users))
     return tmp_path, later
 
 

@@ -7,26 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from auth0_ory_migrate import Ledger, OryAdmin
-from auth0_ory_migrate._cli import main
-from auth0_ory_migrate.testing import OryAdminServer, auth0_users, tenant_a_week_later, write_export
+from auth0_ory_migrate.testing import OryAdminServer, auth0_users
 
-
-KEY = "ory_pat_sync_reads_0123456789"
+from .test_cli_sync import (
+    KEY,  # noqa: F401 - the server fixture takes the module's KEY
+    _files,
+    _run,
+    migrated_then_later,
+)
 
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
-def _run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"ORY_API_KEY": KEY})
-
-
-def _files(directory: Path) -> list[str]:
-    return ["--users", str(directory / "auth0-users.ndjson.gz"), "--password-hashes",
-            str(directory / "auth0-password-hashes.json")]  # fmt: skip
 
 
 def test_the_changed_users_are_read_a_hundred_a_request(
@@ -34,16 +27,8 @@ def test_the_changed_users_are_read_a_hundred_a_request(
 ) -> None:
     """A dry run reads the changed users 100 a request (GET ?ids=): the plan of one read each."""
     users = auth0_users(1200, seed=23, real_hashes=False)
-    first, later_dir = tmp_path / "first", tmp_path / "later"
-    first.mkdir()
-    later_dir.mkdir()
-    write_export(first, users, mfa_secrets=False)
-    state = tmp_path / "state"
-    result = _run("migrate", *_files(first), "--ory-url", server.url, "--state-dir", str(state),
-                  "--report", str(tmp_path / "first-report.json"), "--quiet")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    later = tenant_a_week_later(users, seed=4, email_changed=150, blocked=60, real_hashes=False)
-    write_export(later_dir, later.users, mfa_secrets=False)
+    later = migrated_then_later(server, tmp_path, users, seed=4, email_changed=150, blocked=60)
+    state, later_dir = tmp_path / "state", tmp_path / "later"
 
     def dry_run(name: str) -> tuple[str, list[str]]:
         server.requests.clear()

@@ -58,25 +58,43 @@ def _run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), env={"ORY_API_KEY": KEY})
 
 
-def test_a_skipped_user_who_now_merges_takes_over_the_imported_identity(
-    server: OryAdminServer, tmp_path: Path
-) -> None:
-    """The identity already holding the email is updated (new holder's external id), not created."""
-    google = _user(GOOGLE, verified=True, updated="2024-02-01T00:00:00.000Z")
-    first = _export(
-        tmp_path / "first",
-        [_user(DATABASE, verified=False, updated="2024-02-01T00:00:00.000Z"), google],
-    )
+def _migrated(
+    server: OryAdminServer, tmp_path: Path, users: list[dict[str, Any]]
+) -> tuple[str, Result]:
+    """*users* exported and migrated: the state directory and what ``migrate`` did."""
+    first = _export(tmp_path / "first", users)
     state = str(tmp_path / "state")
     result = _run("migrate", "--users", str(first), "--ory-url", server.url, "--state-dir",
                   state, "--quiet")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    (identity,) = server.identities()
-    assert identity.external_id == GOOGLE
+    return state, result
+
+
+def _takeover(server: OryAdminServer, tmp_path: Path) -> tuple[str, Result, Path]:
+    """Ada migrated as her Google user only; later, her database user verified the email too.
+
+    Returns the state directory, what ``migrate`` did, and the later export.
+    """
+    google = _user(GOOGLE, verified=True, updated="2024-02-01T00:00:00.000Z")
+    state, result = _migrated(
+        server,
+        tmp_path,
+        [_user(DATABASE, verified=False, updated="2024-02-01T00:00:00.000Z"), google],
+    )
     later = _export(
         tmp_path / "later",
         [_user(DATABASE, verified=True, updated="2025-06-03T00:00:00.000Z"), google],
     )
+    return state, result, later
+
+
+def test_a_skipped_user_who_now_merges_takes_over_the_imported_identity(
+    server: OryAdminServer, tmp_path: Path
+) -> None:
+    """The identity already holding the email is updated (new holder's external id), not created."""
+    state, result, later = _takeover(server, tmp_path)
+    assert result.exit_code == 0, result.output
+    (identity,) = server.identities()
+    assert identity.external_id == GOOGLE
     sync = ("sync", "--users", str(later), "--ory-url", server.url, "--state-dir", state,
             "--report", str(tmp_path / "report.json"), "--plan-out", str(tmp_path / "plan.ndjson"),
             "--quiet")  # fmt: skip
@@ -99,18 +117,8 @@ def test_undo_after_a_takeover_deletes_the_identity_the_import_created(
     server: OryAdminServer, tmp_path: Path
 ) -> None:
     """The identity (now under the new holder's external id) is the import's: undo deletes it."""
-    google = _user(GOOGLE, verified=True, updated="2024-02-01T00:00:00.000Z")
-    first = _export(
-        tmp_path / "first",
-        [_user(DATABASE, verified=False, updated="2024-02-01T00:00:00.000Z"), google],
-    )
-    state = str(tmp_path / "state")
-    assert _run("migrate", "--users", str(first), "--ory-url", server.url, "--state-dir",
-                state, "--quiet").exit_code == 0  # fmt: skip
-    later = _export(
-        tmp_path / "later",
-        [_user(DATABASE, verified=True, updated="2025-06-03T00:00:00.000Z"), google],
-    )
+    state, migrated, later = _takeover(server, tmp_path)
+    assert migrated.exit_code == 0
     result = _run("sync", "--users", str(later), "--ory-url", server.url, "--state-dir", state,
                   "--plan-out", str(tmp_path / "plan.ndjson"), "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -128,10 +136,8 @@ def test_an_address_freed_in_the_same_sync_is_taken_on_a_second_try(
     bob_id = "auth0|0a1b2c3d4e5f60718293a4b6"
     bob = {**_user(bob_id, verified=True, updated="2024-02-01T00:00:00.000Z"),
            "email": "bob@example.com"}  # fmt: skip
-    first = _export(tmp_path / "first", [ada, bob])
-    state = str(tmp_path / "state")
-    assert _run("migrate", "--users", str(first), "--ory-url", server.url, "--state-dir",
-                state, "--quiet").exit_code == 0  # fmt: skip
+    state, migrated = _migrated(server, tmp_path, [ada, bob])
+    assert migrated.exit_code == 0
     # Ada (first in the file) takes Bob's address; Bob moves to a new one.
     later = _export(
         tmp_path / "later",

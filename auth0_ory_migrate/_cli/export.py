@@ -30,8 +30,8 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT)
 
 
-class _ProgressDisplay:
-    """Shows an :class:`ExportProgress` on stderr: a bar on a terminal, plain lines otherwise."""
+class _Display:
+    """What the progress displays share: the stream (stderr), whether a terminal, the bar."""
 
     def __init__(self, quiet: bool, stream: IO[str] | None = None) -> None:
         self.quiet = quiet
@@ -39,6 +39,18 @@ class _ProgressDisplay:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._bar: tqdm[Any] | None = None
         self._phase = ""
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class _ProgressDisplay(_Display):
+    """Shows an :class:`ExportProgress` on stderr: a bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, quiet: bool, stream: IO[str] | None = None) -> None:
+        super().__init__(quiet, stream)
         self._last: tuple[str, int | None] | None = None
 
     def __call__(self, progress: ExportProgress) -> None:
@@ -89,21 +101,12 @@ class _ProgressDisplay:
             self._phase = "downloading"
             click.echo("downloading the export file...", file=self.stream)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
-
-class _AuthzProgressDisplay:
+class _AuthzProgressDisplay(_Display):
     """Shows an :class:`AuthzExportProgress` on stderr: a bar on a terminal, lines otherwise."""
 
     def __init__(self, quiet: bool, stream: IO[str] | None = None) -> None:
-        self.quiet = quiet
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._bar: tqdm[Any] | None = None
-        self._phase = ""
+        super().__init__(quiet, stream)
         self._tenth = -1
 
     def __call__(self, p: AuthzExportProgress) -> None:
@@ -136,11 +139,6 @@ class _AuthzProgressDisplay:
                     f"{p.phase}: {p.done} of {p.total} done, {p.lines} member lines",
                     file=self.stream,
                 )
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 @cli.command("export")

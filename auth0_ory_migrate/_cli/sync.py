@@ -78,9 +78,9 @@ class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
         """Read the identities of these users now, before :func:`plan_sync` asks for them."""
         wanted: list[tuple[str, str]] = []
         for external_id in dict.fromkeys(external_ids):
-            record = self._records.get(external_id)
             if external_id in self._seen:
                 continue
+            record = self._records.get(external_id)  # (a record may be read on demand)
             if record is None or not record.identity_id:
                 self._seen[external_id] = None
                 continue

@@ -615,7 +615,7 @@ class RelationTuple:
         return f"{self.namespace}:{self.object}#{self.relation}@{self.subject_id}"
 
 
-#: Namespaces of the tuples and the OPL file.
+# Namespaces of the tuples and the OPL file.
 #: The Ory Permissions namespace of the roles (``Role:<role name>#member@<identity>``).
 ROLE_NAMESPACE: Final = "Role"
 #: The namespace of the organizations (``Organization:<organization id>#member@<identity>``).

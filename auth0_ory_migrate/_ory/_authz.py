@@ -16,20 +16,14 @@ from typing import Literal
 import pydantic
 from attrs import define, field
 from ory_client import ApiClient, RelationshipApi
-from ory_client.exceptions import ApiException, OpenApiException
+from ory_client.exceptions import OpenApiException
 from ory_client.models.relationship import Relationship
 from ory_client.models.relationship_patch import RelationshipPatch
 
 from .._core._authz import RelationTuple
 from .._core._redact import Redactor
 from ..exceptions import OryError
-from ._admin import (
-    _TRANSPORT_ERRORS,
-    _from_api_exception,
-    _from_transport,
-    client_secrets,
-    ory_configuration,
-)
+from ._admin import _as_ory_error, client_secrets, ory_configuration
 
 
 __all__ = ["OryPermissions"]
@@ -106,11 +100,8 @@ class OryPermissions:
     @contextlib.contextmanager
     def _as_ory_error(self) -> Iterator[None]:
         try:
-            yield
-        except ApiException as e:
-            raise _from_api_exception(e, self._redactor()) from None
-        except _TRANSPORT_ERRORS as e:
-            raise _from_transport(e) from None
+            with _as_ory_error(self._redactor()):
+                yield
         except (OpenApiException, pydantic.ValidationError) as e:
             raise OryError(None, f"unexpected answer from Ory ({type(e).__name__})") from None
 

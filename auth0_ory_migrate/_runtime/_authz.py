@@ -135,6 +135,7 @@ class _AuthzLedger:
         if os.fstat(self._file.fileno()).st_size != good_end:
             try:
                 os.ftruncate(self._file.fileno(), good_end)
+                os.fsync(self._file.fileno())
             except OSError as e:
                 raise _oserror(self.path, e) from e
         self._end = good_end
@@ -241,12 +242,23 @@ class AuthzResult:
         }
 
 
-def _retrying(call: Callable[[], Any], policy: RetryPolicy, count: Callable[[], None]) -> Any:
-    def counted() -> Any:
-        count()
-        return call()
+class _Counter:
+    """Requests made: called once before each."""
 
-    return _call_with_retries(counted, policy)
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> None:
+        self.n += 1
+
+
+def _counted(call: Callable[[], Any], count: Callable[[], None]) -> Any:
+    count()
+    return call()
+
+
+def _retrying(call: Callable[[], Any], policy: RetryPolicy, count: Callable[[], None]) -> Any:
+    return _call_with_retries(partial(_counted, call, count), policy)
 
 
 def _listed(
@@ -333,12 +345,7 @@ def land_relation_tuples(
         raise ValueError("chunk_size must be at least 1")
     policy = retry or RetryPolicy()
     wanted = _unique(tuples)
-    requests = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
+    count = _Counter()
     with _AuthzLedger(state_dir) as ledger:
         if not ledger.scanned:
             existing: list[_Key] = []
@@ -365,7 +372,7 @@ def land_relation_tuples(
 
         _send_chunks(ledger, ory, "insert", todo, chunk_size, policy, count, landed)
     return AuthzResult(
-        sent=sent, resent=resent, already=already, existing=existing_n, requests=requests
+        sent=sent, resent=resent, already=already, existing=existing_n, requests=count.n
     )
 
 
@@ -464,12 +471,7 @@ def undo_relation_tuples(
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     policy = retry or RetryPolicy()
-    requests = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
+    count = _Counter()
     with _AuthzLedger(state_dir) as ledger:
         targets = [
             k
@@ -483,7 +485,7 @@ def undo_relation_tuples(
         sent=len(targets),
         resent=resent,
         existing=len(ledger.existing),
-        requests=requests,
+        requests=count.n,
         organizations_left=left,
     )
 
@@ -529,11 +531,6 @@ class OrganizationsResult:
         }
 
 
-def _console_call(what: Callable[[], Any], count: Callable[[], None]) -> Any:
-    count()
-    return what()
-
-
 def create_organizations(
     plan: OrganizationPlan,
     console: OrganizationAdmin,
@@ -560,12 +557,8 @@ def create_organizations(
 
     .. versionadded:: 0.1.0
     """
-    requests = created = already = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
+    created = already = 0
+    count = _Counter()
     with _AuthzLedger(state_dir) as ledger:
         listed: list[tuple[str, str, tuple[str, ...]]] | None = None
         for mapping in plan.mapped:
@@ -579,7 +572,7 @@ def create_organizations(
             ory_id: str | None = None
             if entry is not None and entry.get("status") == "sending":
                 if listed is None:
-                    listed = _console_call(lambda: console.list_organizations(project_id), count)
+                    listed = _counted(lambda: console.list_organizations(project_id), count)
                 claimed = {
                     e.get("ory_id") for e in ledger.organizations.values() if e.get("ory_id")
                 }
@@ -600,7 +593,7 @@ def create_organizations(
                         "domains": domains,
                     }
                 )
-                ory_id = _console_call(
+                ory_id = _counted(
                     partial(console.create_organization, project_id, label, domains),
                     count,
                 )
@@ -614,7 +607,7 @@ def create_organizations(
             if e.get("status") == "done"
         }
     return OrganizationsResult(
-        organizations=organizations, created=created, already=already, requests=requests
+        organizations=organizations, created=created, already=already, requests=count.n
     )
 
 
@@ -650,12 +643,8 @@ def assign_organization_members(
     .. versionadded:: 0.1.0
     """
     policy = retry or RetryPolicy()
-    requests = members = already = not_in_ory = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
+    members = already = not_in_ory = 0
+    count = _Counter()
     with _AuthzLedger(state_dir) as ledger:
         for mapping in plan.mapped:
             ory_org = organizations.get(mapping.organization.id)
@@ -685,7 +674,7 @@ def assign_organization_members(
         members=members,
         already=already,
         not_in_ory=not_in_ory,
-        requests=requests,
+        requests=count.n,
     )
 
 
@@ -711,12 +700,8 @@ def undo_organizations(
     .. versionadded:: 0.1.0
     """
     policy = retry or RetryPolicy()
-    requests = members = deleted = 0
-
-    def count() -> None:
-        nonlocal requests
-        requests += 1
-
+    members = deleted = 0
+    count = _Counter()
     with _AuthzLedger(state_dir) as ledger:
         for identity_id, entry in list(ledger.members.items()):
             if entry.get("status") not in ("sending", "done"):
@@ -741,7 +726,7 @@ def undo_organizations(
             if entry.get("status") != "done":
                 continue
             ory_id = str(entry["ory_id"])
-            _console_call(partial(console.delete_organization, project_id, ory_id), count)
+            _counted(partial(console.delete_organization, project_id, ory_id), count)
             ledger.append(
                 {
                     "authz": "organization",
@@ -753,5 +738,5 @@ def undo_organizations(
             gone[auth0_id] = ory_id
             deleted += 1
     return OrganizationsResult(
-        organizations=gone, created=deleted, members=members, requests=requests
+        organizations=gone, created=deleted, members=members, requests=count.n
     )

@@ -465,50 +465,55 @@ class _Run:
         )
 
     def _walk_roles(self) -> None:
-        listed: list[dict[str, Any]] = self.checkpoint.listing["roles"]
-        position = self.state["role"]
-        self._tell(phase="roles", done=position["index"], total=len(listed))
-        while position["index"] < len(listed):
-            role = listed[position["index"]]
-            role_id = str(role["id"])
-            if not position["started"]:
-                permissions = self.source.role_permissions(role_id)
-                position.update(started=True, cursor=None)
-                self._commit({_ROLES: [_line({**role, "permissions": permissions})]})
-            while True:
-                users, cursor = self.source.role_members(role_id, position["cursor"])
-                if cursor is None:
-                    position.update(index=position["index"] + 1, started=False, cursor=None)
-                else:
-                    position["cursor"] = cursor
-                lines = [_line({"role_id": role_id, "user_id": u}) for u in users]
-                self._commit({_ROLE_MEMBERS: lines})
-                self._tell(done=position["index"], lines=self.report.lines + len(lines))
-                if cursor is None:
-                    break
+        self._walk(
+            "roles",
+            (_ROLES, _ROLE_MEMBERS),
+            lambda role_id: {"permissions": self.source.role_permissions(role_id)},
+            self.source.role_members,
+            lambda role_id, user: {"role_id": role_id, "user_id": user},
+        )
 
     def _walk_organizations(self) -> None:
-        listed: list[dict[str, Any]] = self.checkpoint.listing["organizations"]
-        position = self.state["organization"]
-        self._tell(phase="organizations", done=position["index"], total=len(listed))
+        self._walk(
+            "organizations",
+            (_ORGANIZATIONS, _ORGANIZATION_MEMBERS),
+            lambda org_id: {"enabled_connections": self.source.organization_connections(org_id)},
+            self.source.organization_members,
+            lambda org_id, m: {
+                "organization_id": org_id,
+                "user_id": m["user_id"],
+                "roles": m["roles"],
+            },
+        )
+
+    def _walk(
+        self,
+        phase: Literal["roles", "organizations"],
+        names: tuple[str, str],
+        details: Callable[[str], dict[str, Any]],
+        page: Callable[[str, str | None], tuple[list[Any], str | None]],
+        member: Callable[[str, Any], dict[str, Any]],
+    ) -> None:
+        """Each listed item's line (with *details*), then its members page by page."""
+        listed: list[dict[str, Any]] = self.checkpoint.listing[phase]
+        position = self.state[phase[:-1]]  # "role", "organization"
+        items_file, members_file = names
+        self._tell(phase=phase, done=position["index"], total=len(listed))
         while position["index"] < len(listed):
-            org = listed[position["index"]]
-            org_id = str(org["id"])
+            item = listed[position["index"]]
+            item_id = str(item["id"])
             if not position["started"]:
-                connections = self.source.organization_connections(org_id)
+                extra = details(item_id)
                 position.update(started=True, cursor=None)
-                self._commit({_ORGANIZATIONS: [_line({**org, "enabled_connections": connections})]})
+                self._commit({items_file: [_line({**item, **extra})]})
             while True:
-                members, cursor = self.source.organization_members(org_id, position["cursor"])
+                found, cursor = page(item_id, position["cursor"])
                 if cursor is None:
                     position.update(index=position["index"] + 1, started=False, cursor=None)
                 else:
                     position["cursor"] = cursor
-                lines = [
-                    _line({"organization_id": org_id, "user_id": m["user_id"], "roles": m["roles"]})
-                    for m in members
-                ]
-                self._commit({_ORGANIZATION_MEMBERS: lines})
+                lines = [_line(member(item_id, x)) for x in found]
+                self._commit({members_file: lines})
                 self._tell(done=position["index"], lines=self.report.lines + len(lines))
                 if cursor is None:
                     break

@@ -43,8 +43,10 @@ def read_authz_files(directory: str | os.PathLike[str], *, strict: bool = False)
             f"({AUTHZ_CHECKPOINT_FILE} is there): run the export again to finish it"
         )
         raise InputFileError("authz", msg)
-    paths = {source: folder / name for source, name in AUTHZ_FILES.items()}
-    if not any(p.is_file() for p in paths.values()):
+    present = {
+        source: path for source, name in AUTHZ_FILES.items() if (path := folder / name).is_file()
+    }
+    if not present:
         names = ", ".join(AUTHZ_FILES.values())
         msg = (
             f"no roles or organizations export in {folder} (none of {names}): write them "
@@ -52,11 +54,8 @@ def read_authz_files(directory: str | os.PathLike[str], *, strict: bool = False)
         )
         raise InputFileError("authz", msg)
     with contextlib.ExitStack() as stack:
-        files: dict[str, IO[bytes] | None] = {}
-        for source, path in paths.items():
-            if not path.is_file():
-                files[source] = None
-                continue
+        files: dict[str, IO[bytes] | None] = dict.fromkeys(AUTHZ_FILES)
+        for source, path in present.items():
             try:
                 files[source] = stack.enter_context(path.open("rb"))
             except OSError as e:

@@ -767,28 +767,22 @@ class Ledger:
                     raise LedgerError(
                         f"{str(self.state_dir / LEDGER_FILE)!r} line {line_no} is damaged"
                     ) from e
-                if type(entry) is dict:
-                    get = entry.get
-                    external_id = get("external_id")
-                    if (
-                        type(external_id) is str
-                        and get("status") == "created"
-                        and "sync" not in entry
-                        and "attempt" not in entry
-                    ):
-                        if records is not None:
-                            if whole:
-                                whole.pop(external_id, None)
-                            records[external_id] = _record_value(good_end, entry)
-                        done.add(external_id)
-                        if failed:
-                            failed.pop(external_id, None)
-                        if attempts:
-                            attempts.pop(external_id, None)
-                    else:
-                        if add is not None:
-                            add(good_end, entry)
-                        apply(entry)
+                if (
+                    type(entry) is dict
+                    and type(external_id := entry.get("external_id")) is str
+                    and entry.get("status") == "created"
+                    and "sync" not in entry
+                    and "attempt" not in entry
+                ):
+                    if records is not None:
+                        if whole:
+                            whole.pop(external_id, None)
+                        records[external_id] = _record_value(good_end, entry)
+                    done.add(external_id)
+                    if failed:
+                        failed.pop(external_id, None)
+                    if attempts:
+                        attempts.pop(external_id, None)
                 elif isinstance(entry, dict):
                     if add is not None:
                         add(good_end, entry)

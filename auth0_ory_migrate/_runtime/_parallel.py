@@ -397,7 +397,7 @@ def _links(context: Any) -> tuple[_Link, _Link]:
     return _Link(parent_in, parent_out, room), _Link(worker_in, worker_out)
 
 
-#: Blocks in flight per worker where its pipe holds that many (see :func:`_feed_workers`).
+#: Blocks in flight per worker where its pipe holds that many (see :func:`_results`).
 _DEPTH = 2
 #: More than a block's bytes that sending it writes (pickling, the message's length).
 _ENVELOPE = 4096
@@ -419,36 +419,9 @@ def _feed_workers(
     )
     lines = OutcomeLines() if outcomes is not None else None
     shared: dict[str, str] = {}
-    # Two blocks in flight per worker where its pipe holds both: the next one waits in the
-    # pipe while the worker maps the first, so that it never waits for this process. A
-    # block too big for that (one with a long line) goes when none is in flight: this
-    # process never waits to send to a worker that waits to send it a result.
-    depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
     try:
-        in_flight: deque[_Link] = deque()
-        for n, block in enumerate(blocks):
-            conn = workers[n % jobs][1]
-            if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
-                while in_flight:
-                    result = _receive(in_flight.popleft())
-                    _write_result(result, run, out, outcomes, lines, strict=strict, shared=shared)
-            if len(in_flight) == jobs * depth:  # this worker's oldest block: take it, feed it
-                result = _receive(in_flight.popleft())
-                conn.send(block)
-                _write_result(result, run, out, outcomes, lines, strict=strict, shared=shared)
-            else:
-                conn.send(block)
-            in_flight.append(conn)
-        while in_flight:
-            _write_result(
-                _receive(in_flight.popleft()),
-                run,
-                out,
-                outcomes,
-                lines,
-                strict=strict,
-                shared=shared,
-            )
+        for result in _results(workers, blocks, jobs):
+            _write_result(result, run, out, outcomes, lines, strict=strict, shared=shared)
         for item in run.finish():
             if type(item) is PlannedIdentity:
                 out.write(dump_identity(item.body))
@@ -459,6 +432,32 @@ def _feed_workers(
 
 
 _Workers: TypeAlias = list[tuple[multiprocessing.process.BaseProcess, _Link]]
+
+
+def _results(workers: _Workers, blocks: Iterator[tuple[int, bytes]], jobs: int) -> Iterator[Any]:
+    """Send *blocks* to *workers* in turn: each block's result, in the blocks' order.
+
+    Two blocks in flight per worker where its pipe holds both: the next one waits in the
+    pipe while the worker maps the first, so that it never waits for this process. A
+    block too big for that (one with a long line) goes when none is in flight: this
+    process never waits to send to a worker that waits to send it a result.
+    """
+    depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
+    in_flight: deque[_Link] = deque()
+    for n, block in enumerate(blocks):
+        conn = workers[n % jobs][1]
+        if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
+            while in_flight:
+                yield _receive(in_flight.popleft())
+        if len(in_flight) == jobs * depth:  # this worker's oldest block: take it, feed it
+            result = _receive(in_flight.popleft())
+            conn.send(block)
+            yield result
+        else:
+            conn.send(block)
+        in_flight.append(conn)
+    while in_flight:
+        yield _receive(in_flight.popleft())
 
 
 def _start_workers(
@@ -528,13 +527,12 @@ def _write_result(
     outcome_lines: OutcomeLines | None,
     *,
     strict: bool,
-    shared: dict[str, str] | None = None,
+    shared: dict[str, str],
 ) -> None:
     lines, counted, in_order, matched, rows = result
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
-    if shared is not None:
-        _share_strings(counted, shared)
+    _share_strings(counted, shared)
     run.merge_counts(counted, matched)
     view, rows_view = memoryview(lines), memoryview(rows)
     at, mark, row_at = 0, (0, 0, 0), 0
@@ -807,27 +805,9 @@ def _feed_sync_workers(
     mapper = functools.partial(_sync_block, unchanged=unchanged)
     workers = _start_workers(run.context, run.scan, jobs, mapper=mapper)
     shared: dict[str, str] = {}
-    depth = _DEPTH if all(link.room >= 1 << 20 for _, link in workers) else 1
     try:
-        in_flight: deque[_Link] = deque()
-        for n, block in enumerate(blocks):
-            conn = workers[n % jobs][1]
-            if depth > 1 and len(block[1]) + _ENVELOPE > conn.room // depth:
-                while in_flight:
-                    yield from _sync_result(
-                        _receive(in_flight.popleft()), run, unchanged, strict=strict, shared=shared
-                    )
-            if len(in_flight) == jobs * depth:
-                result = _receive(in_flight.popleft())
-                conn.send(block)
-                yield from _sync_result(result, run, unchanged, strict=strict, shared=shared)
-            else:
-                conn.send(block)
-            in_flight.append(conn)
-        while in_flight:
-            yield from _sync_result(
-                _receive(in_flight.popleft()), run, unchanged, strict=strict, shared=shared
-            )
+        for result in _results(workers, blocks, jobs):
+            yield from _sync_result(result, run, unchanged, strict=strict, shared=shared)
         yield from _seen(run.finish(), unchanged)
     finally:
         _stop_workers(workers)
@@ -839,14 +819,13 @@ def _sync_result(
     unchanged: _Unchanged,
     *,
     strict: bool,
-    shared: dict[str, str] | None = None,
+    shared: dict[str, str],
 ) -> Iterator[PlanItem | SeenUsers]:
     """A worker's block for a sync: its items and the parent's records, in file order."""
     counted, in_order, matched, items, seen = cast("_SyncResult", result)
     if strict and counted.unreadable_records:
         raise counted.unreadable_records[0].to_error()
-    if shared is not None:
-        _share_strings(counted, shared)
+    _share_strings(counted, shared)
     run.merge_counts(counted, matched)
     yield seen
     mark: ReportMark = (0, 0, 0)

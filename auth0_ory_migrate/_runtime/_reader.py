@@ -70,6 +70,12 @@ def _error(e: OryError) -> tuple[Any, ...]:
     return ("error", e.status, e.reason, dict(e.headers), e.outcome_unknown)
 
 
+def _from_error(answer: tuple[Any, ...]) -> OryError:
+    """The :class:`OryError` that :func:`_error` sent."""
+    _, status, reason, headers, unknown = answer
+    return OryError(status, reason, headers=headers, outcome_unknown=unknown)
+
+
 def _serve(
     conn: Connection,
     parents_end: Connection,
@@ -179,8 +185,7 @@ class ForkedIdentityReader:
             except (EOFError, OSError):  # (the child died without a word)
                 self._answer = ("failed",)
         if self._answer[0] == "error":
-            _, status, reason, headers, unknown = self._answer
-            raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
+            raise _from_error(self._answer)
         if self._answer[0] != "ok":
             self._here()  # raises what open_reader raises, or opens it here after all
 
@@ -205,8 +210,7 @@ class ForkedIdentityReader:
                 found.update(_read(self._here(), identity_ids[start:]))
                 break
             if answer[0] == "error":
-                _, status, reason, headers, unknown = answer
-                raise OryError(status, reason, headers=headers, outcome_unknown=unknown)
+                raise _from_error(answer)
             if answer[0] == "failed":
                 raise Auth0OryMigrateError(answer[1])
             found.update(answer[1])

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Literal
 
 from attrs import evolve, frozen
@@ -185,47 +186,32 @@ class _Runner:
             return _Done(op, "failed", "no Ory identity id is recorded for this user")
         count = 0
 
-        def counted(call: Callable[[], object]) -> Callable[[], object]:
-            def run() -> object:
+        def call(request: Callable[[], object]) -> None:
+            """Send *request* with the retry policy, counting each attempt."""
+
+            def attempt() -> object:
                 nonlocal count
                 count += 1
-                return call()
+                return request()
 
-            return run
+            _call_with_retries(attempt, self.policy)
 
         try:
             if op.kind == "remove":
                 if self.action == "delete":
-                    _call_with_retries(
-                        counted(lambda: self.ory.delete_identity(identity_id)), self.policy
-                    )
+                    call(lambda: self.ory.delete_identity(identity_id))
                 elif self.action == "deactivate":
                     deactivate = op.patch or _DEACTIVATE
-                    _call_with_retries(
-                        counted(lambda: self.ory.patch_identity(identity_id, deactivate)),
-                        self.policy,
-                    )
+                    call(lambda: self.ory.patch_identity(identity_id, deactivate))
             else:
                 put = op.put
                 if put is not None and left == "send":
-                    _call_with_retries(
-                        counted(lambda: self.ory.update_identity(identity_id, put)), self.policy
-                    )
+                    call(lambda: self.ory.update_identity(identity_id, put))
                 if op.patch:
                     patch = op.patch
-                    _call_with_retries(
-                        counted(lambda: self.ory.patch_identity(identity_id, patch)),
-                        self.policy,
-                    )
+                    call(lambda: self.ory.patch_identity(identity_id, patch))
                 for kind, identifier in op.unlink:
-                    _call_with_retries(
-                        counted(
-                            lambda k=kind, i=identifier: self.ory.delete_credential(  # type: ignore[misc]
-                                identity_id, k, i
-                            )
-                        ),
-                        self.policy,
-                    )
+                    call(partial(self.ory.delete_credential, identity_id, kind, identifier))
         except OryError as e:
             return _Done(op, "failed", _reason(op, e), count, conflict=e.status == 409)
         return _Done(op, "done", None, count)

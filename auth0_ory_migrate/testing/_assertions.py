@@ -316,13 +316,11 @@ def _keys_of_stored(stored: StoredIdentity) -> set[str]:
 
 
 _TraitsExpectation = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+#: What ``expected_traits=`` takes (spelt out in the public signatures).
+_ExpectedTraits = _TraitsExpectation | Mapping[str, str] | None
 
 
-def _expectation(
-    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
-    | Mapping[str, str]
-    | None,
-) -> _TraitsExpectation | None:
+def _expectation(expected_traits: _ExpectedTraits) -> _TraitsExpectation | None:
     """*expected_traits* as a function of the Auth0 record (a map: trait path -> Auth0 field)."""
     if expected_traits is None or callable(expected_traits):
         return expected_traits
@@ -409,9 +407,7 @@ def _problems(
     ory: OryAdminServer | InMemoryOryAdmin,
     options: MappingOptions | None,
     ignore: Collection[ProblemKind],
-    expected_traits: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
-    | Mapping[str, str]
-    | None,
+    expected_traits: _ExpectedTraits,
 ) -> tuple[list[MigrationProblem], list[PlannedIdentity]]:
     """The problems, and the plan they were found against."""
     __tracebackhide__ = True

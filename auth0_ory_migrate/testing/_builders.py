@@ -1020,17 +1020,27 @@ def write_export(
             mfa_secrets=mfa_secrets,
         )
     users = list(users)
-    users_path = directory / f"auth0-users.{fmt}"
-    users_path.write_bytes(_users_bytes([u.record for u in users], fmt))
+    users_path = _write_users(directory, [u.record for u in users], fmt)
     hashes_path = None
     if hashes:
         records = [r for u in users if (r := _reformed(u, hash_id_form)) is not None]
         hashes_path = _write_hashes(directory, records, hash_fmt)
     mfa_path = None
     if mfa_secrets and any(u.mfa_secret is not None for u in users):
-        mfa_path = directory / "auth0-mfa-secrets.json"
-        _private_file(mfa_path, _ndjson(r for u in users for r in u.mfa_records))
+        mfa_path = _write_mfa(directory, (r for u in users for r in u.mfa_records))
     return ExportFiles(users_path, hashes_path, mfa_path, tuple(users))
+
+
+def _write_users(directory: Path, records: Sequence[dict[str, Any]], fmt: str) -> Path:
+    path = directory / f"auth0-users.{fmt}"
+    path.write_bytes(_users_bytes(records, fmt))
+    return path
+
+
+def _write_mfa(directory: Path, records: Iterable[dict[str, Any]]) -> Path:
+    path = directory / "auth0-mfa-secrets.json"
+    _private_file(path, _ndjson(records))
+    return path
 
 
 def _write_hashes(directory: Path, records: Sequence[dict[str, Any]], hash_fmt: str) -> Path:
@@ -1054,13 +1064,11 @@ def _write_drawn(
     if hash_id_form is not None:
         msg = "hash_id_form applies to generated users only: drawn records keep their own forms"
         raise ValueError(msg)
-    users_path = directory / f"auth0-users.{fmt}"
-    users_path.write_bytes(_users_bytes(export.users, fmt))
+    users_path = _write_users(directory, export.users, fmt)
     hashes_path = _write_hashes(directory, export.password_hashes, hash_fmt) if hashes else None
     mfa_path = None
     if mfa_secrets and export.mfa_secrets:
-        mfa_path = directory / "auth0-mfa-secrets.json"
-        _private_file(mfa_path, _ndjson(export.mfa_secrets))
+        mfa_path = _write_mfa(directory, export.mfa_secrets)
     return ExportFiles(users_path, hashes_path, mfa_path)
 
 

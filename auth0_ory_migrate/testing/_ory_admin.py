@@ -2910,15 +2910,10 @@ class OryAdminServer(StoreViews):
         raise OryAdminError(404, f"no route for {method} {path}")
 
     def _list_relations(self, request: HttpRequest) -> HttpResponse:
-        page_size = DEFAULT_RELATION_PAGE_SIZE
-        if (raw := request.query_one("page_size")) is not None:
-            try:
-                page_size = int(raw)
-            except ValueError:
-                raise OryAdminError(400, f"page_size is not a number: {raw!r}") from None
-            if page_size < 1:
-                page_size = DEFAULT_RELATION_PAGE_SIZE
-            page_size = min(page_size, MAX_RELATION_PAGE_SIZE)
+        page_size = _page_size(request, DEFAULT_RELATION_PAGE_SIZE)
+        if page_size < 1:
+            page_size = DEFAULT_RELATION_PAGE_SIZE
+        page_size = min(page_size, MAX_RELATION_PAGE_SIZE)
         after = -1
         if token := request.query_one("page_token"):
             after = _relation_page_key(token)
@@ -2969,15 +2964,10 @@ class OryAdminServer(StoreViews):
 
     def _list_identities(self, request: HttpRequest) -> HttpResponse:
         query = request.query
-        page_size = DEFAULT_PAGE_SIZE
-        if (raw := request.query_one("page_size")) is not None:
-            try:
-                page_size = int(raw)
-            except ValueError:
-                raise OryAdminError(400, f"page_size is not a number: {raw!r}") from None
-            if page_size < 1:
-                raise OryAdminError(400, "page_size must be at least 1")
-            page_size = min(page_size, MAX_PAGE_SIZE)
+        page_size = _page_size(request, DEFAULT_PAGE_SIZE)
+        if page_size < 1:
+            raise OryAdminError(400, "page_size must be at least 1")
+        page_size = min(page_size, MAX_PAGE_SIZE)
         start = 0
         if token := request.query_one("page_token"):
             start = _decode_page_token(token)
@@ -3113,20 +3103,34 @@ def _include_credential(request: HttpRequest) -> list[str] | None:
     return kinds
 
 
-def _encode_page_token(start: int) -> str:
-    raw = json.dumps({"k": start, "v": 1}).encode()
+def _encode_page_token(start: int, key: str = "k") -> str:
+    raw = json.dumps({key: start, "v": 1}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_page_token(token: str) -> int:
+def _decode_page_token(
+    token: str, key: str = "k", minimum: int = 0, invalid: str = "page_token is invalid"
+) -> int:
+    """The number :func:`_encode_page_token` put in *token* (400 *invalid* for anything else)."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        start = data["k"]
+        start = data[key]
     except (binascii.Error, ValueError, TypeError, KeyError):
-        raise OryAdminError(400, "page_token is invalid") from None
-    if not isinstance(start, int) or start < 0:
-        raise OryAdminError(400, "page_token is invalid")
+        raise OryAdminError(400, invalid) from None
+    if not isinstance(start, int) or start < minimum:
+        raise OryAdminError(400, invalid)
     return start
+
+
+def _page_size(request: HttpRequest, default: int) -> int:
+    """The ``page_size`` query parameter as asked (*default* without one; 400 if not a number)."""
+    raw = request.query_one("page_size")
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise OryAdminError(400, f"page_size is not a number: {raw!r}") from None
 
 
 # -- Ory Permissions (Keto): relationships ----------------------------------------------------
@@ -3141,6 +3145,16 @@ DEFAULT_RELATION_PAGE_SIZE: Final = 100
 #: A stored relationship: namespace, object, relation, subject id, subject set (ns, obj, rel).
 _Tuple = tuple[str, str, str, str | None, str | None, str | None, str | None]
 _SUBJECT_SET_KEYS: Final = ("namespace", "object", "relation")
+#: The query parameters of ``GET /relation-tuples`` that filter, by their place in a _Tuple.
+_RELATION_QUERY_KEYS: Final = (
+    "namespace",
+    "object",
+    "relation",
+    "subject_id",
+    "subject_set.namespace",
+    "subject_set.object",
+    "subject_set.relation",
+)
 
 
 def _relation_tuple(raw: Any) -> _Tuple:
@@ -3269,16 +3283,7 @@ class RelationTupleStore:
             OryAdminError: 404 for a namespace (or subject set namespace) not configured.
         """
         self._check_namespaces(query.get("namespace"), query.get("subject_set.namespace"))
-        keys = (
-            "namespace",
-            "object",
-            "relation",
-            "subject_id",
-            "subject_set.namespace",
-            "subject_set.object",
-            "subject_set.relation",
-        )
-        wanted = [(i, query[k]) for i, k in enumerate(keys) if k in query]
+        wanted = [(i, query[k]) for i, k in enumerate(_RELATION_QUERY_KEYS) if k in query]
         found: list[dict[str, Any]] = []
         last = after
         with self._lock:
@@ -3293,18 +3298,11 @@ class RelationTupleStore:
 
 
 def _relation_page_token(key: int) -> str:
-    raw = json.dumps({"r": key, "v": 1}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _encode_page_token(key, "r")
 
 
 def _relation_page_key(token: str) -> int:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["r"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise OryAdminError(400, "malformed page token") from None
-    if not isinstance(key, int) or key < -1:
-        raise OryAdminError(400, "malformed page token")
-    return key
+    return _decode_page_token(token, "r", minimum=-1, invalid="malformed page token")
 
 
 _PBKDF2_ROUNDS: Final = 100  # a test server: just enough to be a real hash

@@ -214,9 +214,14 @@ class OryConsoleServer(BackgroundHTTPServer):
         with self._lock:
             self.requests.append((request.method, request.path))
         parts = request.path.strip("/").split("/")
-        if len(parts) in (3, 4) and parts[0] == "projects" and parts[2] == "organizations":
-            if request.headers.get("authorization") != f"Bearer {self._api_key}":
-                return _error(401, "Unauthorized", "missing or invalid workspace API key")
+        organizations = (
+            len(parts) in (3, 4) and parts[0] == "projects" and parts[2] == "organizations"
+        )
+        if not organizations and (len(parts) != 2 or parts[0] != "projects"):
+            return _error(404, "Not Found", "no such route")
+        if request.headers.get("authorization") != f"Bearer {self._api_key}":
+            return _error(401, "Unauthorized", "missing or invalid workspace API key")
+        if organizations:
             with self._lock:
                 orgs = self._organizations.get(parts[1])
                 if orgs is None:
@@ -228,10 +233,6 @@ class OryConsoleServer(BackgroundHTTPServer):
                 if request.method == "GET":
                     return self._list_organizations(request, orgs)
                 return _error(405, "Method Not Allowed", "use GET or POST")
-        if len(parts) != 2 or parts[0] != "projects":
-            return _error(404, "Not Found", "no such route")
-        if request.headers.get("authorization") != f"Bearer {self._api_key}":
-            return _error(401, "Unauthorized", "missing or invalid workspace API key")
         project_id = parts[1]
         with self._lock:
             project = self._projects.get(project_id)

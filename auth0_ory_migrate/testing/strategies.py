@@ -200,6 +200,14 @@ def emails(draw: st.DrawFn, *, unicode: bool = False) -> str:
     return draw(case_variants(address))
 
 
+def _flip_case(text: str, flips: int, period: int = 64) -> str:
+    """*text* with the case of its ASCII letters flipped where bit ``i % period`` of *flips* is."""
+    return "".join(
+        c.swapcase() if flips >> (i % period) & 1 and c.isascii() and c.isalpha() else c
+        for i, c in enumerate(text)
+    )
+
+
 @st.composite
 def case_variants(draw: st.DrawFn, text: str) -> str:
     """*text* with the case of some ASCII letters flipped (what Ory's normalisation undoes).
@@ -210,10 +218,7 @@ def case_variants(draw: st.DrawFn, text: str) -> str:
     .. versionadded:: 0.1.0
     """
     flips = draw(_below(1 << len(text)))  # one draw, bit i for character i: shrinks to none
-    return "".join(
-        c.swapcase() if flips >> i & 1 and c.isascii() and c.isalpha() else c
-        for i, c in enumerate(text)
-    )
+    return _flip_case(text, flips, len(text))
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,6 +343,13 @@ def invalid_password_hashes() -> st.SearchStrategy[str]:
 
 
 _BOOLEANS = st.booleans()
+_ENTERPRISE_CONNECTIONS = st.sampled_from(("acme-saml", "corp-ad", "okta-prod"))
+_HASH_ID_FORMS = st.sampled_from(("_id", "_ID", "_Id", "plain", "alt_id"))
+_HASH_EMAIL_PLACES = st.sampled_from(("root", "identifiers", "identifiers_obj", "none"))
+_HASH_DATE_FORMS = st.sampled_from(("date", "numberLong", "millis", "string", "none"))
+_MFA_KINDS: st.SearchStrategy[Literal["otp", "recovery-code"]] = st.sampled_from(
+    ("otp", "recovery-code")
+)
 _MULTIFACTOR = st.lists(st.sampled_from(["guardian", "google-authenticator"]))
 _SET_DATES = _datetimes(2010, 2030)
 _ANY_HASH = bcrypt_hashes() | ory_password_hashes()
@@ -424,15 +436,7 @@ def auth0_user_records(
         identities = [_identity(connection, uid, connection, social=False)]
     else:
         provider = draw(_sampled(tuple(enterprise_strategies)))
-        connection = draw(
-            _sampled(
-                (
-                    "acme-saml",
-                    "corp-ad",
-                    "okta-prod",
-                )
-            )
-        )
+        connection = draw(_ENTERPRISE_CONNECTIONS)
         if provider == "google-apps":
             local = f"{uid}@acme.test"
         elif provider == "samlp" or provider not in ENTERPRISE_PROVIDERS:
@@ -516,17 +520,7 @@ def password_hash_records(
     record: dict[str, Any] = {}
     if with_id:
         oid = oid if oid is not None else draw(object_ids())
-        form = draw(
-            _sampled(
-                (
-                    "_id",
-                    "_ID",
-                    "_Id",
-                    "plain",
-                    "alt_id",
-                )
-            )
-        )
+        form = draw(_HASH_ID_FORMS)
         if form == "plain":
             record["_id"] = oid
         elif form == "alt_id":  # _id is then the record's own id, unrelated to any user
@@ -538,16 +532,7 @@ def password_hash_records(
         msg = "a record without an id needs an email"
         raise ValueError(msg)
     if email is not None:
-        place = draw(
-            _sampled(
-                (
-                    "root",
-                    "identifiers",
-                    "identifiers_obj",
-                    "none",
-                )
-            )
-        )
+        place = draw(_HASH_EMAIL_PLACES)
         if place == "none" and not with_id:
             place = "root"
         if place == "root":
@@ -563,17 +548,7 @@ def password_hash_records(
     when = draw(_SET_DATES).replace(tzinfo=dt.timezone.utc)
     iso = _iso_millis(when)
     millis = int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000
-    date_form = draw(
-        _sampled(
-            (
-                "date",
-                "numberLong",
-                "millis",
-                "string",
-                "none",
-            )
-        )
-    )
+    date_form = draw(_HASH_DATE_FORMS)
     if date_form == "date":
         record["password_set_date"] = {"$date": iso}
     elif date_form == "numberLong":
@@ -609,14 +584,7 @@ def mfa_records(
 
     .. versionadded:: 0.1.0
     """
-    kind = kind or draw(
-        _sampled(
-            (
-                "otp",
-                "recovery-code",
-            )
-        )
-    )
+    kind = kind or draw(_MFA_KINDS)
     if kind == "otp":
         return {"user_id": user_id, "type": "otp", "otp_secret": draw(_base32_secrets())}
     return {"user_id": user_id, "type": "recovery-code", "recovery_code": draw(bcrypt_hashes())}
@@ -715,13 +683,6 @@ def _drawn_users(
 
 
 _MAX_USERS = 64  # how far back a shared email may reach (modulo the users before)
-
-
-def _flip_case(text: str, flips: int) -> str:
-    return "".join(
-        c.swapcase() if flips >> (i % 64) & 1 and c.isascii() and c.isalpha() else c
-        for i, c in enumerate(text)
-    )
 
 
 def _with_email(hash_record: dict[str, Any], email: str) -> dict[str, Any]:

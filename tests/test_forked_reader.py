@@ -10,10 +10,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from auth0_ory_migrate import ForkedIdentityReader, OryAdmin, OryError
+from auth0_ory_migrate import Auth0OryMigrateError, ForkedIdentityReader, OryAdmin, OryError
 from auth0_ory_migrate._runtime import _reader
 from auth0_ory_migrate.testing import OryAdminServer
 
@@ -170,3 +171,25 @@ def test_the_child_dies_with_its_parent_even_while_it_waits_on_ory(tmp_path: Pat
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the reader's child outlived its parent")
+
+
+class _Broken(OryAdmin):
+    """An adapter whose reads fail with something that is not an OryError (a bug, say)."""
+
+    def get_identities(self, *args: object, **kwargs: object) -> dict[str, Any]:
+        msg = "ory_pat_secret_in_the_text_0123456789"
+        raise ValueError(msg)
+
+
+def test_an_unexpected_read_error_is_the_library_s_error(
+    server: OryAdminServer, where: str
+) -> None:
+    """A read failing with a non-Ory error: one library error naming its type, not its text."""
+    with (
+        ForkedIdentityReader(lambda: _Broken.from_url(server.url, KEY)) as reader,
+        pytest.raises(Auth0OryMigrateError) as e,
+    ):
+        reader.get_identities(["00000000-0000-4000-8000-000000000000"])
+    assert not isinstance(e.value, OryError)
+    assert "reading the identities from Ory failed (ValueError)" in str(e.value)
+    assert "ory_pat_secret" not in str(e.value)

@@ -100,8 +100,8 @@ def _serve(
                 conn.send(("found", _read(ory, ids)))
             except OryError as e:
                 conn.send(_error(e))
-            except Exception as e:
-                conn.send(("error", None, f"reading Ory failed ({type(e).__name__})", {}, False))
+            except Auth0OryMigrateError as e:  # (_read's own text: the error's type only)
+                conn.send(("failed", str(e)))
     except (EOFError, OSError, KeyboardInterrupt):
         return  # the parent is gone, or stopping
     finally:

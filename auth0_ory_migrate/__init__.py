@@ -120,6 +120,7 @@ from ._core._schema import (
     suggest_identity_schema,
     trait_mapping_for_schema,
 )
+from ._core._source import IdentityCounts, SourceMark
 from ._core._sync import (
     SYNC_SECTIONS,
     ImportedRecord,
@@ -331,6 +332,7 @@ __all__ = [
     "HookServer",
     "HookSettings",
     "IdentityBody",
+    "IdentityCounts",
     "ImportOutcome",
     "ImportProgress",
     "ImportResult",
@@ -378,6 +380,7 @@ __all__ = [
     "SeenMarks",
     "SeenUsers",
     "Skipped",
+    "SourceMark",
     "SyncOp",
     "SyncPlan",
     "SyncResult",

@@ -7,8 +7,8 @@ template, then "the same tenant a week later" (``testing.tenant_a_week_later`` o
 template: new users, changed and verified emails, blocked, unblocked, new social links,
 password resets with and without a new hash, deleted users; about 1 % in all), and the
 state directory an import of the first export would have left (the ledger with every user
-``created`` and the digests of its body; made with the library, not by importing a million
-identities). Then times, each in a fresh subprocess and in turns:
+``created``, the digests of its body and its source, as ``migrate`` records them; made with
+the library, not by importing a million identities). Then times, each in a fresh subprocess and in turns:
 
 - the bare loop of ``bench_convert`` (``json.loads`` each line, ``json.dumps`` a small dict)
   on the later export;
@@ -92,13 +92,18 @@ def _state(first: Path, state: Path) -> int:
         first / "auth0-users.ndjson.gz",
         password_hashes=first / "auth0-password-hashes.json",
         options=MappingOptions(),
+        sources=True,  # (as migrate plans)
     )
     planned = (item for item in plan if isinstance(item, PlannedIdentity))
     n = 0
     with Ledger.open(state, input_digest="bench", input_name="auth0-users.ndjson.gz") as ledger:
         for chunk in _chunks(planned, 10_000):
             outcomes = [ImportOutcome(p.external_id, "created", str(uuid.uuid4())) for p in chunk]
-            ledger.record(outcomes, bodies={p.external_id: p.body for p in chunk})
+            ledger.record(
+                outcomes,
+                bodies={p.external_id: p.body for p in chunk},
+                sources={p.external_id: p.source for p in chunk if p.source is not None},
+            )
             n += len(chunk)
     return n
 

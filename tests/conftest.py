@@ -7,15 +7,18 @@ draws ten times as many examples for a deliberate search.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import stamina
 from hypothesis import HealthCheck, settings
 
+from auth0_ory_migrate._core import _read
 from auth0_ory_migrate.testing import OryAdminServer
 
 
@@ -48,6 +51,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: The bundled example exports (see examples/make_examples.py).
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def forked_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """Workers forked, in blocks of the size given (few lines: many blocks per worker).
+
+    (The suite may have left a test server's thread running: pretend it has not, so that the
+    workers are forked; they use no thread.) Every worker is reaped by the end of the test.
+    """
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+    def blocks_of(size: int) -> None:
+        monkeypatch.setattr(_read, "_BLOCK", size)
+
+    yield blocks_of
+    assert multiprocessing.active_children() == []  # every worker was reaped
 
 
 @pytest.fixture

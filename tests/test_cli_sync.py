@@ -325,3 +325,23 @@ def test_in_its_own_process_ctrl_c_leaves_no_process_and_no_lock(
     assert not (tmp_path / "p.ndjson").exists()
     with Ledger.open_existing(tmp_path / "state"):  # the lock is free
         pass
+
+
+def test_migrate_and_sync_record_each_body_s_source(
+    imported: tuple[Path, LaterTenant], server: OryAdminServer
+) -> None:
+    """Migrate records where each body came from (keyed, no secret); so do sync's updates."""
+    tmp_path, _ = imported
+    ledger = tmp_path / "state" / "ledger.ndjson"
+    created = [json.loads(line) for line in ledger.read_text().splitlines()]
+    created = [line for line in created if line.get("status") == "created"]
+    with_source = [line for line in created if "source" in line]
+    assert len(with_source) > len(created) // 2  # (not the merged identities, nor noted ones)
+    assert all(len(line["source"]) == 32 and len(line["counts"]) == 5 for line in with_source)
+    result = _sync(tmp_path, server)
+    assert result.exit_code == 0, result.output
+    done = [json.loads(line) for line in ledger.read_text().splitlines()]
+    done = [line for line in done if line.get("status") == "done" and line.get("op") == "update"]
+    assert done
+    assert any("source" in line for line in done)
+    assert "hashed_password" not in ledger.read_text()

@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
 import os
 import stat
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +32,15 @@ from auth0_ory_migrate import (
     user_outcome,
     write_identities,
 )
-from auth0_ory_migrate._core import _read
 from auth0_ory_migrate._runtime import _parallel
 from auth0_ory_migrate.testing import auth0_users, write_export
 from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
 
 
 @pytest.fixture(autouse=True)
-def _small_blocks_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _small_blocks(forked_workers: Callable[[int], None]) -> None:
     """Blocks of a few lines and no other thread, so that the workers are forked and busy."""
-    monkeypatch.setattr(_read, "_BLOCK", 700)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    yield
-    assert multiprocessing.active_children() == []
+    forked_workers(700)
 
 
 def _identity(**kwargs: Any) -> PlannedIdentity:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from auth0_ory_migrate import (
     read_password_hashes,
     write_identities,
 )
-from auth0_ory_migrate._core import _read
 from auth0_ory_migrate._runtime import _parallel
 from auth0_ory_migrate.testing import auth0_users, write_export
 from auth0_ory_migrate.testing.strategies import Auth0Export, auth0_exports
@@ -45,16 +44,9 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are for
 
 
 @pytest.fixture(autouse=True)
-def _small_blocks_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Blocks of a few lines, so that every test spreads its users over many blocks and workers.
-
-    (The suite may have left a test server's thread running: pretend it has not, so that the
-    workers are forked; they use no thread.)
-    """
-    monkeypatch.setattr(_read, "_BLOCK", 700)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    yield
-    assert multiprocessing.active_children() == []  # every worker was reaped
+def _small_blocks(forked_workers: Callable[[int], None]) -> None:
+    """Blocks of a few lines, so that every test spreads its users over many blocks and workers."""
+    forked_workers(700)
 
 
 def _ndjson(records: list[dict[str, Any]]) -> bytes:

@@ -467,3 +467,16 @@ def test_impossible_set_date_reports_the_record(value: Any) -> None:
     assert "password_set_date" in bad.reason
     assert HASH not in bad.reason
     assert isinstance(good, PasswordHashRecord)
+
+
+@pytest.mark.parametrize("identifiers", [5, True, 1.5])
+def test_identifiers_that_are_not_a_list_are_no_email(identifiers: Any) -> None:
+    """A record whose `identifiers` is not a list: indexed by its id; without one, unreadable."""
+    records = [
+        {"_id": {"$oid": "a1"}, "passwordHash": HASH, "identifiers": identifiers},
+        {"passwordHash": HASH2, "identifiers": identifiers},
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    index = index_password_hashes(read_password_hashes(io.BytesIO(text.encode())))
+    assert index.find(("a1",), None) == 0
+    assert [u.line for u in index.unreadable] == [2]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from auth0_ory_migrate import (
     sync_identities,
     sync_plan_items,
 )
-from auth0_ory_migrate._core import _read
 from auth0_ory_migrate._runtime import _parallel
 from auth0_ory_migrate.testing import (
     InMemoryOryAdmin,
@@ -43,12 +40,9 @@ HASH = "$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 
 
 @pytest.fixture(autouse=True)
-def _small_blocks_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _small_blocks(forked_workers: Callable[[int], None]) -> None:
     """Blocks of a few lines (many blocks per worker); forking allowed as in test_parallel."""
-    monkeypatch.setattr(_read, "_BLOCK", 2000)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    yield
-    assert multiprocessing.active_children() == []  # every worker was reaped
+    forked_workers(2000)
 
 
 def _body(n: int, *, email: str | None = None) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,6 @@ from auth0_ory_migrate import (
     sync_plan_items,
     write_identities,
 )
-from auth0_ory_migrate._core import _read
 from auth0_ory_migrate.testing import auth0_users, tenant_a_week_later, write_export
 
 
@@ -30,12 +27,9 @@ HASH = "$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 
 
 @pytest.fixture(autouse=True)
-def _small_blocks_and_one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _small_blocks(forked_workers: Callable[[int], None]) -> None:
     """Blocks of a few lines (many blocks per worker); forking allowed as in test_parallel."""
-    monkeypatch.setattr(_read, "_BLOCK", 2000)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    yield
-    assert multiprocessing.active_children() == []  # every worker was reaped
+    forked_workers(2000)
 
 
 def _body(n: int) -> dict[str, Any]:

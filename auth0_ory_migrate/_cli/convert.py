@@ -328,12 +328,14 @@ def open_plan(
     authz_public: bool = False,
     authz_data: AuthzData | None = None,
     meanwhile: Callable[[], object] | None = None,
+    sources: bool = False,
 ) -> Iterator[MigrationPlan]:
     """Read the side files and return the plan for the options of :func:`input_options`.
 
     *authz_data*: the roles and organizations files, read already (``migrate`` reads them
     once for the mapping and the relationships); by default read here when ``--authz`` asks.
     *meanwhile*: as for :func:`plan_from_files` (work done while the users' first pass runs).
+    *sources*: as for :func:`plan_from_files` (``migrate`` and ``sync`` record them).
     """
     if authz_data is None:
         authz_data = read_authz_option(
@@ -394,6 +396,7 @@ def open_plan(
         allow_empty_password_hashes=allow_empty_hashes,
         password_hashes_decryption=decryption,
         meanwhile=meanwhile,
+        sources=sources,
     )
 
 

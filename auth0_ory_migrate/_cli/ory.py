@@ -758,7 +758,7 @@ def migrate(
         from .authz import check_namespaces  # noqa: PLC0415
 
         check_namespaces(authz_data, ory_url, api_key)  # Ory must take them: before any send
-    with open_plan(**inputs, authz_data=authz_data) as plan:
+    with open_plan(**inputs, authz_data=authz_data, sources=not dry_run) as plan:
         if inputs.get("hashes_path") is not None and not allow_unmatched_hashes:
             # Whether the hash file joins its users is known once every user is planned: a
             # first pass that sends nothing, so that a wrong hash file is refused before the
@@ -766,12 +766,13 @@ def migrate(
             for _ in plan:
                 pass
             check_password_hash_join(plan, min_share=MIN_HASH_JOIN_SHARE)
-        bodies = (item.body for item in plan if isinstance(item, PlannedIdentity))
+        # (the planned identities, not their bodies: the ledger records their sources)
+        planned = (item for item in plan if isinstance(item, PlannedIdentity))
         if dry_run:
-            status = _run_check(bodies, ory_url=ory_url, api_key=api_key, batch_size=batch_size)
+            status = _run_check(planned, ory_url=ory_url, api_key=api_key, batch_size=batch_size)
         else:
             status = _run_import(
-                bodies,
+                planned,
                 ory_url=ory_url,
                 api_key=api_key,
                 state_dir=state_dir,

@@ -265,7 +265,7 @@ def sync(
             )
             opened.append((ledger, records, reader))
 
-        with open_plan(**inputs, meanwhile=open_ledger) as users:
+        with open_plan(**inputs, meanwhile=open_ledger, sources=True) as users:
             ((ledger, records, reader),) = opened
             del opened[:]  # (see below: records)
             key = ledger.sync_key()

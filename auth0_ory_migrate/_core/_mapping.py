@@ -24,6 +24,7 @@ from ._schema import (
     preset_schema,
     trait_mapping_for_schema,
 )
+from ._source import SourceMark
 from ._upstream import check_provider_id
 from ._users import DATABASE_PROVIDER, PASSWORDLESS_PROVIDERS, Auth0User, json_text
 
@@ -334,6 +335,11 @@ class PlannedIdentity:
         connections: The keys of :attr:`MappingOptions.providers` and
             :attr:`MappingOptions.enterprise` that gave those logins (connection or
             provider names), once per login.
+        source: What it was mapped from, as one digest, with its counts: given by a
+            plan made with ``sources=True`` (:func:`~auth0_ory_migrate.plan_from_files`)
+            when the identity has no note and nobody merged into it; ``sync`` records it
+            to skip users whose inputs did not change. It describes :attr:`body` as
+            planned: give ``source=None`` with another body (``attrs.evolve`` keeps it).
 
     .. versionadded:: 0.1.0
     """
@@ -346,6 +352,7 @@ class PlannedIdentity:
     social_logins: int = 0
     notes: tuple[Note, ...] = ()
     connections: tuple[str, ...] = ()
+    source: SourceMark | None = field(default=None, repr=False, eq=False, hash=False)
 
     @property
     def blocked(self) -> bool:

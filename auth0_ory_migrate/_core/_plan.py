@@ -27,7 +27,8 @@ from ._password_hashes import (
     to_epoch,
 )
 from ._records import UnreadableRecord
-from ._report import MigrationReport, ReportBuilder, ReportMark
+from ._report import MigrationReport, ReportBuilder, ReportMark, identity_counts
+from ._source import SourceMark, options_digest, source_digest
 from ._users import DATABASE_PROVIDER, Auth0User, NormalizedEmail, UsersFile
 
 
@@ -190,11 +191,71 @@ _NOT_YET = "iterate the plan to the end before reading its report"
 
 @frozen
 class MappingContext:
-    """What maps each user of a plan: the rules and the side files' indexes (package use)."""
+    """What maps each user of a plan: the rules and the side files' indexes (package use).
+
+    With *sources*, each planned identity without a note and with nobody merged into it
+    gets its :class:`~auth0_ory_migrate.SourceMark` (what ``sync`` records to skip users
+    whose inputs did not change).
+    """
 
     options: MappingOptions
     hashes: PasswordHashIndex | None = None
     mfa: MfaIndex | None = None
+    sources: bool = False
+    #: :func:`options_digest` of the options, with *sources* (None: no source marks).
+    options_digest: bytes | None = field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        digest = options_digest(self.options) if self.sources else None
+        object.__setattr__(self, "options_digest", digest)
+
+    def _find_hash(
+        self, user: Auth0User, matched: HashUses, email_unique: bool
+    ) -> tuple[int, bool]:
+        """The hash entry *user* takes (-1: none) and whether by email; marks *matched*.
+
+        A hash record without an id joins *user* by email only when the email is
+        verified in both files and unique in each (*email_unique*: no other user has it).
+        """
+        n = -1
+        by_email = False
+        hashes = self.hashes
+        if hashes is not None:
+            n = hashes.find(user.database_ids, None)
+            if n < 0 and hashes.by_email and user.normalized_email is not None:
+                n = hashes.find_by_email(user.normalized_email)
+                by_email = n >= 0
+            if n >= 0 and user.database_ids:
+                matched.found(n)
+                why = _email_join_refused(hashes, n, user, email_unique) if by_email else ""
+                if why:
+                    matched.not_used(n, "email_not_joined", why)
+                    n = -1
+            elif not user.database_ids:  # a social or passwordless user: is it in the hash file?
+                n = n if n >= 0 else hashes.find((user.user_id.partition("|")[2],), None)
+                if n >= 0:
+                    matched.not_used(n, "not_a_database_user")
+                n = -1
+        return n, by_email
+
+    def unchanged_source(self, user: Auth0User, matched: HashUses) -> bytes | None:
+        """The :func:`source_digest` *user* (planned alone) would be mapped from; marks *matched*.
+
+        Marks the hash entry it finds as :meth:`map_one` does; None without *sources*, and
+        for a user whose hash is joined by email (its note is not in the digest).
+        """
+        options = self.options_digest
+        if options is None:
+            return None
+        n, by_email = self._find_hash(user, matched, True)
+        if by_email and n >= 0:
+            return None
+        entry = self.hashes.entry(n) if n >= 0 and self.hashes is not None else None
+        otp, recovery = None, 0
+        if self.mfa is not None:
+            otp = self.mfa.otp.get(user.user_id)
+            recovery = self.mfa.recovery_codes.get(user.user_id, 0)
+        return source_digest(options, user.raw, entry, otp, recovery)
 
     def map_one(
         self,
@@ -210,28 +271,9 @@ class MappingContext:
         is verified in both files and unique in each (*email_unique*: no other
         user has it), with a note on the identity.
         """
-        entry = None
-        n = -1
-        by_email = False
         hashes = self.hashes
-        if hashes is not None:
-            n = hashes.find(user.database_ids, None)
-            if n < 0 and hashes.by_email and user.normalized_email is not None:
-                n = hashes.find_by_email(user.normalized_email)
-                by_email = n >= 0
-            if n >= 0 and user.database_ids:
-                matched.found(n)
-                why = _email_join_refused(hashes, n, user, email_unique) if by_email else ""
-                if why:
-                    matched.not_used(n, "email_not_joined", why)
-                    n = -1
-                else:
-                    entry = hashes.entry(n)
-            elif not user.database_ids:  # a social or passwordless user: is it in the hash file?
-                n = n if n >= 0 else hashes.find((user.user_id.partition("|")[2],), None)
-                if n >= 0:
-                    matched.not_used(n, "not_a_database_user")
-                n = -1
+        n, by_email = self._find_hash(user, matched, email_unique)
+        entry = hashes.entry(n) if n >= 0 and hashes is not None else None
         otp, recovery, notes = None, 0, []
         if self.mfa is not None:
             # A merged identity is one person: it takes the first TOTP secret among its users.
@@ -269,6 +311,15 @@ class MappingContext:
             planned = evolve(planned, notes=(*planned.notes, *notes))
         if n >= 0 and (type(planned) is not PlannedIdentity or planned.password != "hash"):
             matched.not_used(n, _why_unused(planned))
+        elif (
+            self.options_digest is not None
+            and type(planned) is PlannedIdentity
+            and not planned.notes
+            and not merge
+            and email_unique
+        ):  # nothing but these inputs made it: what sync needs to know it unchanged
+            digest = source_digest(self.options_digest, user.raw, entry, otp, recovery)
+            planned = evolve(planned, source=SourceMark(digest, identity_counts(planned)))
         return planned
 
     def not_imported(self, users: Iterable[Auth0User], matched: HashUses) -> None:
@@ -530,6 +581,7 @@ def plan_migration(
     mfa_secrets: MfaIndex | Iterable[MfaSecret | UnreadableRecord] | None = None,
     options: MappingOptions | None = None,
     scan: UserScan | None = None,
+    sources: bool = False,
 ) -> MigrationPlan:
     """Plan the migration of every Auth0 user.
 
@@ -546,6 +598,9 @@ def plan_migration(
         options: Mapping rules.
         scan: The users' :func:`scan_users`, if already made (then they are
             read once more, not twice).
+        sources: Give each planned identity without a note and with nobody merged
+            into it its :attr:`PlannedIdentity.source` (a digest of its inputs, for
+            ``sync``; a few microseconds a user).
 
     Raises:
         ValueError: *scan* was made in another process (its ``hash()`` values differ).
@@ -564,5 +619,7 @@ def plan_migration(
     if scan is not None and scan.hash_check != _HASH_CHECK:
         msg = "this UserScan was made in another process: hash() differs here (fork, or rescan)"
         raise ValueError(msg)
-    context = MappingContext(options or MappingOptions(), password_hashes, mfa_secrets)
+    context = MappingContext(
+        options or MappingOptions(), password_hashes, mfa_secrets, sources=sources
+    )
     return MigrationPlan(users, context, scan)

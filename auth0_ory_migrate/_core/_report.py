@@ -16,9 +16,11 @@ from attrs import Factory, define, field, frozen
 from ._json import dumps
 from ._mapping import Note, PlannedIdentity, Skipped
 from ._records import UnreadableRecord
+from ._source import IdentityCounts
 
 
 if TYPE_CHECKING:
+    from ._mapping import PasswordSource
     from ._mfa import MfaIndex
     from ._password_hashes import HashUses, PasswordHashIndex, UnusedPasswordHash
 
@@ -166,6 +168,23 @@ class MigrationReport:
 
 _PASSWORD_KEYS = {"hash": "password_hash", "hook": "password_hook", "none": "password_none"}
 
+
+def _blocked(body: Mapping[str, Any]) -> bool:
+    return body.get("state") == "inactive"
+
+
+def _totp(body: Mapping[str, Any]) -> bool:
+    return "credentials" in body and "totp" in body["credentials"]
+
+
+def identity_counts(item: PlannedIdentity) -> IdentityCounts:
+    """What *item* adds to a report's counts (:meth:`ReportBuilder.add_unchanged` adds them)."""
+    body = item.body
+    return IdentityCounts(
+        item.password, item.social_logins, item.connections, _blocked(body), _totp(body)
+    )
+
+
 #: A place in a :class:`ReportBuilder`'s lists: how many users, notes and
 #: unreadable records they held then (:meth:`ReportBuilder.mark`).
 ReportMark: TypeAlias = tuple[int, int, int]
@@ -193,17 +212,10 @@ class ReportBuilder:
         c = self.counts
         if type(item) is PlannedIdentity or isinstance(item, PlannedIdentity):
             c["users_read"] += 1 + len(item.merged_user_ids)
-            c["identities"] += 1
-            c[_PASSWORD_KEYS[item.password]] += 1
-            if item.social_logins:
-                c["social_logins"] += item.social_logins
-                for key in item.connections:
-                    c[f"{_LOGIN}{key}"] += 1
             body = item.body
-            if body.get("state") == "inactive":
-                c["blocked"] += 1
-            if "credentials" in body and "totp" in body["credentials"]:
-                c["totp"] += 1
+            self._identity(
+                item.password, item.social_logins, item.connections, _blocked(body), _totp(body)
+            )
             if item.notes:
                 self.notes.extend(item.notes)
         elif isinstance(item, Skipped):
@@ -217,6 +229,33 @@ class ReportBuilder:
         else:
             self.unreadable[item.source] += 1
             self.unreadable_records.append(item)
+
+    def add_unchanged(self, counts: IdentityCounts) -> None:
+        """Count one user planned before with these *counts* (``sync``: not mapped again)."""
+        self.counts["users_read"] += 1
+        self._identity(
+            counts.password, counts.social_logins, counts.connections, counts.blocked, counts.totp
+        )
+
+    def _identity(
+        self,
+        password: PasswordSource,
+        social_logins: int,
+        connections: tuple[str, ...],
+        blocked: bool,
+        totp: bool,
+    ) -> None:
+        c = self.counts
+        c["identities"] += 1
+        c[_PASSWORD_KEYS[password]] += 1
+        if social_logins:
+            c["social_logins"] += social_logins
+            for key in connections:
+                c[f"{_LOGIN}{key}"] += 1
+        if blocked:
+            c["blocked"] += 1
+        if totp:
+            c["totp"] += 1
 
     def mark(self) -> ReportMark:
         """Where the lists end now: a place to :meth:`merge_entries` from or up to."""

@@ -72,6 +72,7 @@ from ._mapping import IdentityBody, PlannedIdentity, Skipped
 from ._ory import normalize_identifier
 from ._password_hashes import to_epoch
 from ._plan import PlanItem
+from ._source import SourceMark
 
 
 __all__ = [
@@ -310,15 +311,20 @@ def section_digests(sections: Mapping[SyncSection, Any], key: bytes) -> dict[Syn
     return digests
 
 
+def keyed_digest(data: bytes, key: bytes) -> bytes:
+    """The keyed digest (16 bytes) of *data*, as :func:`section_digests` makes them."""
+    h = _mac(key).copy()
+    h.update(data)
+    return bytes(h.digest())
+
+
 def line_fingerprint(line: bytes, key: bytes) -> bytes:
     """:func:`body_fingerprint` of the body whose compact JSON is *line*, as 16 bytes.
 
     *line* is what :func:`~auth0_ory_migrate.dump_identity` wrote (its newline left out or
     not): the workers of a sync's planning compare it with the record's without parsing.
     """
-    h = _mac(key).copy()
-    h.update(line[:-1] if line.endswith(b"\n") else line)
-    return bytes(h.digest())
+    return keyed_digest(line[:-1] if line.endswith(b"\n") else line, key)
 
 
 def body_fingerprint(body: Mapping[str, Any], key: bytes) -> str:
@@ -414,6 +420,9 @@ class SyncOp:
             password left as it was); None for a remove.
         fingerprint: :func:`body_fingerprint` of :attr:`body`, to record with the digests
             once the op is done; None for a remove.
+        source: What :attr:`body` was mapped from (the planned identity's
+            :attr:`~auth0_ory_migrate.PlannedIdentity.source`), to record with the
+            fingerprint, if known.
 
     .. versionadded:: 0.1.0
     """
@@ -432,6 +441,7 @@ class SyncOp:
     conflicts: tuple[SyncSection, ...] = ()
     digests: Mapping[SyncSection, str] | None = field(default=None, repr=False)
     fingerprint: str | None = field(default=None, repr=False)
+    source: SourceMark | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The op for a plan file: no body, no digest (nothing secret).
@@ -802,6 +812,7 @@ class _Planner:
                     line=item.line,
                     digests=section_digests(identity_sections(body), self.key),
                     fingerprint=fingerprint,
+                    source=item.source,
                 )
             )
             return
@@ -1076,6 +1087,7 @@ class _Planner:
                 conflicts=decision.conflicts,
                 digests=kept,
                 fingerprint=fingerprint,
+                source=item.source,
             )
         )
 

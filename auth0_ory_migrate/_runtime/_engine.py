@@ -44,6 +44,7 @@ from .._core._importing import (
     resolve_conflict,
     undo_refusal,
 )
+from .._core._mapping import PlannedIdentity
 from .._core._ory import PreparedBatch, RemoteIdentity, iter_pages, normalize_identifier
 from .._core._records import UnreadableRecord
 from .._core._retry import RetryPolicy, retry_wait
@@ -53,6 +54,7 @@ from .._core._schema import (
     UnknownSchemaTally,
     schema_traits_problem,
 )
+from .._core._source import SourceMark
 from ..exceptions import ConfigurationError, LedgerError, OryError, SchemaError
 from ..typing import BatchAnswer, Body, IdentityAdmin, ImportState, UndoState
 from ._ledger import Ledger
@@ -71,8 +73,9 @@ __all__ = [
 ]
 
 R = TypeVar("R")
-#: What the import reads: identity bodies, or records an input reader could not use.
-InputItem = Body | UnreadableRecord
+#: What the import reads: identity bodies (or planned identities, whose body is sent and
+#: whose source is recorded), or records an input reader could not use.
+InputItem = Body | PlannedIdentity | UnreadableRecord
 
 _SKIP_PROGRESS_EVERY = 1000
 _UNDO_CHUNK = 100
@@ -89,18 +92,24 @@ def _keyed(
     duplicates: list[str] | None = None,
     *,
     reason: str = "no external_id",
+    sources: dict[str, SourceMark] | None = None,
 ) -> Iterator[tuple[str, Body]]:
     """The bodies of *identities* with their external ids, in input order.
 
     Unreadable records, and bodies without an external id (as *reason*), go to
     *unreadable*. With *duplicates*, an external id seen before goes there instead of
-    being yielded again.
+    being yielded again. With *sources*, a planned identity's source goes there (by
+    external id) when its body is yielded.
     """
     seen: set[str] = set()
     for position, item in enumerate(identities, start=1):
         if isinstance(item, UnreadableRecord):
             unreadable.append(item)
             continue
+        source = None
+        if isinstance(item, PlannedIdentity):
+            source = item.source
+            item = item.body
         external_id = item.get("external_id")
         if not isinstance(external_id, str) or not external_id:
             unreadable.append(UnreadableRecord("identities", position, None, reason))
@@ -110,6 +119,8 @@ def _keyed(
                 duplicates.append(external_id)
                 continue
             seen.add(external_id)
+        if source is not None and sources is not None:
+            sources[external_id] = source
         yield external_id, item
 
 
@@ -194,6 +205,8 @@ class _ImportRun:
     failed: list[ImportOutcome] = field(init=False, factory=list)
     unreadable: list[UnreadableRecord] = field(init=False, factory=list)
     duplicates: list[str] = field(init=False, factory=list)
+    #: the sources of the planned identities read and not recorded yet, by external id
+    _sources: dict[str, SourceMark] = field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self._ready = queue.Queue(maxsize=self.concurrency)
@@ -243,8 +256,10 @@ class _ImportRun:
             self.unreadable,
             self.duplicates,
             reason="no external_id (the import's key)",
+            sources=self._sources if isinstance(self.state, Ledger) else None,
         ):
             if self.state.is_done(external_id):
+                self._sources.pop(external_id, None)
                 self.skipped += 1
                 if self.skipped % _SKIP_PROGRESS_EVERY == 0:
                     self._report()
@@ -374,7 +389,9 @@ class _ImportRun:
                 for body in bodies
                 if (external_id := str(body.get("external_id"))) in created
             }
-            self.state.record(outcomes, bodies=sent)
+            pop = self._sources.pop
+            sources = {o.external_id: s for o in outcomes if (s := pop(o.external_id, None))}
+            self.state.record(outcomes, bodies=sent, sources=sources)
         else:
             self.state.record(outcomes)
         for outcome in outcomes:
@@ -475,8 +492,11 @@ def import_identities(
 
     Args:
         identities: ``CreateIdentityBody`` dicts, each with ``external_id`` (e.g. from
-            :func:`~auth0_ory_migrate.read_identities`); :class:`UnreadableRecord` items are
-            counted as such. Read lazily, in bounded memory.
+            :func:`~auth0_ory_migrate.read_identities`), or planned identities (their body is
+            sent; with a :class:`~auth0_ory_migrate.Ledger`, their
+            :attr:`~auth0_ory_migrate.PlannedIdentity.source` is recorded with it, for
+            ``sync``); :class:`UnreadableRecord` items are counted as such. Read lazily, in
+            bounded memory.
         ory: Ory's identity admin API: :class:`~auth0_ory_migrate.OryAdmin`, or any
             :class:`~auth0_ory_migrate.typing.IdentityAdmin` (e.g.
             :class:`~auth0_ory_migrate.testing.InMemoryOryAdmin` in tests).

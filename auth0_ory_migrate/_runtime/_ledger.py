@@ -34,7 +34,11 @@ Layout of the state directory (default ``.auth0-ory-migrate/``, mode 0700):
     :data:`~auth0_ory_migrate.SYNC_SECTIONS` order, an empty section's digest (the same
     for everyone) left out; with them, ``fingerprint``: the body's
     :func:`~auth0_ory_migrate.body_fingerprint` (a ``done`` sync line too, when the record's
-    digests are the body's), ``sync``'s fast path. ``exists``, ``adopted`` and ``uncertain``
+    digests are the body's), ``sync``'s fast path; and, when the body came from a plan made
+    with ``sources=True``, ``source`` (a keyed digest of its
+    :class:`~auth0_ory_migrate.SourceMark`: what the body was mapped from) and ``counts``
+    (its :class:`~auth0_ory_migrate.IdentityCounts`), ``sync``'s faster path: a user whose
+    inputs did not change is not mapped again. ``exists``, ``adopted`` and ``uncertain``
     carry none (Ory's identity was not, or may not have been, made from this body: ``sync`` compares
     the export with Ory itself for them).
 ``sync.key``
@@ -60,7 +64,9 @@ import contextlib
 import csv
 import errno
 import fcntl
+import functools
 import hashlib
+import importlib.metadata
 import io
 import os
 import secrets
@@ -76,12 +82,14 @@ from attrs import define, evolve, field
 
 from .._core import _json
 from .._core._importing import IN_ORY, ImportOutcome, UndoTarget
+from .._core._source import IdentityCounts, SourceMark
 from .._core._sync import (
     SYNC_SECTIONS,
     ImportedRecord,
     SyncSection,
     body_fingerprint,
     identity_sections,
+    keyed_digest,
     line_fingerprint,
     section_digests,
 )
@@ -229,25 +237,56 @@ def _read_digests(value: object, null: str) -> Mapping[SyncSection, str] | None:
 
 _NO_FINGERPRINT = b""
 
+#: An index value: where the line is (8 bytes, big-endian); then, for a body of ours, its
+#: ``fingerprint`` (16 bytes), or, for a body with a source, the ``source`` (16 bytes) and the
+#: number of its ``counts`` in the index's table (2 bytes). (Not both: the whole Auth0 record
+#: is in the body, so a user whose source changed has a new body too, bar a hash file or
+#: options changed; the record's line still has the fingerprint, for plan_sync.)
+_AT, _WITH_SOURCE = 8, 26
+_MAX_COUNTS = 1 << 16
 
-def _record_value(where: int, entry: Mapping[str, Any]) -> bytes:
-    """An index value: where the line is, and its fingerprint (a line of a body of ours)."""
-    place = where.to_bytes(8, "big")
-    get = entry.get
-    fingerprint = get("fingerprint")
-    digests = get("digests")
-    if (
-        type(fingerprint) is str
-        and len(fingerprint) == 32
-        and type(digests) is str
-        and digests.startswith(DIGESTS_FORMAT)
-        and type(get("identity_id")) is str
-    ):
-        try:
-            return place + bytes.fromhex(fingerprint)
-        except ValueError:
-            return place
-    return place
+
+@functools.cache
+def _source_prefix() -> bytes:
+    """What a source's keyed digest starts with: this library's version and its mapping code.
+
+    The code is the pure core's source files (a digest of them): a build whose mapping
+    differs, even under the same version number (an editable install), has other sources.
+    """
+    try:
+        version = importlib.metadata.version("auth0-ory-migrate")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+        version = "unknown"
+    code = hashlib.blake2b(digest_size=16)
+    try:
+        for path in sorted(Path(_json.__file__).parent.glob("*.py")):
+            code.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:  # pragma: no cover - files not on disk (a zip): the version alone
+        code.update(b"?")
+    return f"source/{version}/{code.hexdigest()}/".encode()
+
+
+def _source_mac(digest: bytes, counts: bytes, key: bytes) -> bytes:
+    """The keyed digest the ledger keeps of a :class:`SourceMark` (16 bytes).
+
+    Of its digest and of its counts (:meth:`IdentityCounts.to_json`, as JSON): counts edited
+    in the ledger do not match.
+    """
+    return keyed_digest(_source_prefix() + digest + counts, key)
+
+
+def _counts_json(counts: IdentityCounts) -> bytes:
+    return _json.dumps(counts.to_json())
+
+
+def _hex16(value: object) -> bytes | None:
+    """16 bytes from 32 hex characters; None for anything else."""
+    if type(value) is not str or len(value) != 32:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
 
 
 def _follow_takeover(
@@ -290,8 +329,12 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
         self._path = path
         self._null = ""
         self._key = b""
-        #: external id -> the line's offset (8 bytes, big-endian) + the fingerprint, if any
+        #: external id -> the line's offset (8 bytes, big-endian) + the fingerprint and the
+        #: source, if any (see _WITH_SOURCE)
         self._index: dict[str, bytes] = {}
+        #: the distinct ``counts`` of the records with a source (and their JSON), and their numbers
+        self._counts: list[tuple[IdentityCounts, bytes]] = []
+        self._counts_numbers: dict[tuple[Any, ...], bytes] = {}
         #: records made of two lines (a sync line naming no identity): the identity id of
         #: the line before, and where the sync line is (rare)
         self._whole: dict[str, tuple[str | None, int]] = {}
@@ -360,12 +403,51 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
         whole.pop(sync, None)
         index[sync] = self._value(where, entry, True)
 
-    @staticmethod
-    def _value(where: int, entry: Mapping[str, Any], ours: bool) -> bytes:
+    def _value(self, where: int, entry: Mapping[str, Any], ours: bool) -> bytes:
         """Where the line is, and its fingerprint when it is one of a body of ours."""
         if not ours:
             return where.to_bytes(8, "big")
-        return _record_value(where, entry)
+        return self._record_value(where, entry)
+
+    def _record_value(self, where: int, entry: Mapping[str, Any]) -> bytes:
+        """An index value: where the line is, its fingerprint and its source (when ours)."""
+        place = where.to_bytes(8, "big")
+        get = entry.get
+        digests = get("digests")
+        if not (
+            type(digests) is str
+            and digests.startswith(DIGESTS_FORMAT)
+            and type(get("identity_id")) is str
+        ):
+            return place
+        fingerprint = get("fingerprint")
+        source = get("source")
+        if source is not None and type(fingerprint) is str and len(fingerprint) == 32:
+            source_mac, number = _hex16(source), self._counts_number(get("counts"))
+            if source_mac is not None and number is not None:
+                return place + source_mac + number
+        fingerprint = _hex16(fingerprint)
+        return place if fingerprint is None else place + fingerprint
+
+    def _counts_number(self, value: object) -> bytes | None:
+        """The number (2 bytes) of the ``counts`` *value* in the table; None if damaged or full."""
+        if type(value) is not list or len(value) != 5:
+            return None
+        password, social, connections, blocked, totp = value
+        if type(connections) is not list:
+            return None
+        try:
+            key = (password, social, blocked, totp, *connections)
+            number = self._counts_numbers.get(key)
+        except TypeError:  # (something unhashable: a damaged line)
+            return None
+        if number is None:
+            counts = IdentityCounts.from_json(value)
+            if counts is None or len(self._counts) >= _MAX_COUNTS:
+                return None
+            number = self._counts_numbers[key] = len(self._counts).to_bytes(2, "big")
+            self._counts.append((counts, _counts_json(counts)))
+        return number
 
     def _entry(self, where: int) -> dict[str, Any]:
         try:
@@ -448,14 +530,46 @@ class ImportedRecords(Mapping[str, ImportedRecord]):
         """Whether *line* (an identities-file line) is the very body last written for the user.
 
         Its :func:`~auth0_ory_migrate.body_fingerprint` is the record's (one recorded with
-        the record's digests): no section can differ. False when not known.
+        the record's digests): no section can differ. False when not known. (For a record
+        with a source, whose fingerprint the index does not hold, its line is read: ask
+        :meth:`unchanged_source` first.)
 
         .. versionadded:: 0.1.0
         """
         value = self._index.get(external_id)
-        if value is None or len(value) <= 8:
+        if value is None or len(value) <= _AT:
             return False
-        return value[8:] == line_fingerprint(line, self._key)
+        if len(value) == _WITH_SOURCE:
+            fingerprint = _hex16(self._entry(int.from_bytes(value[:_AT], "big")).get("fingerprint"))
+        else:
+            fingerprint = value[_AT:]
+        return fingerprint == line_fingerprint(line, self._key)
+
+    def has_source(self, external_id: str) -> bool:
+        """Whether the user's record has a source (see :meth:`unchanged_source`).
+
+        .. versionadded:: 0.1.0
+        """
+        value = self._index.get(external_id)
+        return value is not None and len(value) == _WITH_SOURCE
+
+    def unchanged_source(self, external_id: str, digest: bytes) -> IdentityCounts | None:
+        """The user's counts when *digest* is the record's source: then nothing changed.
+
+        *digest*: the :class:`~auth0_ory_migrate.SourceMark` digest of the user's inputs
+        now. The record's ``source`` (recorded with its digests and fingerprint: the body
+        written was mapped from these very inputs) says so; None when it does not, or the
+        record has no source.
+
+        .. versionadded:: 0.1.0
+        """
+        value = self._index.get(external_id)
+        if value is None or len(value) != _WITH_SOURCE:
+            return None
+        counts, text = self._counts[int.from_bytes(value[-2:], "big")]
+        if value[_AT:-2] != _source_mac(digest, text, self._key):
+            return None
+        return counts
 
 
 #: A record's place in its bit set: its line's offset in the ledger over this (a line that
@@ -753,6 +867,7 @@ class Ledger:
         # The import's lines (a user created, with its digests: nearly all of a big ledger)
         # take a path of their own: what _add and _apply do with them, without the calls.
         records = index._index if index is not None else None
+        record_value = index._record_value if index is not None else None
         whole = index._whole if index is not None else None
         done, failed, attempts = self._done, self._failed, self._attempts
         with os.fdopen(os.dup(f.fileno()), "rb") as reader:
@@ -774,10 +889,10 @@ class Ledger:
                     and "sync" not in entry
                     and "attempt" not in entry
                 ):
-                    if records is not None:
+                    if records is not None and record_value is not None:
                         if whole:
                             whole.pop(external_id, None)
-                        records[external_id] = _record_value(good_end, entry)
+                        records[external_id] = record_value(good_end, entry)
                     done.add(external_id)
                     if failed:
                         failed.pop(external_id, None)
@@ -1124,6 +1239,7 @@ class Ledger:
         outcomes: Iterable[ImportOutcome],
         *,
         bodies: Mapping[str, Mapping[str, Any]] | None = None,
+        sources: Mapping[str, SourceMark] | None = None,
     ) -> None:
         """Append outcomes and fsync, so that they survive any crash from now on.
 
@@ -1132,6 +1248,10 @@ class Ledger:
             bodies: The bodies sent, by external id: a ``created`` outcome whose body is
                 in it is recorded with the body's digests (:meth:`digests_of`), for
                 ``sync``.
+            sources: What those bodies were mapped from
+                (:attr:`PlannedIdentity.source <auth0_ory_migrate.PlannedIdentity.source>`),
+                by external id: recorded with the digests (keyed), so that ``sync`` skips
+                the users whose inputs did not change.
 
         Raises:
             LedgerError: The ledger cannot be written (full or read-only file system);
@@ -1146,8 +1266,19 @@ class Ledger:
             if body is not None and outcome.status == "created":
                 entry["digests"] = _pack_digests(self.digests_of(body), self._null_digest())
                 entry["fingerprint"] = body_fingerprint(body, self.sync_key())
+                source = sources.get(outcome.external_id) if sources else None
+                if source is not None:
+                    entry.update(self._source_fields(source))
             entries.append(entry)
         self._append(entries)
+
+    def _source_fields(self, source: SourceMark) -> dict[str, Any]:
+        """A record's ``source`` and ``counts`` fields for *source* (keyed: nothing in clear)."""
+        counts = source.counts
+        return {
+            "source": _source_mac(source.digest, _counts_json(counts), self.sync_key()).hex(),
+            "counts": counts.to_json(),
+        }
 
     def record_sync(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Append ``sync`` operation lines (``{"sync": external_id, "op", "status"}``), fsynced.

@@ -67,6 +67,7 @@ from .._core._sync import ImportedRecord, SeenUsers, line_fingerprint
 from .._core._users import Auth0User, UsersFile, parse_user
 from ..exceptions import Auth0OryMigrateError, InvalidRecordError
 from ._files import open_input, private_file, widen_pipe
+from ._ledger import ImportedRecords
 from ._pgp import PgpDecryption
 
 
@@ -157,6 +158,7 @@ def plan_from_files(
     allow_empty_password_hashes: bool = False,
     password_hashes_decryption: PgpDecryption | None = None,
     meanwhile: Callable[[], object] | None = None,
+    sources: bool = False,
 ) -> MigrationPlan:
     """Plan the migration of the users in Auth0's export files, as ``convert`` does.
 
@@ -182,6 +184,9 @@ def plan_from_files(
         meanwhile: Other work of the caller, done before the side files are read: with
             a side file, on Linux, while the first pass runs in its child (``sync`` reads
             its ledger then). What it raises goes up, the child stopped.
+        sources: Give the planned identities their
+            :attr:`~auth0_ory_migrate.PlannedIdentity.source` (for ``sync``; ``migrate``
+            and ``sync`` do).
 
     Raises:
         InputFileError: A side file cannot be read at all; or no hash can be
@@ -236,7 +241,12 @@ def plan_from_files(
     if mfa is not None and not (mfa.otp or mfa.recovery_codes):
         check_mfa_secrets_read(mfa, _head(mfa_secrets))  # type: ignore[arg-type]
     return plan_migration(
-        users_file, password_hashes=hashes, mfa_secrets=mfa, options=options, scan=scan
+        users_file,
+        password_hashes=hashes,
+        mfa_secrets=mfa,
+        options=options,
+        scan=scan,
+        sources=sources,
     )
 
 
@@ -702,9 +712,11 @@ def _picklable(e: Exception) -> Exception:
 
 # -- sync: the new export's items, the unchanged users left in the workers ----------------------
 
-#: Whether an identities-file line is the very body last written for the user (see
-#: :meth:`ImportedRecords.is_unchanged <auth0_ory_migrate._runtime._ledger.ImportedRecords>`).
-_Unchanged: TypeAlias = Callable[[str, bytes], bool]
+#: Whether a planned identity is the very body last written for the user (its source, or its
+#: body's fingerprint, is the record's: :meth:`ImportedRecords.unchanged_source
+#: <auth0_ory_migrate.ImportedRecords.unchanged_source>`, :meth:`ImportedRecords.is_unchanged
+#: <auth0_ory_migrate.ImportedRecords.is_unchanged>`).
+_Unchanged: TypeAlias = Callable[[PlannedIdentity], bool]
 #: What a worker sends back for a block, for a sync: the report of what it mapped, the
 #: records for the parent, the hash entries used, the items to plan (each with how many of
 #: the records for the parent come before it), and the users that need no op.
@@ -715,11 +727,19 @@ _SyncResult: TypeAlias = tuple[
 
 def _unchanged_test(previous: Mapping[str, ImportedRecord], key: bytes) -> _Unchanged:
     """The test of :func:`sync_plan_items`: the records' own, or one made of their fingerprints."""
-    own = getattr(previous, "is_unchanged", None)
-    if callable(own):
-        return own  # type: ignore[no-any-return]
+    if isinstance(previous, ImportedRecords):
+        records = previous
 
-    def unchanged(external_id: str, line: bytes) -> bool:
+        def unchanged_record(item: PlannedIdentity) -> bool:
+            source = item.source  # (no reading of the ledger when it matches)
+            if source is not None and records.unchanged_source(item.external_id, source.digest):
+                return True
+            return records.is_unchanged(item.external_id, dumps(item.body))
+
+        return unchanged_record
+
+    def unchanged(item: PlannedIdentity) -> bool:
+        external_id = item.external_id
         record = previous.get(external_id)
         if (
             record is None
@@ -728,7 +748,7 @@ def _unchanged_test(previous: Mapping[str, ImportedRecord], key: bytes) -> _Unch
             or record.identity_id is None
         ):
             return False
-        return record.fingerprint == line_fingerprint(line, key).hex()
+        return record.fingerprint == line_fingerprint(dumps(item.body), key).hex()
 
     return unchanged
 
@@ -765,6 +785,7 @@ def sync_plan_items(
     if jobs is None:
         jobs = default_jobs()
     unchanged = _unchanged_test(previous, key)
+    sourced = previous if isinstance(previous, ImportedRecords) else None
     run = start_run(plan)
     users = run.users
     if jobs > 1 and isinstance(users, UsersFile) and can_fork():
@@ -774,7 +795,14 @@ def sync_plan_items(
             if blocks is not None:
                 gc.freeze()  # (as _write_in_parallel: the workers share these pages)
                 try:
-                    yield from _feed_sync_workers(run, blocks, jobs, unchanged, users.strict)
+                    yield from _feed_sync_workers(
+                        run,
+                        blocks,
+                        jobs,
+                        unchanged,
+                        sourced,
+                        strict=users.strict,
+                    )
                 finally:
                     gc.unfreeze()
                 return
@@ -785,7 +813,7 @@ def _seen(items: Iterable[PlanItem], unchanged: _Unchanged) -> Iterator[PlanItem
     """*items*, the unchanged and skipped users as :class:`SeenUsers` (planned in this process)."""
     for item in items:
         if type(item) is PlannedIdentity:
-            if unchanged(item.external_id, dumps(item.body)):
+            if unchanged(item):
                 yield SeenUsers((item.external_id, *item.merged_user_ids), 1)
                 continue
         elif type(item) is Skipped:
@@ -799,10 +827,12 @@ def _feed_sync_workers(
     blocks: Iterator[tuple[int, bytes]],
     jobs: int,
     unchanged: _Unchanged,
+    sourced: ImportedRecords | None,
+    *,
     strict: bool,
 ) -> Iterator[PlanItem | SeenUsers]:
     """:func:`_feed_workers` for a sync: the items to plan instead of the identities file."""
-    mapper = functools.partial(_sync_block, unchanged=unchanged)
+    mapper = functools.partial(_sync_block, unchanged=unchanged, sourced=sourced)
     workers = _start_workers(run.context, run.scan, jobs, mapper=mapper)
     shared: dict[str, str] = {}
     try:
@@ -845,9 +875,17 @@ def _sync_result(
 
 
 def _sync_block(
-    block: tuple[int, bytes], context: MappingContext, scan: UserScan, unchanged: _Unchanged
+    block: tuple[int, bytes],
+    context: MappingContext,
+    scan: UserScan,
+    unchanged: _Unchanged,
+    sourced: ImportedRecords | None,
 ) -> _SyncResult:
-    """:func:`_map_block` for a sync: what to plan, the unchanged and skipped users apart."""
+    """:func:`_map_block` for a sync: what to plan, the unchanged and skipped users apart.
+
+    A user whose inputs are the record's source (in *sourced*, the records) is unchanged
+    without being mapped: counted with the record's counts.
+    """
     start, data = block
     in_order: list[_InOrder] = []
     matched = HashUses()
@@ -856,6 +894,8 @@ def _sync_block(
     same = 0
     counted = ReportBuilder()
     add, map_one = counted.add, context.map_one
+    if context.options_digest is None:
+        sourced = None
     for number, line in ndjson_lines(data.split(b"\n"), start):
         raw = decode_ndjson_line(number, line, "users")
         if type(raw) is UnreadableRecord:
@@ -871,10 +911,18 @@ def _sync_block(
             in_order.append((number, line, 0, counted.mark(), 0))
             continue
         else:
+            if sourced is not None and sourced.has_source(user.user_id):
+                digest = context.unchanged_source(user, matched)
+                counts = sourced.unchanged_source(user.user_id, digest) if digest else None
+                if counts is not None:
+                    counted.add_unchanged(counts)
+                    seen.append(user.user_id)
+                    same += 1
+                    continue
             item = map_one(user, matched)
             add(item)
         if type(item) is PlannedIdentity:
-            if unchanged(item.external_id, dumps(item.body)):
+            if unchanged(item):
                 seen.append(item.external_id)
                 seen.extend(item.merged_user_ids)
                 same += 1

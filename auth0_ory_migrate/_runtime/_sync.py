@@ -43,6 +43,7 @@ from typing import Any, Literal
 from attrs import evolve, frozen
 
 from .._core._importing import ImportOutcome
+from .._core._mapping import PlannedIdentity
 from .._core._retry import RetryPolicy
 from .._core._sync import SyncOp, SyncPlan, SyncSection, update_request
 from ..exceptions import ConfigurationError, OryError
@@ -375,6 +376,8 @@ def sync_identities(
                 done = _line(op, "done", action, digests=dict(targets[op.external_id]) or None)
                 if op.fingerprint is not None and op.digests is not None:
                     done["fingerprint"] = op.fingerprint  # (the next plan's fast path)
+                    if op.source is not None:
+                        done.update(ledger._source_fields(op.source))
                 lines.append(done)
                 if result.status == "resumed":
                     counts["resumed"] += 1
@@ -402,7 +405,13 @@ def sync_identities(
                 progress(done_before + p.created + p.exists + p.failed + p.skipped)
 
         imported = import_identities(
-            (op.body for op in creates),
+            # (as planned identities when their source is known: the ledger records it)
+            (
+                PlannedIdentity(op.external_id, op.line, op.body, source=op.source)
+                if op.source is not None
+                else op.body
+                for op in creates
+            ),
             ory,
             ledger=ledger,
             concurrency=concurrency,

@@ -238,8 +238,8 @@ def test_fast_path_keeps_what_the_records_say(hashes: list[str], data: st.DataOb
         assert index.entry(n).set_at == _password_hashes.to_epoch(record.password_set_date)
 
 
-def test_fast_path_is_taken_for_the_usual_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The usual shapes (``_id``/``_ID``, ``$oid`` or plain, a date or none) build no record."""
+def _parsed_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The lines parse_password_hash is asked for from now on (it still parses them)."""
     parsed: list[int] = []
     real = _password_hashes.parse_password_hash
 
@@ -248,6 +248,12 @@ def test_fast_path_is_taken_for_the_usual_record(monkeypatch: pytest.MonkeyPatch
         return real(raw, line)
 
     monkeypatch.setattr(_password_hashes, "parse_password_hash", spy)
+    return parsed
+
+
+def test_fast_path_is_taken_for_the_usual_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual shapes (``_id``/``_ID``, ``$oid`` or plain, a date or none) build no record."""
+    parsed = _parsed_lines(monkeypatch)
     lines = [
         {"_id": {"$oid": "a1"}, "passwordHash": "$2b$x", "password_set_date": {"$date": DATE}},
         {"_ID": {"$oid": "a2"}, "passwordHash": "$2b$x", "email": EMAILS[0]},
@@ -290,14 +296,7 @@ def test_odd_shapes_take_the_validating_path(
     monkeypatch: pytest.MonkeyPatch, raw: dict[str, Any]
 ) -> None:
     """Every record outside the usual shape is parsed and indexed as the validating way does."""
-    parsed: list[int] = []
-    real = _password_hashes.parse_password_hash
-
-    def spy(raw: dict[str, Any], line: int = 0) -> PasswordHashRecord | UnreadableRecord:
-        parsed.append(line)
-        return real(raw, line)
-
-    monkeypatch.setattr(_password_hashes, "parse_password_hash", spy)
+    parsed = _parsed_lines(monkeypatch)
     data = (json.dumps({"_id": "a0", "passwordHash": "$2b$x"}) + "\n" + json.dumps(raw)).encode()
     fast = _state(index_password_hashes(read_password_hashes(io.BytesIO(data))))
     assert parsed == [2]

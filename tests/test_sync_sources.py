@@ -27,7 +27,6 @@ from auth0_ory_migrate import (
     PlannedIdentity,
     SeenUsers,
     SourceMark,
-    SyncPlan,
     dump_identity,
     import_identities,
     index_password_hashes,
@@ -45,12 +44,15 @@ from auth0_ory_migrate._core._plan import MappingContext
 from auth0_ory_migrate._core._source import options_digest
 from auth0_ory_migrate._runtime import _ledger
 from auth0_ory_migrate.testing import (
+    PRESET_EMAIL_SCHEMA,
     FakeAuth0User,
     InMemoryOryAdmin,
     auth0_users,
     tenant_a_week_later,
     write_export,
 )
+
+from .test_sync_fast_path import _everything
 
 
 @pytest.fixture(autouse=True)
@@ -234,15 +236,9 @@ def test_import_identities_records_the_sources_of_planned_identities(tmp_path: P
 
 def _state(first: Path, state: Path, *, sources: bool) -> None:
     """The state an import of *first* leaves: every planned user created (as migrate records)."""
-    plan = plan_from_files(
-        first / "auth0-users.ndjson.gz",
-        password_hashes=first / "auth0-password-hashes.json",
-        mfa_secrets=first / "auth0-mfa-secrets.json"
-        if (first / "auth0-mfa-secrets.json").exists()
-        else None,
-        sources=sources,
-    )
-    planned = [item for item in plan if isinstance(item, PlannedIdentity)]
+    planned = [
+        item for item in _plan_of(first, sources=sources) if isinstance(item, PlannedIdentity)
+    ]
     with Ledger.open(state, input_digest="d", input_name="users") as ledger:
         ledger.record(
             [ImportOutcome(p.external_id, "created", _id(p.external_id)) for p in planned],
@@ -255,23 +251,15 @@ def _id(external_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, external_id))
 
 
-def _plan_of(later: Path) -> Any:
+def _plan_of(directory: Path, *, sources: bool = True) -> Any:
+    """The plan of the export in *directory* (its MFA file too, when there is one)."""
+    mfa = directory / "auth0-mfa-secrets.json"
     return plan_from_files(
-        later / "auth0-users.ndjson.gz",
-        password_hashes=later / "auth0-password-hashes.json",
-        mfa_secrets=later / "auth0-mfa-secrets.json"
-        if (later / "auth0-mfa-secrets.json").exists()
-        else None,
-        sources=True,
+        directory / "auth0-users.ndjson.gz",
+        password_hashes=directory / "auth0-password-hashes.json",
+        mfa_secrets=mfa if mfa.exists() else None,
+        sources=sources,
     )
-
-
-def _everything(plan: SyncPlan) -> list[Any]:
-    return [
-        (op.to_json(), op.body, op.put, op.patch, op.unlink,
-         dict(op.digests) if op.digests is not None else None, op.fingerprint)
-        for op in plan.ops
-    ]  # fmt: skip
 
 
 def _counting_map_one(monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -466,26 +454,8 @@ def test_a_sync_create_records_the_source_of_its_body(tmp_path: Path) -> None:
     assert not records.has_source("auth0|" + f"{1:024x}")  # imported without sources
 
 
-_TIER_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "traits": {
-            "type": "object",
-            "properties": {
-                "email": {
-                    "type": "string",
-                    "format": "email",
-                    "ory.sh/kratos": {
-                        "credentials": {"password": {"identifier": True}},
-                        "verification": {"via": "email"},
-                    },
-                },
-                "tier": {"type": "string"},
-            },
-            "required": ["email"],
-        }
-    },
-}
+_TIER_SCHEMA = copy.deepcopy(dict(PRESET_EMAIL_SCHEMA))
+_TIER_SCHEMA["properties"]["traits"]["properties"]["tier"] = {"type": "string"}
 
 
 def _plan_and_state(tmp_path: Path, options: MappingOptions, hashes: bool = False) -> Any:

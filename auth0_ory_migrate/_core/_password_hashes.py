@@ -342,10 +342,7 @@ class _HashRecords(Iterator[PasswordHashRecord | UnreadableRecord]):
             if self._file is None:
                 raise StopIteration
             self._raw = iter_raw_records(self._file, "password_hashes", check=False)
-        item = next(self._raw)
-        record = (
-            item if isinstance(item, UnreadableRecord) else parse_password_hash(item[1], item[0])
-        )
+        record = _record_of(next(self._raw))
         if self._strict and isinstance(record, UnreadableRecord):
             self._raw = iter(())  # over, as a generator is once it raised
             raise record.to_error()
@@ -728,11 +725,7 @@ class _IndexBuilder:
     def add_raw(self, items: Iterable[RawRecord | UnreadableRecord], *, strict: bool) -> None:
         """Index raw records as :func:`read_password_hashes` reads them (*strict*: see there)."""
         for item in items:
-            record = (
-                item
-                if isinstance(item, UnreadableRecord)
-                else parse_password_hash(item[1], item[0])
-            )
+            record = _record_of(item)
             if strict and isinstance(record, UnreadableRecord):
                 raise record.to_error()
             self.add(record)
@@ -815,11 +808,8 @@ class _IndexBuilder:
                     continue
                 record: PasswordHashRecord | UnreadableRecord = parse_password_hash(raw, number)
             else:  # read again, to say why
-                item = decode_ndjson_line(number, text, "password_hashes", check=False)
-                record = (
-                    item
-                    if isinstance(item, UnreadableRecord)
-                    else parse_password_hash(item[1], item[0])
+                record = _record_of(
+                    decode_ndjson_line(number, text, "password_hashes", check=False)
                 )
             if strict and isinstance(record, UnreadableRecord):
                 raise record.to_error()
@@ -849,6 +839,11 @@ class _IndexBuilder:
 
 
 _NAN = float("nan")
+
+
+def _record_of(item: RawRecord | UnreadableRecord) -> PasswordHashRecord | UnreadableRecord:
+    """What :func:`parse_password_hash` makes of a raw record (an unreadable one as it is)."""
+    return item if isinstance(item, UnreadableRecord) else parse_password_hash(item[1], item[0])
 
 
 def _has_root_email(raw: Mapping[str, Any]) -> bool:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from auth0_ory_migrate import Ledger, OryAdmin
+from auth0_ory_migrate import ImportedRecord, Ledger, OryAdmin, PlannedIdentity, SeenUsers
+from auth0_ory_migrate._cli import sync as cli_sync
 from auth0_ory_migrate.testing import OryAdminServer, auth0_users
 
 from .test_cli_sync import (
@@ -58,3 +59,32 @@ def test_the_changed_users_are_read_a_hundred_a_request(
     one_by_one, reads = dry_run("one-by-one")
     assert len([p for p in reads if p.startswith("/admin/identities/")]) >= changed
     assert batched == one_by_one
+
+
+def test_the_changed_users_identities_are_kept_a_chunk_at_a_time() -> None:
+    """Read ahead a chunk at a time, each chunk before its users: one chunk's identities kept."""
+    n = cli_sync._READ_CHUNK * 2 + 500
+    records = {f"auth0|{k}": ImportedRecord(f"auth0|{k}", f"id-{k}") for k in range(n)}
+    asked: list[list[str]] = []
+
+    def read(identity_ids: Sequence[str]) -> Mapping[str, Any]:
+        asked.append(list(identity_ids))
+        return {i: {"id": i} for i in identity_ids}
+
+    remote = cli_sync._RemoteIdentities(read, records)
+    items: list[Any] = []
+    for k in range(n):
+        items.append(PlannedIdentity(f"auth0|{k}", k, {}))
+        items.append(SeenUsers((f"seen|{k}",)))
+    held = []
+    for item in cli_sync._planned_last(items, remote.read_next):
+        if isinstance(item, PlannedIdentity):
+            assert remote[item.external_id] == {"id": f"id-{item.line}"}
+            assert len(remote._seen) <= cli_sync._READ_CHUNK
+            held.append(item.line)
+        else:
+            assert not held  # the others first
+    assert held == list(range(n))
+    assert [len(a) for a in asked] == [cli_sync._READ_CHUNK] * 2 + [500]
+    assert remote["auth0|0"] == {"id": "id-0"}  # an earlier chunk's user: read again
+    assert asked[-1] == ["id-0"]

@@ -74,6 +74,15 @@ class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
             raise KeyError(external_id)
         return identity
 
+    def read_next(self, external_ids: Iterable[str]) -> None:
+        """Read these users' identities in place of those read so far (their users are planned).
+
+        What :func:`_planned_last` calls for each chunk of the users that changed: the
+        identities of one chunk are kept, not all (each holds the user's whole metadata).
+        """
+        self._seen = {}
+        self.read_ahead(external_ids)
+
     def read_ahead(self, external_ids: Iterable[str]) -> None:
         """Read the identities of these users now, before :func:`plan_sync` asks for them."""
         wanted: list[tuple[str, str]] = []
@@ -98,6 +107,10 @@ class _RemoteIdentities(Mapping[str, Mapping[str, Any]]):
         return len(self._records)
 
 
+#: Users that changed whose identities are read from Ory (and kept) at once, then planned.
+_READ_CHUNK = 1000
+
+
 def _planned_last(
     items: Iterable[PlanItem | SeenUsers],
     read_ahead: Callable[[list[str]], None] | None = None,
@@ -108,7 +121,8 @@ def _planned_last(
     until the workers are done, not to share the CPU with them (reads meanwhile, even from
     a thread, slow this process down, which feeds the workers). The plan is the same: the
     planned users keep their order, the others only say who is still in Auth0. Once the
-    workers are done, *read_ahead* is given the planned users' ids (read 100 a request).
+    workers are done, *read_ahead* is given the planned users' ids (read 100 a request),
+    :data:`_READ_CHUNK` at a time, each chunk before its users.
     """
     held: list[PlanItem | SeenUsers] = []
     for item in items:
@@ -116,16 +130,18 @@ def _planned_last(
             held.append(item)
         else:
             yield item
-    if read_ahead is not None:
-        read_ahead(
-            [
-                user_id
-                for item in held
-                if isinstance(item, PlannedIdentity)
-                for user_id in (item.external_id, *item.merged_user_ids)
-            ]
-        )
-    yield from held
+    for start in range(0, len(held), _READ_CHUNK):
+        chunk = held[start : start + _READ_CHUNK]
+        if read_ahead is not None:
+            read_ahead(
+                [
+                    user_id
+                    for item in chunk
+                    if isinstance(item, PlannedIdentity)
+                    for user_id in (item.external_id, *item.merged_user_ids)
+                ]
+            )
+        yield from chunk
 
 
 def _complete_export(users_path: Path, export_complete: bool) -> tuple[bool, str | None]:
@@ -274,7 +290,7 @@ def sync(
             plan = plan_sync(
                 records,
                 # (the unchanged users are found by forked workers: before any thread starts)
-                _planned_last(sync_plan_items(users, records, key=key), remote.read_ahead),
+                _planned_last(sync_plan_items(users, records, key=key), remote.read_next),
                 key=key,
                 remote=remote,
                 removed=cast("RemovalAction", removed),  # one of click's choices

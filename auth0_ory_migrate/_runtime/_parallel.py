@@ -767,7 +767,11 @@ def sync_plan_items(
     record's in *previous*) and each skipped user come as :class:`~auth0_ory_migrate.SeenUsers`
     batches: ``plan_sync`` of these items is ``plan_sync`` of *plan*. With ``jobs > 1``, the
     users are mapped and compared by forked workers as :func:`write_identities` maps them
-    (the same conditions); the plan's report is the same either way.
+    (the same conditions); the plan's report is the same either way. When *previous* is
+    the ledger's :class:`~auth0_ory_migrate.ImportedRecords` and *plan* was made with
+    ``sources=True``, a user whose inputs are its record's source
+    (:meth:`~auth0_ory_migrate.ImportedRecords.unchanged_source`) is not even mapped: a
+    worker counts it with the record's counts.
 
     Args:
         plan: The new export's plan (:func:`plan_from_files`).

@@ -169,20 +169,18 @@ class MigrationReport:
 _PASSWORD_KEYS = {"hash": "password_hash", "hook": "password_hook", "none": "password_none"}
 
 
-def _blocked(body: Mapping[str, Any]) -> bool:
-    return body.get("state") == "inactive"
-
-
-def _totp(body: Mapping[str, Any]) -> bool:
-    return "credentials" in body and "totp" in body["credentials"]
+def _counts_of(
+    item: PlannedIdentity,
+) -> tuple[PasswordSource, int, tuple[str, ...], bool, bool]:
+    """What *item* adds to the counts, as :meth:`ReportBuilder._identity` takes it."""
+    body = item.body
+    totp = "credentials" in body and "totp" in body["credentials"]
+    return item.password, item.social_logins, item.connections, item.blocked, totp
 
 
 def identity_counts(item: PlannedIdentity) -> IdentityCounts:
     """What *item* adds to a report's counts (:meth:`ReportBuilder.add_unchanged` adds them)."""
-    body = item.body
-    return IdentityCounts(
-        item.password, item.social_logins, item.connections, _blocked(body), _totp(body)
-    )
+    return IdentityCounts(*_counts_of(item))
 
 
 #: A place in a :class:`ReportBuilder`'s lists: how many users, notes and
@@ -212,10 +210,7 @@ class ReportBuilder:
         c = self.counts
         if type(item) is PlannedIdentity or isinstance(item, PlannedIdentity):
             c["users_read"] += 1 + len(item.merged_user_ids)
-            body = item.body
-            self._identity(
-                item.password, item.social_logins, item.connections, _blocked(body), _totp(body)
-            )
+            self._identity(*_counts_of(item))
             if item.notes:
                 self.notes.extend(item.notes)
         elif isinstance(item, Skipped):

@@ -235,8 +235,6 @@ def _read_digests(value: object, null: str) -> Mapping[SyncSection, str] | None:
     return None
 
 
-_NO_FINGERPRINT = b""
-
 #: An index value: where the line is (8 bytes, big-endian); then, for a body of ours, its
 #: ``fingerprint`` (16 bytes), or, for a body with a source, the ``source`` (16 bytes) and the
 #: number of its ``counts`` in the index's table (2 bytes). (Not both: the whole Auth0 record
